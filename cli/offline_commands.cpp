@@ -1,0 +1,136 @@
+#include "cli/offline_commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+
+#include "core/io/documents.h"
+#include "core/io/manifest_set.h"
+#include "core/render/renderer.h"
+
+namespace plano::cli {
+namespace {
+
+struct Options {
+  std::vector<std::string> paths;
+  std::string output = "text";
+  std::string gateway;  // namespace/name
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+Options parse(const std::vector<std::string>& args, bool render) {
+  Options o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "-f" || a == "--filename") o.paths.push_back(value());
+    else if (!render && (a == "-o" || a == "--output")) o.output = value();
+    else if (render && a == "--gateway") o.gateway = value();
+    else throw UsageError("unknown argument \"" + a + "\"");
+  }
+  if (o.paths.empty()) throw UsageError("give at least one -f PATH (a file, a directory, or - for stdin)");
+  if (o.output != "text" && o.output != "json") throw UsageError("-o must be text or json");
+  if (!o.gateway.empty() && o.gateway.find('/') == std::string::npos) {
+    throw UsageError("--gateway takes NAMESPACE/NAME, e.g. platform/shared");
+  }
+  return o;
+}
+
+void print_line(std::ostream& out, const io::ManifestSet& set, const rules::Finding& f) {
+  out << set.where(f.object) << ": " << f.object.describe() << ": " << (f.field.empty() ? "-" : f.field) << ": "
+      << rules::to_string(f.severity) << ": " << f.message << "\n";
+}
+
+std::vector<rules::Finding> all_findings(const io::ManifestSet& set, const rules::Evaluation& ev) {
+  std::vector<rules::Finding> all = set.findings;
+  all.insert(all.end(), ev.findings.begin(), ev.findings.end());
+  return all;
+}
+
+const char* kUsage =
+    "usage: plano-operator validate -f PATH... [-o text|json]\n"
+    "       plano-operator render -f PATH... [--gateway NAMESPACE/NAME]\n"
+    "PATH is a file, a directory (searched for *.yaml, *.yml, *.json) or - for stdin.\n";
+
+}  // namespace
+
+int validate_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Options o;
+  io::ManifestSet set;
+  try {
+    o = parse(args, false);
+    set = io::collect(io::load_documents(o.paths));
+  } catch (const UsageError& e) {
+    err << "plano-operator validate: " << e.what() << "\n" << kUsage;
+    return kExitUsage;
+  } catch (const io::InputError& e) {
+    err << "plano-operator validate: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  auto ev = set.evaluate();
+  auto findings = all_findings(set, ev);
+  const bool invalid = rules::has_error(findings);
+  if (o.output == "json") {
+    nlohmann::json j = {{"valid", !invalid}, {"findings", nlohmann::json::array()}, {"notes", set.notes}};
+    for (const auto& f : findings) {
+      j["findings"].push_back({{"source", set.where(f.object)},
+                               {"kind", f.object.kind},
+                               {"namespace", f.object.namespace_},
+                               {"name", f.object.name},
+                               {"field", f.field},
+                               {"severity", rules::to_string(f.severity)},
+                               {"message", f.message}});
+    }
+    out << j.dump(2) << "\n";
+  } else {
+    for (const auto& note : set.notes) err << "note: " << note << "\n";
+    for (const auto& f : findings) print_line(out, set, f);
+    out << (invalid ? "invalid" : "valid") << ": " << set.gateways.size() << " gateway(s), " << set.providers.size()
+        << " provider(s)\n";
+  }
+  return invalid ? kExitInvalid : kExitOk;
+}
+
+int render_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Options o;
+  io::ManifestSet set;
+  try {
+    o = parse(args, true);
+    set = io::collect(io::load_documents(o.paths));
+  } catch (const UsageError& e) {
+    err << "plano-operator render: " << e.what() << "\n" << kUsage;
+    return kExitUsage;
+  } catch (const io::InputError& e) {
+    err << "plano-operator render: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  auto ev = set.evaluate();
+  auto findings = all_findings(set, ev);
+  for (const auto& f : findings) print_line(err, set, f);
+  if (rules::has_error(findings)) {
+    err << "plano-operator render: the input breaks the rules above; nothing rendered\n";
+    return kExitInvalid;
+  }
+  if (!o.gateway.empty() && !ev.gateways.count(o.gateway)) {
+    err << "plano-operator render: no PlanoGateway " << o.gateway << " in the input\n";
+    return kExitUsage;
+  }
+  bool first = true;
+  for (const auto& [key, result] : ev.gateways) {
+    if (!o.gateway.empty() && key != o.gateway) continue;
+    if (!first) out << "---\n";
+    first = false;
+    out << render::render(*result.gateway, result.accepted).config;
+  }
+  if (first) err << "plano-operator render: the input holds no PlanoGateway\n";
+  return kExitOk;
+}
+
+}  // namespace plano::cli

@@ -1,0 +1,168 @@
+// API types of plano-operator.io/v1alpha1, as plain values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plano::api {
+
+inline constexpr const char* kGroup = "plano-operator.io";
+inline constexpr const char* kVersion = "v1alpha1";
+inline constexpr const char* kApiVersion = "plano-operator.io/v1alpha1";
+inline constexpr const char* kGatewayKind = "PlanoGateway";
+inline constexpr const char* kProviderKind = "ModelProvider";
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespace_;
+  std::string uid;
+  std::string resourceVersion;
+  std::int64_t generation = 0;
+  std::string creationTimestamp;  // RFC 3339, as the API server writes it
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+};
+
+struct LabelSelectorRequirement {
+  std::string key;
+  std::string op;  // In, NotIn, Exists, DoesNotExist
+  std::vector<std::string> values;
+};
+
+struct LabelSelector {
+  std::map<std::string, std::string> matchLabels;
+  std::vector<LabelSelectorRequirement> matchExpressions;
+};
+
+struct Condition {
+  std::string type;
+  std::string status;  // True, False, Unknown
+  std::int64_t observedGeneration = 0;
+  std::string lastTransitionTime;
+  std::string reason;
+  std::string message;
+};
+
+// ---- PlanoGateway ----
+
+struct Listener {
+  std::string name;
+  std::string type = "model";
+  std::int64_t port = 0;
+  std::optional<std::string> address;
+  std::optional<std::string> timeout;
+};
+
+enum class NamespacesFrom { Same, All, Selector };
+enum class AuthMode { Passthrough, AccessKey };
+
+const char* to_string(NamespacesFrom from);
+const char* to_string(AuthMode mode);
+
+struct AllowedProviders {
+  NamespacesFrom from = NamespacesFrom::Same;
+  std::optional<LabelSelector> selector;
+  std::vector<AuthMode> authModes{AuthMode::Passthrough, AuthMode::AccessKey};
+};
+
+struct Toleration {
+  std::string key;
+  std::string op;
+  std::string value;
+  std::string effect;
+  std::optional<std::int64_t> tolerationSeconds;
+};
+
+struct GatewayDeployment {
+  std::string image;  // defaulted by the decoder to kDefaultPlanoImage
+  std::int64_t replicas = 1;
+  std::map<std::string, std::string> resourceLimits;
+  std::map<std::string, std::string> resourceRequests;
+  std::map<std::string, std::string> nodeSelector;
+  std::vector<Toleration> tolerations;
+  std::map<std::string, std::string> podAnnotations;
+  std::string serviceType = "ClusterIP";
+};
+
+// The released Plano image the operator runs unless a gateway names another.
+inline constexpr const char* kDefaultPlanoImage = "katanemo/plano:0.4.39";
+
+struct PlanoGatewaySpec {
+  std::string configVersion = "v0.4.0";
+  std::vector<Listener> listeners;
+  AllowedProviders allowedProviders;
+  GatewayDeployment deployment;
+};
+
+struct PlanoGatewayStatus {
+  std::int64_t observedGeneration = 0;
+  std::vector<Condition> conditions;
+  std::int64_t attachedProviders = 0;
+  std::int64_t acceptedProviders = 0;
+  std::string configHash;
+};
+
+struct PlanoGateway {
+  ObjectMeta metadata;
+  PlanoGatewaySpec spec;
+  PlanoGatewayStatus status;
+};
+
+// ---- ModelProvider ----
+
+struct GatewayRef {
+  std::string name;
+  std::optional<std::string> namespace_;
+};
+
+struct SecretKeyRef {
+  std::string name;
+  std::string key;
+};
+
+struct RoutingPreference {
+  std::string name;
+  std::string description;
+};
+
+struct ModelProviderSpec {
+  GatewayRef gatewayRef;
+  std::string model;
+  std::optional<std::string> name;
+  std::optional<std::string> baseURL;
+  std::optional<std::string> providerInterface;
+  std::optional<bool> passthroughAuth;
+  std::optional<SecretKeyRef> accessKeySecretRef;
+  std::optional<bool> default_;
+  std::vector<RoutingPreference> routingPreferences;
+  std::map<std::string, std::string> headers;
+  std::optional<std::string> httpHost;
+};
+
+struct ModelProviderStatus {
+  std::int64_t observedGeneration = 0;
+  std::vector<Condition> conditions;
+};
+
+struct ModelProvider {
+  ObjectMeta metadata;
+  ModelProviderSpec spec;
+  ModelProviderStatus status;
+
+  // The gateway this provider attaches to, with the namespace defaulted.
+  std::string gatewayNamespace() const {
+    return spec.gatewayRef.namespace_.value_or(metadata.namespace_);
+  }
+  bool isDefault() const { return spec.default_.value_or(false); }
+  bool usesPassthrough() const { return spec.passthroughAuth.value_or(false); }
+  // Plano's provider name: `name`, or the model string when unset.
+  const std::string& planoName() const { return spec.name ? *spec.name : spec.model; }
+};
+
+// "namespace/name", the key used across caches, findings and logs.
+inline std::string key_of(const ObjectMeta& m) { return m.namespace_ + "/" + m.name; }
+
+}  // namespace plano::api

@@ -1,0 +1,47 @@
+// Reading manifests: files, directories and stdin into JSON documents.
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace plano::io {
+
+// Where a document came from: the file ("-" for stdin) and its 1-based position in it.
+struct Source {
+  std::string file;
+  int document = 0;
+  std::string describe() const { return file + ":" + std::to_string(document); }
+};
+
+struct Document {
+  Source source;
+  nlohmann::json body;
+};
+
+// Input that cannot be read or parsed at all (as opposed to an object that breaks a rule).
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Limits {
+  // Kubernetes caps an object at 1.5 MiB; a manifest file ten times that is already unusual.
+  std::size_t maxFileBytes = 16u << 20;
+  std::size_t maxDocuments = 100000;
+  int maxDepth = 64;
+};
+
+// Parses multi-document YAML (JSON is YAML) into documents; empty documents are dropped.
+// Throws InputError naming `file` and the document on malformed or over-limit input.
+std::vector<Document> parse_documents(const std::string& text, const std::string& file,
+                                      const Limits& limits = {});
+
+// Expands PATHs (files, directories searched recursively for *.yaml, *.yml, *.json, or "-" for
+// stdin) in a stable order and parses each file. Throws InputError for unreadable paths.
+std::vector<Document> load_documents(const std::vector<std::string>& paths,
+                                     const Limits& limits = {});
+
+}  // namespace plano::io

@@ -1,0 +1,57 @@
+// Rules across objects: which providers each gateway accepts, and why the others are refused.
+// One implementation for the CLI (offline), the operator (status) and the webhook (admission).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/api/types.h"
+#include "core/rules/finding.h"
+
+namespace plano::rules {
+
+// Labels of a namespace, or nullopt when the namespace is not known.
+using NamespaceLabels = std::function<std::optional<std::map<std::string, std::string>>(const std::string&)>;
+
+enum class Reason { Accepted, Invalid, GatewayNotFound, NotAllowedByGateway, AuthModeNotAllowed, Conflict };
+const char* to_string(Reason r);
+
+struct ProviderVerdict {
+  const api::ModelProvider* provider = nullptr;
+  Reason reason = Reason::Accepted;
+  std::string field;                // the field that decided a refusal
+  std::string message;              // why, without naming another tenant's object
+  std::optional<ObjectRef> winner;  // for Conflict: the provider that keeps the contested value
+  bool accepted() const { return reason == Reason::Accepted; }
+};
+
+struct GatewayResult {
+  const api::PlanoGateway* gateway = nullptr;
+  std::vector<const api::ModelProvider*> attached;  // gatewayRef points here, in precedence order
+  std::vector<const api::ModelProvider*> accepted;  // subset of attached that the config carries
+  bool valid = true;                                // the gateway itself passes its rules
+};
+
+struct Evaluation {
+  std::vector<Finding> findings;                       // every object's errors and warnings
+  std::map<std::string, GatewayResult> gateways;       // by namespace/name
+  std::map<std::string, ProviderVerdict> providers;    // by namespace/name
+};
+
+// Judges everything together. `providers` must be in precedence order: when two conflict, the
+// earlier one wins (document order offline, age in a cluster: see by_age). A provider whose
+// gateway is missing gets a warning, not an error (GitOps may apply it first).
+Evaluation evaluate(const std::vector<const api::PlanoGateway*>& gateways,
+                    const std::vector<const api::ModelProvider*>& providers,
+                    const NamespaceLabels& namespace_labels);
+
+// Orders providers oldest first (creationTimestamp, then namespace/name): the cluster's precedence.
+void by_age(std::vector<const api::ModelProvider*>& providers);
+
+// The verdict's message with the winner named, for readers allowed to see it.
+std::string describe(const ProviderVerdict& v);
+
+}  // namespace plano::rules

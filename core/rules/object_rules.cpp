@@ -1,0 +1,222 @@
+#include "core/rules/object_rules.h"
+
+#include <regex>
+#include <set>
+
+#include "core/rules/base_url.h"
+#include "core/rules/plano_catalog.h"
+
+namespace plano::rules {
+namespace {
+
+class Report {
+ public:
+  explicit Report(ObjectRef object) : object_(std::move(object)) {}
+  void error(std::string field, std::string message) {
+    findings_.push_back(Finding{Severity::Error, object_, std::move(field), std::move(message)});
+  }
+  void warning(std::string field, std::string message) {
+    findings_.push_back(Finding{Severity::Warning, object_, std::move(field), std::move(message)});
+  }
+  std::vector<Finding> take() { return std::move(findings_); }
+
+ private:
+  ObjectRef object_;
+  std::vector<Finding> findings_;
+};
+
+std::string indexed(const std::string& list, std::size_t i) { return list + "[" + std::to_string(i) + "]"; }
+
+bool is_cluster_local(const std::string& host) {
+  auto ends_with = [&](const std::string& suffix) {
+    return host.size() >= suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return host.find('.') == std::string::npos || ends_with(".svc") || ends_with(".svc.cluster.local") ||
+         ends_with(".cluster.local") || host == "127.0.0.1" || host == "::1";
+}
+
+void check_listeners(const api::PlanoGatewaySpec& spec, Report& r) {
+  const auto& ls = spec.listeners;
+  if (ls.empty()) {
+    r.error("spec.listeners", "needs one listener of type model, e.g. {name: llm, type: model, port: 12000}");
+    return;
+  }
+  if (ls.size() > 8) r.error("spec.listeners", "has " + std::to_string(ls.size()) + " listeners; at most 8 are allowed");
+  std::set<std::string> names;
+  std::set<long long> ports;
+  int model_listeners = 0;
+  static const std::regex timeout_form("^[0-9]+(ms|s|m|h)$");
+  static const std::regex name_form("^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$");
+  for (std::size_t i = 0; i < ls.size(); ++i) {
+    const auto& l = ls[i];
+    auto at = indexed("spec.listeners", i);
+    if (!l.name.empty() && !std::regex_match(l.name, name_form)) {
+      r.error(at + ".name", "\"" + l.name + "\" must be lower-case letters, digits, '-' or '_'");
+    }
+    if (!names.insert(l.name).second) r.error(at + ".name", "\"" + l.name + "\" is used by another listener; names must be unique");
+    if (l.type == "model") ++model_listeners;
+    else r.error(at + ".type", "is \"" + l.type + "\"; only type model is supported");
+    if (l.port < 1 || l.port > 65535) {
+      r.error(at + ".port", std::to_string(l.port) + " is not a port (1-65535); Plano's usual model port is 12000");
+    } else if (is_reserved_port(l.port)) {
+      r.error(at + ".port", std::to_string(l.port) + " is used inside the Plano pod (" + reserved_ports_list() +
+                                "); use another port, 12000 is the usual choice");
+    } else if (!ports.insert(l.port).second) {
+      r.error(at + ".port", std::to_string(l.port) + " is used by another listener; give each listener its own port");
+    }
+    if (l.timeout && !std::regex_match(*l.timeout, timeout_form)) {
+      r.error(at + ".timeout", "\"" + *l.timeout + "\" is not a duration; write it like 30s, 500ms or 5m");
+    }
+  }
+  if (model_listeners > 1) {
+    r.error("spec.listeners", "has " + std::to_string(model_listeners) +
+                                  " listeners of type model; Plano serves providers on exactly one: keep one");
+  }
+}
+
+void check_allowed(const api::AllowedProviders& a, Report& r) {
+  using api::NamespacesFrom;
+  if (a.from == NamespacesFrom::Selector && !a.selector) {
+    r.error("spec.allowedProviders.namespaces.selector", "is required when from is Selector");
+  }
+  if (a.from != NamespacesFrom::Selector && a.selector) {
+    r.error("spec.allowedProviders.namespaces.selector",
+            std::string("is only used when from is Selector (from is ") + api::to_string(a.from) + "); remove it or set from: Selector");
+  }
+  if (a.selector) {
+    for (std::size_t i = 0; i < a.selector->matchExpressions.size(); ++i) {
+      const auto& e = a.selector->matchExpressions[i];
+      auto at = indexed("spec.allowedProviders.namespaces.selector.matchExpressions", i);
+      if (e.op == "In" || e.op == "NotIn") {
+        if (e.values.empty()) r.error(at + ".values", "must not be empty for operator " + e.op);
+      } else if (e.op == "Exists" || e.op == "DoesNotExist") {
+        if (!e.values.empty()) r.error(at + ".values", "must be empty for operator " + e.op);
+      } else {
+        r.error(at + ".operator", "is \"" + e.op + "\"; use In, NotIn, Exists or DoesNotExist");
+      }
+    }
+  }
+  if (a.authModes.empty()) {
+    r.error("spec.allowedProviders.authModes", "must list at least one of Passthrough, AccessKey");
+  }
+  std::set<api::AuthMode> seen;
+  for (auto m : a.authModes) {
+    if (!seen.insert(m).second) r.error("spec.allowedProviders.authModes", std::string("lists ") + api::to_string(m) + " twice");
+  }
+}
+
+void check_deployment(const api::GatewayDeployment& d, Report& r) {
+  if (d.image.empty()) r.error("spec.deployment.image", "must not be empty; leave it out to run " + std::string(api::kDefaultPlanoImage));
+  if (d.replicas < 0) r.error("spec.deployment.replicas", "must be 0 or more");
+  if (d.serviceType != "ClusterIP" && d.serviceType != "NodePort" && d.serviceType != "LoadBalancer") {
+    r.error("spec.deployment.serviceType", "is \"" + d.serviceType + "\"; use ClusterIP, NodePort or LoadBalancer");
+  }
+}
+
+void check_model(const api::ModelProviderSpec& s, Report& r) {
+  auto slash = s.model.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == s.model.size()) {
+    r.error("spec.model", "\"" + s.model + "\" must be <provider>/<model_id>, e.g. openai/gpt-4o");
+    return;
+  }
+  const std::string provider = s.model.substr(0, slash);
+  const bool wildcard = s.model.substr(slash + 1) == "*";
+  if (wildcard && s.default_.value_or(false)) {
+    r.error("spec.default", "a wildcard model (" + s.model + ") cannot be the default; make a concrete model the default");
+  }
+  if (wildcard && !s.routingPreferences.empty()) {
+    r.error("spec.routingPreferences", "a wildcard model (" + s.model + ") cannot have routing preferences; attach them to a concrete model");
+  }
+  if (provider_requires_base_url(provider) && !s.baseURL) {
+    r.error("spec.baseURL", "is required for provider " + provider + ": set the endpoint of your " + provider + " deployment");
+  }
+  if (!is_known_provider(provider)) {
+    if (!s.baseURL) r.error("spec.baseURL", "is required for provider \"" + provider + "\", which Plano does not know: set the upstream's URL");
+    if (!s.providerInterface) {
+      r.error("spec.providerInterface", "is required for provider \"" + provider +
+                                            "\", which Plano does not know: say which API it speaks (" +
+                                            provider_interfaces_list() + "), usually openai");
+    }
+  } else if (s.providerInterface) {
+    r.error("spec.providerInterface", "must not be set for " + provider + ", which Plano knows; remove it (the model prefix already says the API)");
+  }
+  if (s.providerInterface && !is_provider_interface(*s.providerInterface)) {
+    r.error("spec.providerInterface", "\"" + *s.providerInterface + "\" is not one of " + provider_interfaces_list());
+  }
+}
+
+void check_base_url(const api::ModelProviderSpec& s, Report& r) {
+  if (!s.baseURL) return;
+  const auto& url = *s.baseURL;
+  if (url.find('$') != std::string::npos) {
+    r.error("spec.baseURL", "must not contain '$': Plano does not expand environment variables in base_url; write the URL out");
+    return;
+  }
+  auto parsed = parse_base_url(url);
+  if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) {
+    r.error("spec.baseURL", "\"" + url + "\" must be an http:// or https:// URL with a host, e.g. https://api.example.com/v1");
+    return;
+  }
+  if (parsed->hasUserinfo) {
+    r.error("spec.baseURL", "must not carry credentials (user:password@); remove them and use accessKeySecretRef or passthroughAuth");
+  }
+  if (parsed->scheme == "http" && s.accessKeySecretRef && !is_cluster_local(parsed->host)) {
+    r.warning("spec.baseURL", "sends the access key in clear text to " + parsed->host + "; use https://");
+  }
+}
+
+void check_auth(const api::ModelProviderSpec& s, Report& r) {
+  const bool passthrough = s.passthroughAuth.value_or(false);
+  if (passthrough && s.accessKeySecretRef) {
+    r.error("spec.accessKeySecretRef",
+            "must not be set together with passthroughAuth: true (Plano would ignore the key and forward the "
+            "client's credential); remove accessKeySecretRef, or remove passthroughAuth to use the managed key");
+  } else if (!passthrough && !s.accessKeySecretRef) {
+    r.error("spec.passthroughAuth",
+            "neither passthroughAuth nor accessKeySecretRef is set, so Plano would forward the client's own "
+            "credential without saying so; set passthroughAuth: true for upstreams that want the client's key "
+            "or need none, or set accessKeySecretRef: {name, key} to a Secret in this namespace");
+  }
+}
+
+}  // namespace
+
+ObjectRef ref_of(const api::PlanoGateway& gw) {
+  return ObjectRef{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name};
+}
+ObjectRef ref_of(const api::ModelProvider& mp) {
+  return ObjectRef{api::kProviderKind, mp.metadata.namespace_, mp.metadata.name};
+}
+
+std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
+  Report r(ref_of(gw));
+  check_listeners(gw.spec, r);
+  check_allowed(gw.spec.allowedProviders, r);
+  check_deployment(gw.spec.deployment, r);
+  return r.take();
+}
+
+std::vector<Finding> check_provider(const api::ModelProvider& mp) {
+  Report r(ref_of(mp));
+  const auto& s = mp.spec;
+  check_model(s, r);
+  check_base_url(s, r);
+  check_auth(s, r);
+  for (const auto& [name, value] : s.headers) {
+    if (is_credential_header(name)) {
+      r.error("spec.headers." + name, "carries a credential, which must never be written into a ModelProvider; "
+                                      "use accessKeySecretRef (managed key) or passthroughAuth: true (client's key)");
+    }
+  }
+  std::set<std::string> pref_names;
+  for (std::size_t i = 0; i < s.routingPreferences.size(); ++i) {
+    const auto& p = s.routingPreferences[i];
+    if (!pref_names.insert(p.name).second) {
+      r.error(indexed("spec.routingPreferences", i) + ".name", "\"" + p.name + "\" is listed twice; keep one");
+    }
+  }
+  if (s.name && s.name->empty()) r.error("spec.name", "must not be empty; leave it out to use the model string");
+  return r.take();
+}
+
+}  // namespace plano::rules

@@ -1,0 +1,18 @@
+// Rules that judge one object alone. The CRDs carry the same rules as CEL, so the API server
+// enforces them even when the webhook is down; tests/ keeps the two in step.
+#pragma once
+
+#include <vector>
+
+#include "core/api/types.h"
+#include "core/rules/finding.h"
+
+namespace plano::rules {
+
+ObjectRef ref_of(const api::PlanoGateway& gw);
+ObjectRef ref_of(const api::ModelProvider& mp);
+
+std::vector<Finding> check_gateway(const api::PlanoGateway& gw);
+std::vector<Finding> check_provider(const api::ModelProvider& mp);
+
+}  // namespace plano::rules

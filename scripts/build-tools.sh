@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Build the test tools (kube-apiserver, etcd, helm) from pinned upstream Go
+# modules into .cache/tools/<name>-<version>. Already-built tools are skipped,
+# so a warm run is instant.
+#
+# Usage: scripts/build-tools.sh [kube-apiserver|etcd|helm ...]   (default: all)
+# Prints one "NAME=PATH" line per tool at the end.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=${PLANO_CACHE_DIR:-$ROOT/.cache}
+TOOLS_DIR=$CACHE_DIR/tools
+BUILD_DIR=$CACHE_DIR/build   # generated wrapper modules (never committed)
+
+# Pins. The k8s staging modules are published as v0.<minor>.<patch>.
+KUBE_VERSION=v1.36.3
+ETCD_VERSION=v3.6.16
+HELM_VERSION=v3.22.0
+
+# Never let go switch to a downloaded toolchain (go.mod "toolchain" lines of
+# dependencies), and resolve modules from go.mod rather than a vendor dir.
+export GOTOOLCHAIN=local
+export CGO_ENABLED=0
+export GOFLAGS="${GOFLAGS:-} -mod=mod"
+export GOWORK=off
+
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+
+tool_path() { echo "$TOOLS_DIR/$1-$2"; }
+
+# new_wrapper NAME VERSION -> prints a fresh, empty wrapper module directory.
+new_wrapper() {
+  local dir=$BUILD_DIR/$1-$2
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  echo "$dir"
+}
+
+# go_build_into DIR OUT PKG LDFLAGS: build PKG inside wrapper DIR; the binary
+# appears at OUT only after a complete build, so an interrupted run is redone.
+go_build_into() {
+  local dir=$1 out=$2 pkg=$3 ldflags=$4
+  mkdir -p "$TOOLS_DIR"
+  (cd "$dir" && go build -trimpath -ldflags="-s -w $ldflags" -o "$out.tmp" "$pkg")
+  mv -f "$out.tmp" "$out"
+}
+
+# timed NAME VERSION FUNC: run FUNC unless the binary exists, report duration.
+timed() {
+  local name=$1 version=$2 fn=$3 out start
+  out=$(tool_path "$name" "$version")
+  if [[ -x $out ]]; then
+    return 0
+  fi
+  log "building $name $version (first time, several minutes)..."
+  start=$(date +%s)
+  "$fn" "$out"
+  log "built $name $version in $(( $(date +%s) - start ))s -> $out"
+}
+
+build_kube_apiserver() {
+  local out=$1 dir gomod staging minor
+  dir=$(new_wrapper kube-apiserver "$KUBE_VERSION")
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
+  # with ./staging/src/... which only works inside the kubernetes repo. Read
+  # that list from the released go.mod and point each at its published tag.
+  gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" \
+    | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+  [[ -f $gomod ]] || { log "cannot find go.mod of k8s.io/kubernetes@$KUBE_VERSION"; return 1; }
+  staging=$(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\)[[:space:]]*=>[[:space:]]*\./staging/src/.*#\1#p' "$gomod")
+  [[ -n $staging ]] || { log "no staging replaces found in $gomod"; return 1; }
+  {
+    echo "module local/kube-apiserver-wrapper"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    echo
+    echo "replace ("
+    local m
+    for m in $staging; do
+      echo "	$m => $m v0.${KUBE_VERSION#v1.}"
+    done
+    echo ")"
+  } > "$dir/go.mod"
+  (cd "$dir" && go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION")
+
+  # Stamp the real version (kubectl version, discovery /version) like
+  # hack/lib/version.sh does; without it the server reports v0.0.0-master.
+  minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  local ld="" key val
+  for kv in "gitVersion=$KUBE_VERSION" gitMajor=1 "gitMinor=$minor" \
+            gitTreeState=clean "buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; do
+    key=${kv%%=*}; val=${kv#*=}
+    ld+=" -X k8s.io/component-base/version.$key=$val -X k8s.io/client-go/pkg/version.$key=$val"
+  done
+  go_build_into "$dir" "$out" k8s.io/kubernetes/cmd/kube-apiserver "$ld"
+}
+
+build_etcd() {
+  local out=$1 dir
+  dir=$(new_wrapper etcd "$ETCD_VERSION")
+  # In etcd 3.6 the server module's root package is the etcd main (it calls
+  # etcdmain.Main); the top-level go.etcd.io/etcd/v3 module is not published.
+  printf 'module local/etcd-wrapper\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' \
+    "$ETCD_VERSION" > "$dir/go.mod"
+  (cd "$dir" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+  go_build_into "$dir" "$out" go.etcd.io/etcd/server/v3 ""
+}
+
+build_helm() {
+  local out=$1 dir
+  dir=$(new_wrapper helm "$HELM_VERSION")
+  printf 'module local/helm-wrapper\n\ngo 1.26.0\n\nrequire helm.sh/helm/v3 %s\n' \
+    "$HELM_VERSION" > "$dir/go.mod"
+  (cd "$dir" && go get "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
+  go_build_into "$dir" "$out" helm.sh/helm/v3/cmd/helm \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+}
+
+main() {
+  local want=("$@")
+  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver etcd helm)
+  command -v go >/dev/null || { log "go is required"; exit 1; }
+  local t
+  for t in "${want[@]}"; do
+    case $t in
+      kube-apiserver) timed kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
+      etcd)           timed etcd "$ETCD_VERSION" build_etcd ;;
+      helm)           timed helm "$HELM_VERSION" build_helm ;;
+      *) log "unknown tool: $t"; exit 2 ;;
+    esac
+  done
+  for t in "${want[@]}"; do
+    case $t in
+      kube-apiserver) echo "KUBE_APISERVER=$(tool_path kube-apiserver "$KUBE_VERSION")" ;;
+      etcd)           echo "ETCD=$(tool_path etcd "$ETCD_VERSION")" ;;
+      helm)           echo "HELM=$(tool_path helm "$HELM_VERSION")" ;;
+    esac
+  done
+}
+
+main "$@"

@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# A throwaway Kubernetes control plane (etcd + kube-apiserver, no controllers,
+# no nodes) on 127.0.0.1 for tests, in the spirit of controller-runtime envtest.
+#
+# Usage: scripts/controlplane.sh COMMAND [DIR]
+#   up                 build tools if needed, start etcd + kube-apiserver, wait
+#                      until ready; if already up and healthy just print the env
+#   down               stop both processes and delete DIR
+#   env                print the export lines (eval "$(controlplane.sh env)")
+#   status             exit 0 if both processes run and /readyz is ok
+#   kill-apiserver     SIGKILL kube-apiserver (etcd keeps running)
+#   start-apiserver    start kube-apiserver again with the same flags and port
+#   restart-apiserver  kill-apiserver + start-apiserver
+#
+# DIR defaults to $PLANO_CP_DIR, else <repo>/.cache/controlplane. Everything
+# the tests need is in DIR (see write_env). Only export lines go to stdout;
+# progress goes to stderr.
+#
+# Optional: PLANO_CP_APISERVER_EXTRA_ARGS="--watch-cache=false ..." is appended
+# to the kube-apiserver flags at `up` and kept for start/restart.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CMD=${1:-}
+DIR=${2:-${PLANO_CP_DIR:-$ROOT/.cache/controlplane}}
+# Keep DIR absolute: it is baked into the kubeconfig and env file.
+mkdir -p "$(dirname "$DIR")"
+DIR=$(cd "$(dirname "$DIR")" && pwd)/$(basename "$DIR")
+PKI=$DIR/pki
+MARKER=$DIR/.plano-controlplane   # guards `rm -rf` against a wrong DIR
+
+log() { printf '[controlplane] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- processes ---------------------------------------------------------------
+
+# pid_alive NAME: the pid recorded for NAME runs and is still that binary
+# (a recycled pid belonging to something else must never be killed).
+pid_alive() {
+  local f=$DIR/$1.pid pid
+  [[ -f $f ]] || return 1
+  pid=$(<"$f")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR"
+}
+
+# stop NAME SIGNAL: signal the recorded pid and wait for it to exit.
+stop() {
+  local name=$1 sig=$2 pid i
+  if pid_alive "$name"; then
+    pid=$(<"$DIR/$name.pid")
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.2
+    fi
+  fi
+  rm -f "$DIR/$name.pid"
+}
+
+# launch NAME ARGSFILE: run the binary + args (one per line) detached from our
+# session, so it survives the caller's shell and Ctrl-C of a test runner.
+launch() {
+  local name=$1 argsfile=$2 i
+  local -a argv
+  mapfile -t argv < "$argsfile"
+  rm -f "$DIR/$name.pid"
+  # The child writes its own pid, then execs: correct even if setsid forks.
+  setsid bash -c 'echo $$ > "$0"; exec "$@"' "$DIR/$name.pid" "${argv[@]}" \
+    >>"$DIR/$name.log" 2>&1 </dev/null &
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $DIR/$name.pid ]] && return 0
+    sleep 0.05
+  done
+  die "$name did not start (see $DIR/$name.log)"
+}
+
+# --- health ------------------------------------------------------------------
+
+api_get() { # PATH -> HTTP status code of a GET as the admin user
+  curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+    --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "$(<"$DIR/apiserver-endpoint")$1" || true
+}
+
+etcd_healthy() {
+  [[ $(curl -s --max-time 2 "$(<"$DIR/etcd-endpoint")/health" || true) == *'"health":"true"'* ]]
+}
+
+# wait_for DESCRIPTION SECONDS CMD...: poll CMD, fail with the log tail.
+wait_for() {
+  local what=$1 timeout=$2 start
+  shift 2
+  start=$(now)
+  until "$@"; do
+    if awk -v a="$start" -v b="$(now)" -v t="$timeout" 'BEGIN { exit !(b - a > t) }'; then
+      log "timed out after ${timeout}s waiting for $what; last log lines:"
+      tail -n 30 "$DIR/${what%% *}.log" >&2 2>/dev/null || true
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+apiserver_ready() {
+  pid_alive kube-apiserver || { log "kube-apiserver exited"; tail -n 30 "$DIR/kube-apiserver.log" >&2; exit 1; }
+  [[ $(api_get /readyz) == 200 && $(api_get /api/v1/namespaces/default) == 200 ]]
+}
+
+healthy() {
+  [[ -f $MARKER ]] && pid_alive etcd && pid_alive kube-apiserver &&
+    etcd_healthy && [[ $(api_get /readyz) == 200 ]]
+}
+
+# --- setup -------------------------------------------------------------------
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1 (kernel-chosen).
+free_ports() {
+  if command -v python3 >/dev/null; then
+    python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+  else
+    # Fallback: random ports below the ephemeral range nobody answers on.
+    local -a got=()
+    local p
+    while ((${#got[@]} < $1)); do
+      p=$((20000 + RANDOM % 12000))
+      [[ " ${got[*]} " == *" $p "* ]] && continue
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+      got+=("$p")
+    done
+    echo "${got[*]}"
+  fi
+}
+
+# sign NAME SUBJECT EXTENSIONS: key + certificate signed by our CA.
+sign() {
+  local name=$1 subj=$2 ext=$3
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" \
+    -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
+  printf '[ext]\n%b\n' "$ext" > "$PKI/$name.ext"
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days 3650 -sha256 \
+    -extfile "$PKI/$name.ext" -extensions ext -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr" "$PKI/$name.ext"
+}
+
+make_pki() {
+  mkdir -p "$PKI"
+  chmod 700 "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" \
+    -days 3650 -sha256 -subj "/CN=plano-test-ca" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+  # 10.0.0.1 is the `kubernetes` service IP of --service-cluster-ip-range.
+  sign apiserver "/CN=kube-apiserver" \
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  # O=system:masters makes this client a cluster admin under RBAC.
+  sign admin "/O=system:masters/CN=plano-admin" \
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth"
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
+  openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
+}
+
+write_kubeconfig() {
+  local b64="base64 -w0"
+  cat > "$DIR/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: plano-test
+  cluster:
+    server: $(<"$DIR/apiserver-endpoint")
+    certificate-authority-data: $($b64 < "$PKI/ca.crt")
+users:
+- name: plano-admin
+  user:
+    client-certificate-data: $($b64 < "$PKI/admin.crt")
+    client-key-data: $($b64 < "$PKI/admin.key")
+contexts:
+- name: plano-test
+  context:
+    cluster: plano-test
+    user: plano-admin
+current-context: plano-test
+EOF
+  chmod 600 "$DIR/kubeconfig"
+}
+
+write_env() {
+  cat > "$DIR/env" <<EOF
+export KUBECONFIG=$DIR/kubeconfig
+export PLANO_CP_DIR=$DIR
+export PLANO_APISERVER_URL=$(<"$DIR/apiserver-endpoint")
+export PLANO_ETCD_ENDPOINT=$(<"$DIR/etcd-endpoint")
+EOF
+}
+
+write_args() {
+  local etcd_bin=$1 kas_bin=$2 etcd_port peer_port api_port
+  read -r etcd_port peer_port api_port < <(free_ports 3)
+  echo "http://127.0.0.1:$etcd_port" > "$DIR/etcd-endpoint"
+  echo "https://127.0.0.1:$api_port" > "$DIR/apiserver-endpoint"
+
+  # No fsync: test data is disposable and fsync dominates etcd latency.
+  cat > "$DIR/etcd.args" <<EOF
+$etcd_bin
+--name=plano-test
+--data-dir=$DIR/etcd-data
+--listen-client-urls=http://127.0.0.1:$etcd_port
+--advertise-client-urls=http://127.0.0.1:$etcd_port
+--listen-peer-urls=http://127.0.0.1:$peer_port
+--initial-advertise-peer-urls=http://127.0.0.1:$peer_port
+--initial-cluster=plano-test=http://127.0.0.1:$peer_port
+--initial-cluster-state=new
+--unsafe-no-fsync=true
+--log-level=warn
+EOF
+
+  # ServiceAccount admission is off because no controller-manager creates the
+  # `default` ServiceAccounts it would insist on for every pod.
+  cat > "$DIR/kube-apiserver.args" <<EOF
+$kas_bin
+--etcd-servers=http://127.0.0.1:$etcd_port
+--bind-address=127.0.0.1
+--advertise-address=127.0.0.1
+--secure-port=$api_port
+--cert-dir=$PKI
+--tls-cert-file=$PKI/apiserver.crt
+--tls-private-key-file=$PKI/apiserver.key
+--client-ca-file=$PKI/ca.crt
+--authorization-mode=RBAC
+--service-account-issuer=https://kubernetes.default.svc.cluster.local
+--service-account-key-file=$PKI/sa.pub
+--service-account-signing-key-file=$PKI/sa.key
+--service-cluster-ip-range=10.0.0.0/24
+--allow-privileged=true
+--disable-admission-plugins=ServiceAccount
+--profiling=false
+--v=1
+EOF
+  local a
+  for a in ${PLANO_CP_APISERVER_EXTRA_ARGS:-}; do
+    echo "$a" >> "$DIR/kube-apiserver.args"
+  done
+}
+
+# --- commands ----------------------------------------------------------------
+
+cmd_down() {
+  stop kube-apiserver TERM
+  stop etcd TERM
+  if [[ -d $DIR ]]; then
+    [[ -f $MARKER ]] || die "$DIR is not a control plane state dir; not removing it"
+    rm -rf "$DIR"
+  fi
+  log "down ($DIR removed)"
+}
+
+start_apiserver() {
+  local start
+  start=$(now)
+  pid_alive kube-apiserver && die "kube-apiserver is already running"
+  launch kube-apiserver "$DIR/kube-apiserver.args"
+  wait_for "kube-apiserver readiness" 120 apiserver_ready
+  log "kube-apiserver ready in $(since "$start")s at $(<"$DIR/apiserver-endpoint")"
+}
+
+cmd_up() {
+  local start bins
+  start=$(now)
+  if healthy; then
+    log "already up"
+    cat "$DIR/env"
+    return 0
+  fi
+  if [[ -d $DIR ]]; then
+    log "stale state in $DIR, recreating"
+    cmd_down
+  fi
+
+  # build-tools.sh prints KUBE_APISERVER=... and ETCD=... on stdout.
+  bins=$("$ROOT/scripts/build-tools.sh" kube-apiserver etcd)
+  local KUBE_APISERVER ETCD
+  eval "$bins"
+
+  mkdir -p "$DIR"
+  touch "$MARKER"
+  make_pki
+  write_args "$ETCD" "$KUBE_APISERVER"
+  write_kubeconfig
+  write_env
+
+  launch etcd "$DIR/etcd.args"
+  wait_for "etcd health" 30 etcd_healthy
+  start_apiserver
+  log "control plane up in $(since "$start")s; state, logs and pids in $DIR"
+  cat "$DIR/env"
+}
+
+# SIGKILL on purpose: tests want an abrupt loss, not a graceful shutdown.
+cmd_restart_apiserver() {
+  stop kube-apiserver KILL
+  start_apiserver
+}
+
+cmd_status() {
+  if healthy; then
+    log "up: $(<"$DIR/apiserver-endpoint") (etcd $(<"$DIR/etcd-endpoint"))"
+  else
+    log "not running"
+    return 1
+  fi
+}
+
+need_state() { [[ -f $MARKER ]] || die "no control plane in $DIR (run: $0 up)"; }
+
+# Serialise commands on one DIR (parallel test jobs may all call `up`).
+with_lock() {
+  exec 9>"$DIR.lock"
+  flock 9
+  "$@"
+}
+
+case $CMD in
+  up)                with_lock cmd_up ;;
+  down)              with_lock cmd_down ;;
+  env)               need_state; cat "$DIR/env" ;;
+  status)            cmd_status ;;
+  kill-apiserver)    need_state; with_lock stop kube-apiserver KILL; log "kube-apiserver killed" ;;
+  start-apiserver)   need_state; with_lock start_apiserver ;;
+  restart-apiserver) need_state; with_lock cmd_restart_apiserver ;;
+  *)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2 ;;
+esac

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need, from Debian's packages and PyPI.
+# Idempotent and non-interactive: CI runs it on every clean checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libcpprest-dev libboost-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
+  libgtest-dev libgmock-dev
+  python3-venv openssl curl wrk
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Plano's own config validator, pinned, for the conformance tests.
+PLANOAI_VERSION=0.4.39
+venv=.cache/venv
+if ! "$venv/bin/python" -c "import planoai, importlib.metadata as m; assert m.version('planoai') == '$PLANOAI_VERSION'" 2>/dev/null; then
+  echo "setup: installing planoai==$PLANOAI_VERSION into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "planoai==$PLANOAI_VERSION"
+fi
+echo "setup: ok"

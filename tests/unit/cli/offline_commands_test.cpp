@@ -1,0 +1,164 @@
+#include "cli/offline_commands.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace plano::cli {
+namespace {
+
+const char* kGateway = R"(apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: shared, namespace: platform}
+spec:
+  listeners: [{name: llm, type: model, port: 12000}]
+  allowedProviders: {namespaces: {from: All}}
+)";
+
+const char* kGoodProvider = R"(apiVersion: plano-operator.io/v1alpha1
+kind: ModelProvider
+metadata: {name: gpt4, namespace: team-a}
+spec:
+  gatewayRef: {name: shared, namespace: platform}
+  model: openai/gpt-4o
+  passthroughAuth: true
+  default: true
+)";
+
+const char* kBadProvider = R"(apiVersion: plano-operator.io/v1alpha1
+kind: ModelProvider
+metadata: {name: mixed, namespace: team-b}
+spec:
+  gatewayRef: {name: shared, namespace: platform}
+  model: openai/gpt-4o-mini
+  passthroughAuth: true
+  accessKeySecretRef: {name: openai, key: api-key}
+)";
+
+class OfflineCommands : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("plano-cli-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    auto p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  int validate(std::vector<std::string> args) {
+    out_.str(""), err_.str("");
+    return validate_command(args, out_, err_);
+  }
+  int render(std::vector<std::string> args) {
+    out_.str(""), err_.str("");
+    return render_command(args, out_, err_);
+  }
+  std::filesystem::path dir_;
+  std::ostringstream out_, err_;
+};
+
+TEST_F(OfflineCommands, ValidInputExitsZero) {
+  auto f = write("ok.yaml", std::string(kGateway) + "---\n" + kGoodProvider);
+  EXPECT_EQ(validate({"-f", f}), kExitOk) << out_.str() << err_.str();
+  EXPECT_NE(out_.str().find("valid: 1 gateway(s), 1 provider(s)"), std::string::npos) << out_.str();
+}
+
+TEST_F(OfflineCommands, WarningsStillExitZero) {
+  auto f = write("warn.yaml", std::string(kGateway) + "---\n" + std::string(kGoodProvider).substr(0, std::string(kGoodProvider).find("  default")));
+  EXPECT_EQ(validate({"-f", f}), kExitOk) << out_.str();
+  EXPECT_NE(out_.str().find(": warning: "), std::string::npos) << out_.str();
+}
+
+TEST_F(OfflineCommands, ErrorLineNamesFileDocumentObjectAndField) {
+  auto f = write("bad.yaml", std::string(kGateway) + "---\n" + kGoodProvider + "---\n" + kBadProvider);
+  EXPECT_EQ(validate({"-f", f}), kExitInvalid);
+  EXPECT_NE(out_.str().find(f + ":3: ModelProvider/team-b/mixed: spec.accessKeySecretRef: error: "), std::string::npos)
+      << out_.str();
+}
+
+TEST_F(OfflineCommands, JsonOutput) {
+  auto f = write("bad.yaml", std::string(kGateway) + "---\n" + kBadProvider);
+  EXPECT_EQ(validate({"-f", f, "-o", "json"}), kExitInvalid);
+  auto j = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(j["valid"], false);
+  bool found = false;
+  for (const auto& finding : j["findings"]) {
+    if (finding["field"] == "spec.accessKeySecretRef" && finding["severity"] == "error" && finding["name"] == "mixed") {
+      found = true;
+      EXPECT_EQ(finding["source"], f + ":2");
+    }
+  }
+  EXPECT_TRUE(found) << out_.str();
+}
+
+TEST_F(OfflineCommands, UsageErrorsExitTwo) {
+  EXPECT_EQ(validate({}), kExitUsage);
+  EXPECT_EQ(validate({"-f"}), kExitUsage);
+  EXPECT_EQ(validate({"--bogus"}), kExitUsage);
+  EXPECT_EQ(validate({"-f", "x", "-o", "xml"}), kExitUsage);
+  EXPECT_EQ(render({"-f", "x", "--gateway", "no-slash"}), kExitUsage);
+}
+
+TEST_F(OfflineCommands, UnreadableInputExitsTwo) {
+  EXPECT_EQ(validate({"-f", (dir_ / "missing.yaml").string()}), kExitUsage);
+  EXPECT_NE(err_.str().find("no such file"), std::string::npos);
+  auto f = write("broken.yaml", "a: [1,\n");
+  EXPECT_EQ(validate({"-f", f}), kExitUsage);
+  EXPECT_NE(err_.str().find("malformed YAML"), std::string::npos) << err_.str();
+}
+
+TEST_F(OfflineCommands, OtherKindsAreSkippedWithANote) {
+  auto f = write("mixed.yaml", std::string(kGateway) + "---\n" + kGoodProvider +
+                                   "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n");
+  EXPECT_EQ(validate({"-f", f}), kExitOk);
+  EXPECT_NE(err_.str().find("skipped ConfigMap cm"), std::string::npos) << err_.str();
+}
+
+TEST_F(OfflineCommands, DocumentWithoutKindIsAnError) {
+  auto f = write("nokind.yaml", "metadata: {name: x}\n");
+  EXPECT_EQ(validate({"-f", f}), kExitInvalid);
+  EXPECT_NE(out_.str().find("every document needs apiVersion and kind"), std::string::npos) << out_.str();
+}
+
+TEST_F(OfflineCommands, DuplicateObjectIsAnError) {
+  auto f = write("dup.yaml", std::string(kGateway) + "---\n" + kGoodProvider + "---\n" + kGoodProvider);
+  EXPECT_EQ(validate({"-f", f}), kExitInvalid);
+  EXPECT_NE(out_.str().find("is defined again (first at " + f + ":2)"), std::string::npos) << out_.str();
+}
+
+TEST_F(OfflineCommands, RenderPrintsTheGatewayConfig) {
+  auto f = write("ok.yaml", std::string(kGateway) + "---\n" + kGoodProvider);
+  EXPECT_EQ(render({"-f", f, "--gateway", "platform/shared"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str().rfind("# Rendered by plano-operator from PlanoGateway platform/shared", 0), 0u) << out_.str();
+  EXPECT_NE(out_.str().find("model: \"openai/gpt-4o\""), std::string::npos);
+}
+
+TEST_F(OfflineCommands, RenderRefusesInvalidInput) {
+  auto f = write("bad.yaml", std::string(kGateway) + "---\n" + kBadProvider);
+  EXPECT_EQ(render({"-f", f}), kExitInvalid);
+  EXPECT_TRUE(out_.str().empty());
+  EXPECT_NE(err_.str().find("nothing rendered"), std::string::npos);
+}
+
+TEST_F(OfflineCommands, RenderUnknownGatewayExitsTwo) {
+  auto f = write("ok.yaml", std::string(kGateway) + "---\n" + kGoodProvider);
+  EXPECT_EQ(render({"-f", f, "--gateway", "platform/other"}), kExitUsage);
+}
+
+TEST_F(OfflineCommands, RenderSeparatesGateways) {
+  std::string second = kGateway;
+  second.replace(second.find("name: shared"), 12, "name: second");
+  auto f = write("two.yaml", std::string(kGateway) + "---\n" + second);
+  EXPECT_EQ(render({"-f", f}), kExitOk);
+  EXPECT_NE(out_.str().find("\n---\n# Rendered by plano-operator from PlanoGateway platform/shared"), std::string::npos)
+      << out_.str();
+}
+
+}  // namespace
+}  // namespace plano::cli

@@ -1,0 +1,187 @@
+#include "core/api/decode.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/test_objects.h"
+
+namespace plano::api {
+namespace {
+
+using plano::testing::yaml;
+
+std::string errors(const std::vector<FieldError>& es) {
+  std::string s;
+  for (const auto& e : es) s += e.path + ": " + e.message + "\n";
+  return s;
+}
+
+bool has(const std::vector<FieldError>& es, const std::string& path, const std::string& phrase) {
+  for (const auto& e : es) {
+    if (e.path == path && e.message.find(phrase) != std::string::npos) return true;
+  }
+  return false;
+}
+
+const char* kProvider = R"(
+apiVersion: plano-operator.io/v1alpha1
+kind: ModelProvider
+metadata: {name: gpt4, namespace: team-a, labels: {app: x}}
+spec:
+  gatewayRef: {name: shared, namespace: platform}
+  model: openai/gpt-4o
+  name: "gpt-4o"
+  accessKeySecretRef: {name: openai, key: api-key}
+  default: true
+  routingPreferences: [{name: code, description: writes code}]
+  headers: {X-Team: "a"}
+)";
+
+TEST(Decode, ProviderFields) {
+  auto d = decode_provider(yaml(kProvider));
+  ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
+  const auto& mp = *d.object;
+  EXPECT_EQ(mp.metadata.name, "gpt4");
+  EXPECT_EQ(mp.metadata.labels.at("app"), "x");
+  EXPECT_EQ(mp.gatewayNamespace(), "platform");
+  EXPECT_EQ(mp.spec.accessKeySecretRef->key, "api-key");
+  EXPECT_TRUE(mp.isDefault());
+  EXPECT_FALSE(mp.usesPassthrough());
+  EXPECT_EQ(mp.spec.routingPreferences.at(0).description, "writes code");
+  EXPECT_EQ(mp.spec.headers.at("X-Team"), "a");
+  EXPECT_EQ(mp.planoName(), "gpt-4o");
+}
+
+TEST(Decode, GatewayDefaults) {
+  auto d = decode_gateway(yaml(R"(
+apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: shared, namespace: platform}
+spec:
+  listeners: [{name: llm, type: model, port: 12000}]
+)"));
+  ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
+  const auto& gw = *d.object;
+  EXPECT_EQ(gw.spec.configVersion, "v0.4.0");
+  EXPECT_EQ(gw.spec.allowedProviders.from, NamespacesFrom::Same);
+  EXPECT_EQ(gw.spec.allowedProviders.authModes.size(), 2u);
+  EXPECT_EQ(gw.spec.deployment.image, kDefaultPlanoImage);
+  EXPECT_EQ(gw.spec.deployment.replicas, 1);
+  EXPECT_EQ(gw.spec.deployment.serviceType, "ClusterIP");
+}
+
+TEST(Decode, GatewayAllFields) {
+  auto d = decode_gateway(yaml(R"(
+apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: shared, namespace: platform}
+spec:
+  configVersion: v0.3.0
+  listeners: [{name: llm, type: model, port: 8080, address: 0.0.0.0, timeout: 60s}]
+  allowedProviders:
+    namespaces: {from: Selector, selector: {matchLabels: {t: "1"}, matchExpressions: [{key: k, operator: In, values: [a]}]}}
+    authModes: [Passthrough]
+  deployment:
+    image: katanemo/plano:0.4.36
+    replicas: 3
+    resources: {limits: {cpu: "1", memory: 512Mi}, requests: {cpu: 100m}}
+    nodeSelector: {pool: gw}
+    tolerations: [{key: k, operator: Equal, value: v, effect: NoSchedule, tolerationSeconds: 10}]
+    podAnnotations: {a: b}
+    serviceType: LoadBalancer
+)"));
+  ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
+  const auto& s = d.object->spec;
+  EXPECT_EQ(s.configVersion, "v0.3.0");
+  EXPECT_EQ(*s.listeners[0].timeout, "60s");
+  EXPECT_EQ(s.allowedProviders.selector->matchExpressions[0].values[0], "a");
+  EXPECT_EQ(s.allowedProviders.authModes, std::vector<AuthMode>{AuthMode::Passthrough});
+  EXPECT_EQ(s.deployment.replicas, 3);
+  EXPECT_EQ(s.deployment.resourceLimits.at("memory"), "512Mi");
+  EXPECT_EQ(s.deployment.tolerations[0].tolerationSeconds, 10);
+  EXPECT_EQ(s.deployment.serviceType, "LoadBalancer");
+}
+
+TEST(Decode, UnknownFieldsSuggestTheRightOne) {
+  auto d = decode_provider(yaml(R"(
+apiVersion: plano-operator.io/v1alpha1
+kind: ModelProvider
+metadata: {name: p, namespace: team-a}
+spec:
+  gatewayRef: {name: shared}
+  model: openai/gpt-4o
+  passthrough_auth: true
+  access_key: sk-live-123
+  modle: x
+)"));
+  EXPECT_TRUE(has(d.errors, "spec.passthrough_auth", "did you mean \"passthroughAuth\"")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.access_key", "did you mean \"accessKeySecretRef\"")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.access_key", "Secret")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.modle", "did you mean \"model\"")) << errors(d.errors);
+  for (const auto& e : d.errors) EXPECT_EQ(e.message.find("sk-live-123"), std::string::npos) << "a key leaked into a message";
+}
+
+TEST(Decode, WrongTypesAreErrorsNotCrashes) {
+  auto d = decode_gateway(yaml(R"(
+apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: shared, namespace: platform}
+spec:
+  listeners: [{name: llm, type: model, port: "12000"}, 7]
+  allowedProviders: [1, 2]
+  deployment: {replicas: many, podAnnotations: {a: 1}}
+)"));
+  EXPECT_TRUE(has(d.errors, "spec.listeners[0].port", "must be an integer, not a string")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.listeners[1]", "must be an object")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.allowedProviders", "must be an object")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.deployment.replicas", "integer")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.deployment.podAnnotations.a", "must be a string")) << errors(d.errors);
+}
+
+TEST(Decode, RequiredFields) {
+  auto d = decode_provider(yaml("apiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: p}\nspec: {}\n"));
+  EXPECT_TRUE(has(d.errors, "spec.gatewayRef", "is required")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.model", "is required")) << errors(d.errors);
+  auto noSpec = decode_provider(yaml("apiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: p}\n"));
+  EXPECT_TRUE(has(noSpec.errors, "spec", "is required")) << errors(noSpec.errors);
+}
+
+TEST(Decode, EnumsAreChecked) {
+  auto d = decode_gateway(yaml(R"(
+apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: g}
+spec:
+  configVersion: v0.2.0
+  listeners: [{name: llm, type: model, port: 12000}]
+  allowedProviders: {namespaces: {from: Everyone}, authModes: [Passthrough, ApiKey]}
+)"));
+  EXPECT_TRUE(has(d.errors, "spec.configVersion", "v0.4.0")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.allowedProviders.namespaces.from", "Same, All or Selector")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.allowedProviders.authModes", "ApiKey")) << errors(d.errors);
+}
+
+TEST(Decode, WrongApiVersionAndKind) {
+  auto d = decode_provider(yaml("apiVersion: plano-operator.io/v1\nkind: Provider\nmetadata: {name: p}\nspec: {gatewayRef: {name: g}, model: a/b, passthroughAuth: true}\n"));
+  EXPECT_TRUE(has(d.errors, "apiVersion", "v1alpha1")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "kind", "ModelProvider")) << errors(d.errors);
+}
+
+TEST(Decode, ApiServerMetadataIsAccepted) {
+  auto d = decode_provider(nlohmann::json::parse(R"({"apiVersion":"plano-operator.io/v1alpha1","kind":"ModelProvider",
+    "metadata":{"name":"p","namespace":"n","uid":"u","resourceVersion":"7","generation":2,
+      "creationTimestamp":"2026-01-01T00:00:00Z","managedFields":[{}],"finalizers":["x"]},
+    "spec":{"gatewayRef":{"name":"g"},"model":"a/b","passthroughAuth":true},
+    "status":{"observedGeneration":1,"conditions":[{"type":"Accepted","status":"True","reason":"Accepted","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}})"));
+  ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
+  EXPECT_EQ(d.object->metadata.generation, 2);
+  EXPECT_EQ(d.object->status.conditions.at(0).type, "Accepted");
+}
+
+TEST(Decode, TypeMetaOfNonObjects) {
+  EXPECT_EQ(type_meta(nlohmann::json::array()).kind, "");
+  EXPECT_EQ(type_meta(nlohmann::json{{"kind", 3}}).kind, "");
+  EXPECT_EQ(type_meta(nlohmann::json{{"kind", "X"}, {"apiVersion", "v1"}}).kind, "X");
+}
+
+}  // namespace
+}  // namespace plano::api

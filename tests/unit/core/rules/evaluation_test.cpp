@@ -1,0 +1,249 @@
+#include "core/rules/evaluation.h"
+
+#include <gtest/gtest.h>
+
+#include "core/rules/label_selector.h"
+#include "tests/unit/test_objects.h"
+
+namespace plano::rules {
+namespace {
+
+using plano::testing::dump;
+using plano::testing::gateway;
+using plano::testing::matching;
+using plano::testing::provider;
+
+struct World {
+  std::vector<api::PlanoGateway> gateways{gateway()};
+  std::vector<api::ModelProvider> providers;
+  std::map<std::string, std::map<std::string, std::string>> labels;
+
+  Evaluation run() {
+    std::vector<const api::PlanoGateway*> g;
+    for (auto& x : gateways) g.push_back(&x);
+    std::vector<const api::ModelProvider*> p;
+    for (auto& x : providers) p.push_back(&x);
+    return evaluate(g, p, [this](const std::string& ns) -> std::optional<std::map<std::string, std::string>> {
+      auto it = labels.find(ns);
+      if (it == labels.end()) return std::nullopt;
+      return it->second;
+    });
+  }
+};
+
+const ProviderVerdict& verdict(const Evaluation& e, const std::string& key) { return e.providers.at(key); }
+
+TEST(Evaluation, AcceptsValidProviders) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "anthropic/claude-sonnet-4-5")};
+  w.providers[0].spec.default_ = true;
+  auto e = w.run();
+  EXPECT_TRUE(e.findings.empty()) << dump(e.findings);
+  EXPECT_EQ(e.gateways.at("platform/shared").accepted.size(), 2u);
+  EXPECT_TRUE(verdict(e, "team-a/a").accepted());
+}
+
+TEST(Evaluation, MissingGatewayIsAWarning) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o")};
+  w.providers[0].spec.gatewayRef.name = "nope";
+  auto e = w.run();
+  EXPECT_EQ(verdict(e, "team-a/a").reason, Reason::GatewayNotFound);
+  auto f = matching(e.findings, "spec.gatewayRef", "platform/nope");
+  ASSERT_EQ(f.size(), 1u) << dump(e.findings);
+  EXPECT_EQ(f[0].severity, Severity::Warning);
+  EXPECT_FALSE(has_error(e.findings));
+}
+
+TEST(Evaluation, GatewayRefNamespaceDefaultsToProviders) {
+  World w;
+  w.providers = {provider("platform", "a", "openai/gpt-4o")};
+  w.providers[0].spec.gatewayRef.namespace_.reset();
+  w.providers[0].spec.default_ = true;
+  auto e = w.run();
+  EXPECT_TRUE(verdict(e, "platform/a").accepted()) << dump(e.findings);
+}
+
+TEST(Evaluation, InvalidProviderIsNotAccepted) {
+  World w;
+  w.providers = {provider("team-a", "a", "gpt-4o")};
+  auto e = w.run();
+  EXPECT_EQ(verdict(e, "team-a/a").reason, Reason::Invalid);
+  EXPECT_TRUE(e.gateways.at("platform/shared").accepted.empty());
+  EXPECT_EQ(e.gateways.at("platform/shared").attached.size(), 1u);
+}
+
+// ---- rule 3, gateway policy ----
+
+TEST(Evaluation, SameNamespacePolicy) {
+  World w;
+  w.gateways[0].spec.allowedProviders.from = api::NamespacesFrom::Same;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("platform", "p", "openai/gpt-4o-mini")};
+  auto e = w.run();
+  EXPECT_EQ(verdict(e, "team-a/a").reason, Reason::NotAllowedByGateway);
+  EXPECT_EQ(matching(e.findings, "spec.gatewayRef", "own namespace").size(), 1u) << dump(e.findings);
+  EXPECT_TRUE(verdict(e, "platform/p").accepted());
+}
+
+TEST(Evaluation, SelectorPolicy) {
+  World w;
+  auto& allowed = w.gateways[0].spec.allowedProviders;
+  allowed.from = api::NamespacesFrom::Selector;
+  allowed.selector = api::LabelSelector{{{"tenant", "true"}}, {}};
+  w.labels = {{"team-a", {{"tenant", "true"}}}, {"team-b", {}}};
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o-mini"),
+                 provider("team-c", "c", "openai/o3")};
+  auto e = w.run();
+  EXPECT_TRUE(verdict(e, "team-a/a").accepted());
+  EXPECT_EQ(verdict(e, "team-b/b").reason, Reason::NotAllowedByGateway);
+  EXPECT_NE(verdict(e, "team-b/b").message.find("does not match"), std::string::npos);
+  EXPECT_EQ(verdict(e, "team-c/c").reason, Reason::NotAllowedByGateway);
+  EXPECT_NE(verdict(e, "team-c/c").message.find("not known"), std::string::npos);
+}
+
+TEST(Evaluation, AuthModePolicy) {
+  World w;
+  w.gateways[0].spec.allowedProviders.authModes = {api::AuthMode::Passthrough};
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o-mini")};
+  w.providers[1].spec.passthroughAuth.reset();
+  w.providers[1].spec.accessKeySecretRef = api::SecretKeyRef{"k", "v"};
+  auto e = w.run();
+  EXPECT_TRUE(verdict(e, "team-a/a").accepted());
+  EXPECT_EQ(verdict(e, "team-b/b").reason, Reason::AuthModeNotAllowed);
+  EXPECT_EQ(matching(e.findings, "spec.accessKeySecretRef", "does not allow auth mode AccessKey").size(), 1u);
+
+  w.gateways[0].spec.allowedProviders.authModes = {api::AuthMode::AccessKey};
+  e = w.run();
+  EXPECT_EQ(verdict(e, "team-a/a").reason, Reason::AuthModeNotAllowed);
+  EXPECT_EQ(verdict(e, "team-a/a").field, "spec.passthroughAuth");
+  EXPECT_TRUE(verdict(e, "team-b/b").accepted());
+}
+
+// ---- rule 4, conflicts: the earlier provider wins ----
+
+TEST(Evaluation, SecondDefaultLoses) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o-mini")};
+  w.providers[0].spec.default_ = true;
+  w.providers[1].spec.default_ = true;
+  auto e = w.run();
+  const auto& v = verdict(e, "team-b/b");
+  EXPECT_EQ(v.reason, Reason::Conflict);
+  EXPECT_EQ(v.field, "spec.default");
+  ASSERT_TRUE(v.winner);
+  EXPECT_EQ(v.winner->describe(), "ModelProvider/team-a/a");
+  EXPECT_NE(describe(v).find("ModelProvider/team-a/a"), std::string::npos);
+  EXPECT_EQ(v.message.find("team-a"), std::string::npos) << "the plain message must not name the other tenant";
+}
+
+TEST(Evaluation, DuplicateModelLoses) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o")};
+  auto e = w.run();
+  EXPECT_EQ(verdict(e, "team-b/b").reason, Reason::Conflict);
+  EXPECT_TRUE(verdict(e, "team-a/a").accepted());
+}
+
+TEST(Evaluation, DuplicateModelIdLoses) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "azure_openai/gpt-4o")};
+  w.providers[1].spec.baseURL = "https://x.openai.azure.com";
+  w.providers[1].spec.name = "azure";
+  auto e = w.run();
+  EXPECT_EQ(matching(e.findings, "spec.model", "model_id gpt-4o").size(), 1u) << dump(e.findings);
+}
+
+TEST(Evaluation, DuplicateNameLoses) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o-mini")};
+  w.providers[0].spec.name = "chat";
+  w.providers[1].spec.name = "chat";
+  auto e = w.run();
+  EXPECT_EQ(matching(e.findings, "spec.name", "\"chat\"").size(), 1u) << dump(e.findings);
+}
+
+TEST(Evaluation, SameHostDifferentPortLoses) {
+  World w;
+  w.providers = {provider("team-a", "a", "vllm/llama"), provider("team-b", "b", "vllm/qwen")};
+  w.providers[0].spec.baseURL = "http://gpu.internal:8000/v1";
+  w.providers[1].spec.baseURL = "http://gpu.internal:8001/v1";
+  for (auto& p : w.providers) p.spec.providerInterface = "openai";
+  auto e = w.run();
+  EXPECT_EQ(matching(e.findings, "spec.baseURL", "port 8000").size(), 1u) << dump(e.findings);
+  // Same port shares one upstream, which is fine.
+  w.providers[1].spec.baseURL = "http://gpu.internal:8000/v2";
+  EXPECT_TRUE(w.run().providers.at("team-b/b").accepted());
+  // A different interface makes a different upstream.
+  w.providers[1].spec.baseURL = "http://gpu.internal:8001/v1";
+  w.providers[1].spec.providerInterface = "mistral";
+  EXPECT_TRUE(w.run().providers.at("team-b/b").accepted());
+}
+
+TEST(Evaluation, RoutingPreferenceNamesUniqueAcrossGateway) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o-mini")};
+  w.providers[0].spec.routingPreferences = {{"code", "x"}};
+  w.providers[1].spec.routingPreferences = {{"chat", "y"}, {"code", "z"}};
+  auto e = w.run();
+  EXPECT_EQ(matching(e.findings, "spec.routingPreferences[1].name", "\"code\"").size(), 1u) << dump(e.findings);
+}
+
+TEST(Evaluation, ConflictsAreScopedToOneGateway) {
+  World w;
+  w.gateways.push_back(gateway("platform", "other"));
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o")};
+  w.providers[1].spec.gatewayRef.name = "other";
+  auto e = w.run();
+  EXPECT_TRUE(verdict(e, "team-b/b").accepted());
+}
+
+TEST(Evaluation, LoserDoesNotBlockOthers) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o"),
+                 provider("team-c", "c", "openai/gpt-4o-mini")};
+  w.providers[1].spec.default_ = true;  // b loses on model, so its default claim must not count
+  w.providers[2].spec.default_ = true;
+  auto e = w.run();
+  EXPECT_EQ(verdict(e, "team-b/b").reason, Reason::Conflict);
+  EXPECT_TRUE(verdict(e, "team-c/c").accepted());
+}
+
+TEST(Evaluation, WarnsWhenNoDefault) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o")};
+  auto e = w.run();
+  auto f = matching(e.findings, "spec", "default");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::Warning);
+  EXPECT_EQ(f[0].object.kind, "PlanoGateway");
+}
+
+TEST(Evaluation, ByAgeOrdersOldestFirst) {
+  auto a = provider("team-b", "a", "openai/x");
+  auto b = provider("team-a", "b", "openai/y");
+  auto c = provider("team-a", "c", "openai/z");
+  a.metadata.creationTimestamp = "2026-01-02T00:00:00Z";
+  b.metadata.creationTimestamp = "2026-01-02T00:00:00Z";
+  c.metadata.creationTimestamp = "2026-01-01T00:00:00Z";
+  std::vector<const api::ModelProvider*> v{&a, &b, &c};
+  by_age(v);
+  EXPECT_EQ(v[0], &c);
+  EXPECT_EQ(v[1], &b);  // same age: namespace/name decides
+  EXPECT_EQ(v[2], &a);
+}
+
+TEST(LabelSelector, Semantics) {
+  api::LabelSelector s{{{"a", "1"}}, {{"b", "In", {"x", "y"}}, {"c", "DoesNotExist", {}}, {"d", "Exists", {}}}};
+  EXPECT_TRUE(matches(s, {{"a", "1"}, {"b", "x"}, {"d", ""}}));
+  EXPECT_FALSE(matches(s, {{"a", "2"}, {"b", "x"}, {"d", ""}}));
+  EXPECT_FALSE(matches(s, {{"a", "1"}, {"b", "z"}, {"d", ""}}));
+  EXPECT_FALSE(matches(s, {{"a", "1"}, {"b", "x"}, {"c", ""}, {"d", ""}}));
+  EXPECT_FALSE(matches(s, {{"a", "1"}, {"b", "x"}}));
+  api::LabelSelector notin{{}, {{"env", "NotIn", {"prod"}}}};
+  EXPECT_TRUE(matches(notin, {}));
+  EXPECT_FALSE(matches(notin, {{"env", "prod"}}));
+  EXPECT_TRUE(matches(api::LabelSelector{}, {}));
+}
+
+}  // namespace
+}  // namespace plano::rules

@@ -1,0 +1,255 @@
+#include "core/rules/object_rules.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/test_objects.h"
+
+namespace plano::rules {
+namespace {
+
+using plano::testing::dump;
+using plano::testing::gateway;
+using plano::testing::matching;
+using plano::testing::provider;
+
+// ---- ModelProvider: rule 1, auth ----
+
+TEST(ProviderRules, PassthroughAloneIsValid) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+}
+
+TEST(ProviderRules, AccessKeyAloneIsValid) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.passthroughAuth.reset();
+  mp.spec.accessKeySecretRef = api::SecretKeyRef{"openai", "api-key"};
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+}
+
+TEST(ProviderRules, PassthroughFalseWithAccessKeyIsValid) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.passthroughAuth = false;
+  mp.spec.accessKeySecretRef = api::SecretKeyRef{"openai", "api-key"};
+  EXPECT_TRUE(check_provider(mp).empty());
+}
+
+TEST(ProviderRules, PassthroughWithAccessKeyIsRejected) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.accessKeySecretRef = api::SecretKeyRef{"openai", "api-key"};
+  auto f = check_provider(mp);
+  ASSERT_EQ(matching(f, "spec.accessKeySecretRef", "passthroughAuth: true").size(), 1u) << dump(f);
+  EXPECT_EQ(f.front().severity, Severity::Error);
+}
+
+TEST(ProviderRules, NeitherAuthIsRejected) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.passthroughAuth.reset();
+  auto f = check_provider(mp);
+  ASSERT_EQ(matching(f, "spec.passthroughAuth", "set passthroughAuth: true").size(), 1u) << dump(f);
+  mp.spec.passthroughAuth = false;
+  EXPECT_EQ(matching(check_provider(mp), "spec.passthroughAuth").size(), 1u);
+}
+
+// ---- rule 2, Plano's model rules ----
+
+TEST(ProviderRules, ModelNeedsProviderPrefix) {
+  for (const char* bad : {"gpt-4o", "/gpt-4o", "openai/"}) {
+    auto mp = provider("team-a", "p", bad);
+    EXPECT_EQ(matching(check_provider(mp), "spec.model", "<provider>/<model_id>").size(), 1u) << bad;
+  }
+  EXPECT_TRUE(check_provider(provider("team-a", "p", "openai/gpt-4o")).empty());
+}
+
+TEST(ProviderRules, ProvidersThatNeedBaseUrl) {
+  for (const char* model : {"azure_openai/gpt-4o", "ollama/llama3", "qwen/qwen-max", "amazon_bedrock/nova", "plano/x"}) {
+    auto mp = provider("team-a", "p", model);
+    EXPECT_EQ(matching(check_provider(mp), "spec.baseURL", "is required").size(), 1u) << model;
+    mp.spec.baseURL = "https://example.internal";
+    EXPECT_TRUE(check_provider(mp).empty()) << model << dump(check_provider(mp));
+  }
+}
+
+TEST(ProviderRules, UnknownProviderNeedsBaseUrlAndInterface) {
+  auto mp = provider("team-a", "p", "vllm/llama");
+  auto f = check_provider(mp);
+  EXPECT_EQ(matching(f, "spec.baseURL", "does not know").size(), 1u) << dump(f);
+  EXPECT_EQ(matching(f, "spec.providerInterface", "does not know").size(), 1u) << dump(f);
+  mp.spec.baseURL = "http://vllm:8000/v1";
+  mp.spec.providerInterface = "openai";
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+}
+
+TEST(ProviderRules, KnownProviderMustNotSetInterface) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.providerInterface = "openai";
+  EXPECT_EQ(matching(check_provider(mp), "spec.providerInterface", "must not be set").size(), 1u);
+}
+
+TEST(ProviderRules, InterfaceFromPlanosEnum) {
+  auto mp = provider("team-a", "p", "custom/m");
+  mp.spec.baseURL = "https://h";
+  mp.spec.providerInterface = "anthropic";  // a provider, but not an interface value
+  EXPECT_EQ(matching(check_provider(mp), "spec.providerInterface", "is not one of").size(), 1u);
+}
+
+TEST(ProviderRules, WildcardNeverDefault) {
+  auto mp = provider("team-a", "p", "openai/*");
+  EXPECT_TRUE(check_provider(mp).empty());
+  mp.spec.default_ = true;
+  EXPECT_EQ(matching(check_provider(mp), "spec.default", "wildcard").size(), 1u);
+}
+
+TEST(ProviderRules, WildcardWithoutRoutingPreferences) {
+  auto mp = provider("team-a", "p", "openai/*");
+  mp.spec.routingPreferences.push_back({"code", "writes code"});
+  EXPECT_EQ(matching(check_provider(mp), "spec.routingPreferences", "wildcard").size(), 1u);
+}
+
+TEST(ProviderRules, BaseUrlMustBeHttpWithHost) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  for (const char* bad : {"ftp://h", "api.openai.com", "https://"}) {
+    mp.spec.baseURL = bad;
+    EXPECT_EQ(matching(check_provider(mp), "spec.baseURL", "http:// or https://").size(), 1u) << bad;
+  }
+  mp.spec.baseURL = "https://api.openai.com/v1";
+  EXPECT_TRUE(check_provider(mp).empty());
+}
+
+TEST(ProviderRules, BaseUrlWithoutEnvVars) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.baseURL = "https://$HOST/v1";
+  EXPECT_EQ(matching(check_provider(mp), "spec.baseURL", "environment variables").size(), 1u);
+}
+
+TEST(ProviderRules, BaseUrlWithoutCredentials) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.baseURL = "https://user:pass@api.example.com";
+  EXPECT_EQ(matching(check_provider(mp), "spec.baseURL", "credentials").size(), 1u);
+}
+
+TEST(ProviderRules, PlainHttpWithManagedKeyWarnsOutsideCluster) {
+  auto mp = provider("team-a", "p", "ollama/llama3");
+  mp.spec.passthroughAuth.reset();
+  mp.spec.accessKeySecretRef = api::SecretKeyRef{"s", "k"};
+  mp.spec.baseURL = "http://ollama.example.com";
+  auto f = check_provider(mp);
+  ASSERT_EQ(matching(f, "spec.baseURL", "clear text").size(), 1u);
+  EXPECT_EQ(f.front().severity, Severity::Warning);
+  mp.spec.baseURL = "http://ollama.ai.svc.cluster.local:11434";
+  EXPECT_TRUE(check_provider(mp).empty());
+}
+
+TEST(ProviderRules, CredentialHeadersRejected) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.headers = {{"Authorization", "Bearer sk-x"}, {"X-Team", "a"}};
+  auto f = check_provider(mp);
+  EXPECT_EQ(matching(f, "spec.headers.Authorization", "credential").size(), 1u) << dump(f);
+  EXPECT_EQ(f.size(), 1u);
+  mp.spec.headers = {{"x-api-key", "k"}};
+  EXPECT_EQ(matching(check_provider(mp), "spec.headers.x-api-key").size(), 1u);
+}
+
+TEST(ProviderRules, RoutingPreferenceNamesUniqueWithinProvider) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.routingPreferences = {{"code", "a"}, {"code", "b"}};
+  EXPECT_EQ(matching(check_provider(mp), "spec.routingPreferences[1].name", "twice").size(), 1u);
+}
+
+// ---- PlanoGateway ----
+
+TEST(GatewayRules, DefaultGatewayIsValid) {
+  EXPECT_TRUE(check_gateway(gateway()).empty()) << dump(check_gateway(gateway()));
+}
+
+TEST(GatewayRules, NeedsAListener) {
+  auto gw = gateway();
+  gw.spec.listeners.clear();
+  EXPECT_EQ(matching(check_gateway(gw), "spec.listeners", "needs one listener").size(), 1u);
+}
+
+TEST(GatewayRules, AtMostEightListeners) {
+  auto gw = gateway();
+  for (int i = 0; i < 8; ++i) gw.spec.listeners.push_back({"l" + std::to_string(i), "model", 13000 + i, {}, {}});
+  EXPECT_EQ(matching(check_gateway(gw), "spec.listeners", "at most 8").size(), 1u);
+}
+
+TEST(GatewayRules, ExactlyOneModelListener) {
+  auto gw = gateway();
+  gw.spec.listeners.push_back({"second", "model", 12002, {}, {}});
+  EXPECT_EQ(matching(check_gateway(gw), "spec.listeners", "exactly one").size(), 1u);
+}
+
+TEST(GatewayRules, OnlyModelType) {
+  auto gw = gateway();
+  gw.spec.listeners[0].type = "prompt";
+  EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].type").size(), 1u);
+}
+
+TEST(GatewayRules, ListenerNamesUnique) {
+  auto gw = gateway();
+  gw.spec.listeners.push_back({"llm", "model", 12002, {}, {}});
+  EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[1].name", "unique").size(), 1u);
+}
+
+TEST(GatewayRules, PortRangeAndReservedPorts) {
+  auto gw = gateway();
+  for (long long port : {0LL, 65536LL}) {
+    gw.spec.listeners[0].port = port;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].port", "not a port").size(), 1u) << port;
+  }
+  for (long long port : {10000LL, 10001LL, 11000LL, 12001LL, 9091LL, 9901LL}) {
+    gw.spec.listeners[0].port = port;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].port", "inside the Plano pod").size(), 1u) << port;
+  }
+  gw.spec.listeners[0].port = 8080;
+  EXPECT_TRUE(check_gateway(gw).empty());
+}
+
+TEST(GatewayRules, TimeoutIsADuration) {
+  auto gw = gateway();
+  gw.spec.listeners[0].timeout = "30 seconds";
+  EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].timeout").size(), 1u);
+  gw.spec.listeners[0].timeout = "300s";
+  EXPECT_TRUE(check_gateway(gw).empty());
+}
+
+TEST(GatewayRules, SelectorOnlyWithFromSelector) {
+  auto gw = gateway();
+  gw.spec.allowedProviders.from = api::NamespacesFrom::Selector;
+  EXPECT_EQ(matching(check_gateway(gw), "spec.allowedProviders.namespaces.selector", "required").size(), 1u);
+  gw.spec.allowedProviders.selector = api::LabelSelector{{{"tenant", "true"}}, {}};
+  EXPECT_TRUE(check_gateway(gw).empty());
+  gw.spec.allowedProviders.from = api::NamespacesFrom::All;
+  EXPECT_EQ(matching(check_gateway(gw), "spec.allowedProviders.namespaces.selector", "only used").size(), 1u);
+}
+
+TEST(GatewayRules, SelectorExpressions) {
+  auto gw = gateway();
+  gw.spec.allowedProviders.from = api::NamespacesFrom::Selector;
+  gw.spec.allowedProviders.selector = api::LabelSelector{{}, {{"tier", "In", {}}, {"x", "Near", {}}}};
+  auto f = check_gateway(gw);
+  EXPECT_EQ(matching(f, "spec.allowedProviders.namespaces.selector.matchExpressions[0].values").size(), 1u) << dump(f);
+  EXPECT_EQ(matching(f, "spec.allowedProviders.namespaces.selector.matchExpressions[1].operator").size(), 1u);
+}
+
+TEST(GatewayRules, AuthModesNonEmptyAndDistinct) {
+  auto gw = gateway();
+  gw.spec.allowedProviders.authModes.clear();
+  EXPECT_EQ(matching(check_gateway(gw), "spec.allowedProviders.authModes", "at least one").size(), 1u);
+  gw.spec.allowedProviders.authModes = {api::AuthMode::AccessKey, api::AuthMode::AccessKey};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.allowedProviders.authModes", "twice").size(), 1u);
+}
+
+TEST(GatewayRules, DeploymentFields) {
+  auto gw = gateway();
+  gw.spec.deployment.replicas = -1;
+  gw.spec.deployment.serviceType = "ExternalName";
+  gw.spec.deployment.image = "";
+  auto f = check_gateway(gw);
+  EXPECT_EQ(matching(f, "spec.deployment.replicas").size(), 1u);
+  EXPECT_EQ(matching(f, "spec.deployment.serviceType").size(), 1u);
+  EXPECT_EQ(matching(f, "spec.deployment.image").size(), 1u);
+}
+
+}  // namespace
+}  // namespace plano::rules
