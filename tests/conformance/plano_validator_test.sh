@@ -31,5 +31,13 @@ PY
     fi
   done
 done
-echo "conformance: $checked config(s) checked, $failed rejected"
-[ "$checked" -gt 0 ] && [ "$failed" -eq 0 ]
+# The harness itself must be able to fail: configs Plano rejects or warns about must be caught.
+missed=0
+for bad in "$root"/tests/conformance/must-reject/*.yaml; do
+  if (cd "$work" && "$python" "$root/tests/conformance/plano_validate.py" "$bad" >/dev/null); then
+    echo "FAIL: $bad passed Plano's validator, but must not" >&2
+    missed=$((missed + 1))
+  fi
+done
+echo "conformance: $checked config(s) checked, $failed rejected; $missed must-reject config(s) slipped through"
+[ "$checked" -gt 0 ] && [ "$failed" -eq 0 ] && [ "$missed" -eq 0 ]

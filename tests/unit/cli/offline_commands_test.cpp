@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace plano::cli {
@@ -158,6 +159,58 @@ TEST_F(OfflineCommands, RenderSeparatesGateways) {
   EXPECT_EQ(render({"-f", f}), kExitOk);
   EXPECT_NE(out_.str().find("\n---\n# Rendered by plano-operator from PlanoGateway platform/shared"), std::string::npos)
       << out_.str();
+}
+
+TEST_F(OfflineCommands, FiftyMegabyteFileIsRefusedClearly) {
+  auto f = write("huge.yaml", "");
+  {
+    std::ofstream out(f);
+    std::string line = "# " + std::string(1022, 'x') + "\n";
+    for (int i = 0; i < 50 * 1024; ++i) out << line;
+  }
+  EXPECT_EQ(validate({"-f", f}), kExitUsage);
+  EXPECT_NE(err_.str().find("MiB limit; split it into smaller files"), std::string::npos) << err_.str();
+}
+
+TEST_F(OfflineCommands, TenThousandDocuments) {
+  std::string text = kGateway;
+  for (int i = 0; i < 10000; ++i) {
+    text += "---\napiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: p" + std::to_string(i) +
+            ", namespace: team}\nspec: {gatewayRef: {name: shared, namespace: platform}, model: openai/m" +
+            std::to_string(i) + ", passthroughAuth: true" + (i == 0 ? ", default: true" : "") + "}\n";
+  }
+  auto f = write("many.yaml", text);
+  EXPECT_EQ(validate({"-f", f}), kExitOk) << out_.str().substr(0, 2000);
+  EXPECT_NE(out_.str().find("10000 provider(s)"), std::string::npos);
+}
+
+TEST_F(OfflineCommands, DeepNestingIsRefusedClearly) {
+  auto f = write("deep.yaml", std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_EQ(validate({"-f", f}), kExitUsage);
+  EXPECT_NE(err_.str().find("deep.yaml"), std::string::npos) << err_.str();
+}
+
+TEST_F(OfflineCommands, WrongTypesAreFindingsNotCrashes) {
+  auto f = write("types.yaml", std::string(kGateway) +
+                                   "---\napiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\n"
+                                   "metadata: {name: p, namespace: team, labels: [a]}\nspec: {gatewayRef: shared, "
+                                   "model: 42, passthroughAuth: \"yes\", headers: [1]}\n---\n[1, 2]\n---\nplain string\n");
+  EXPECT_EQ(validate({"-f", f}), kExitInvalid);
+  for (const char* field : {"metadata.labels", "spec.gatewayRef", "spec.model", "spec.passthroughAuth", "spec.headers"}) {
+    EXPECT_NE(out_.str().find(std::string(": ") + field + ": error: must be"), std::string::npos) << field << "\n" << out_.str();
+  }
+  EXPECT_NE(out_.str().find("every document needs apiVersion and kind"), std::string::npos) << out_.str();
+}
+
+TEST_F(OfflineCommands, StdinIsRead) {
+  // "-" reads standard input; feed it through a pipe-backed stream.
+  auto f = write("ok.yaml", std::string(kGateway) + "---\n" + kGoodProvider);
+  std::ifstream in(f);
+  auto* saved = std::cin.rdbuf(in.rdbuf());
+  int code = validate({"-f", "-"});
+  std::cin.rdbuf(saved);
+  EXPECT_EQ(code, kExitOk) << out_.str() << err_.str();
+  EXPECT_NE(out_.str().find("1 provider(s)"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,22 @@
+# Entry points; the real work lives in scripts/ and CMake.
+.PHONY: build test examples bench clean
+
+build:
+	scripts/setup.sh
+	cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	ninja -C build
+
+# Runs every test suite (what CI runs).
+test:
+	scripts/test.sh
+
+# The main job offline: judge the examples and print the Plano config they render to.
+examples: build
+	./build/plano-operator validate -f examples/
+	./build/plano-operator render -f examples/
+
+bench: build
+	./build/bench/bench_offline 1000 10000
+
+clean:
+	rm -rf build build-asan build-kube
