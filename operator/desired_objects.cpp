@@ -1,0 +1,178 @@
+#include "operator/desired_objects.h"
+
+#include "core/encoding/base64.h"
+#include "core/render/renderer.h"
+
+namespace plano::op {
+namespace {
+
+using nlohmann::json;
+
+json labels(const api::PlanoGateway& gw) {
+  return {{"app.kubernetes.io/name", "plano"},
+          {"app.kubernetes.io/instance", gw.metadata.name},
+          {"app.kubernetes.io/managed-by", "plano-operator"},
+          {kGatewayLabel, gw.metadata.name}};
+}
+
+json selector(const api::PlanoGateway& gw) {
+  return {{"app.kubernetes.io/name", "plano"}, {"app.kubernetes.io/instance", gw.metadata.name}};
+}
+
+json metadata(const api::PlanoGateway& gw, const std::string& name) {
+  return {{"name", name},
+          {"namespace", gw.metadata.namespace_},
+          {"labels", labels(gw)},
+          {"ownerReferences",
+           json::array({{{"apiVersion", api::kApiVersion},
+                         {"kind", api::kGatewayKind},
+                         {"name", gw.metadata.name},
+                         {"uid", gw.metadata.uid},
+                         {"controller", true},
+                         {"blockOwnerDeletion", true}}})}};
+}
+
+const api::Listener& model_listener(const api::PlanoGateway& gw) {
+  for (const auto& l : gw.spec.listeners) {
+    if (l.type == "model") return l;
+  }
+  return gw.spec.listeners.at(0);
+}
+
+json string_map(const std::map<std::string, std::string>& m) {
+  json out = json::object();
+  for (const auto& [k, v] : m) out[k] = v;
+  return out;
+}
+
+}  // namespace
+
+OwnedNames owned_names(const api::PlanoGateway& gw) {
+  const auto& n = gw.metadata.name;
+  return {n + "-plano-config", n + "-plano-keys", n + "-plano", n + "-plano"};
+}
+
+std::string rollout_hash(const std::string& config, const std::map<std::string, std::string>& keys) {
+  std::string material = render::sha256_hex(config);
+  for (const auto& [var, value] : keys) material += "\n" + var + "=" + render::sha256_hex(value);
+  return render::sha256_hex(material);
+}
+
+json desired_config_map(const api::PlanoGateway& gw, const std::string& config) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", metadata(gw, owned_names(gw).configMap)},
+          {"data", {{kConfigKey, config}}}};
+}
+
+json desired_keys_secret(const api::PlanoGateway& gw, const std::map<std::string, std::string>& keys) {
+  json data = json::object();
+  for (const auto& [var, value] : keys) data[var] = encoding::base64_encode(value);
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", metadata(gw, owned_names(gw).keys)},
+          {"type", "Opaque"},
+          {"data", data}};
+}
+
+json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout) {
+  const auto names = owned_names(gw);
+  const auto& d = gw.spec.deployment;
+  const auto& listener = model_listener(gw);
+  json ports = json::array();
+  for (const auto& l : gw.spec.listeners) {
+    ports.push_back({{"name", l.name.substr(0, 15)}, {"containerPort", l.port}, {"protocol", "TCP"}});
+  }
+  auto probe = [&](int period, int failures) {
+    return json{{"httpGet", {{"path", "/healthz"}, {"port", listener.port}}},
+                {"periodSeconds", period},
+                {"failureThreshold", failures}};
+  };
+  json container = {
+      {"name", "plano"},
+      {"image", d.image},
+      {"ports", ports},
+      {"env", json::array({{{"name", "PLANO_CONFIG_FILE"}, {"value", kConfigPath}}})},
+      {"envFrom", json::array({{{"secretRef", {{"name", names.keys}}}}})},
+      {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", kConfigPath}, {"subPath", kConfigKey}, {"readOnly", true}}})},
+      {"readinessProbe", probe(5, 3)},
+      {"livenessProbe", probe(10, 6)},
+      {"startupProbe", probe(2, 60)},
+      // Plano's image runs as root and writes to /app, /etc and /var/log, so the pod cannot be
+      // non-root; it still gets no privilege escalation, no capabilities and the default seccomp.
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"capabilities", {{"drop", json::array({"ALL"})}}},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}}};
+  if (!d.resourceLimits.empty() || !d.resourceRequests.empty()) {
+    json resources = json::object();
+    if (!d.resourceLimits.empty()) resources["limits"] = string_map(d.resourceLimits);
+    if (!d.resourceRequests.empty()) resources["requests"] = string_map(d.resourceRequests);
+    container["resources"] = resources;
+  }
+  json annotations = string_map(d.podAnnotations);
+  annotations[kConfigHashAnnotation] = rollout;
+  json pod_spec = {{"containers", json::array({container})},
+                   {"automountServiceAccountToken", false},
+                   {"volumes", json::array({{{"name", "config"}, {"configMap", {{"name", names.configMap}}}}})}};
+  if (!d.nodeSelector.empty()) pod_spec["nodeSelector"] = string_map(d.nodeSelector);
+  if (!d.tolerations.empty()) {
+    json tolerations = json::array();
+    for (const auto& t : d.tolerations) {
+      json tol = json::object();
+      if (!t.key.empty()) tol["key"] = t.key;
+      if (!t.op.empty()) tol["operator"] = t.op;
+      if (!t.value.empty()) tol["value"] = t.value;
+      if (!t.effect.empty()) tol["effect"] = t.effect;
+      if (t.tolerationSeconds) tol["tolerationSeconds"] = *t.tolerationSeconds;
+      tolerations.push_back(tol);
+    }
+    pod_spec["tolerations"] = tolerations;
+  }
+  json pod_labels = labels(gw);
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", metadata(gw, names.deployment)},
+          {"spec",
+           {{"replicas", d.replicas},
+            {"selector", {{"matchLabels", selector(gw)}}},
+            {"template", {{"metadata", {{"labels", pod_labels}, {"annotations", annotations}}}, {"spec", pod_spec}}}}}};
+}
+
+json desired_service(const api::PlanoGateway& gw) {
+  json ports = json::array();
+  for (const auto& l : gw.spec.listeners) {
+    ports.push_back({{"name", l.name}, {"port", l.port}, {"targetPort", l.port}, {"protocol", "TCP"}});
+  }
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadata(gw, owned_names(gw).service)},
+          {"spec", {{"type", gw.spec.deployment.serviceType}, {"selector", selector(gw)}, {"ports", ports}}}};
+}
+
+bool is_subset(const json& desired, const json& live) {
+  if (desired.is_object()) {
+    if (!live.is_object()) return false;
+    for (const auto& [k, v] : desired.items()) {
+      auto it = live.find(k);
+      if (it == live.end() || !is_subset(v, *it)) return false;
+    }
+    return true;
+  }
+  if (desired.is_array()) {
+    if (!live.is_array() || live.size() != desired.size()) return false;
+    for (std::size_t i = 0; i < desired.size(); ++i) {
+      if (!is_subset(desired[i], live[i])) return false;
+    }
+    return true;
+  }
+  return desired == live;
+}
+
+bool needs_apply(const json& desired, const json* live) {
+  if (!live) return true;
+  if (desired.contains("data") && live->value("data", json::object()) != desired["data"]) return true;
+  return !is_subset(desired, *live);
+}
+
+}  // namespace plano::op

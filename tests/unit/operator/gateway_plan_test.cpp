@@ -1,0 +1,222 @@
+#include "operator/gateway_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "core/encoding/base64.h"
+#include "operator/conditions.h"
+#include "operator/desired_objects.h"
+#include "tests/unit/test_objects.h"
+
+namespace plano::op {
+namespace {
+
+using nlohmann::json;
+using plano::testing::gateway;
+using plano::testing::provider;
+
+struct Cluster {
+  api::PlanoGateway gw = gateway();
+  std::vector<api::ModelProvider> providers;
+  std::map<std::string, std::map<std::string, std::string>> secrets;  // ns/name -> data
+  std::optional<json> deployment;
+
+  Cluster() {
+    gw.metadata.uid = "gw-uid";
+    gw.metadata.generation = 3;
+    auto a = provider("team-a", "gpt4", "openai/gpt-4o");
+    a.spec.passthroughAuth.reset();
+    a.spec.accessKeySecretRef = api::SecretKeyRef{"openai", "api-key"};
+    a.spec.default_ = true;
+    a.metadata.generation = 2;
+    a.metadata.creationTimestamp = "2026-01-01T00:00:00Z";
+    auto b = provider("team-b", "claude", "anthropic/claude-sonnet-4-5");
+    b.metadata.generation = 1;
+    b.metadata.creationTimestamp = "2026-01-02T00:00:00Z";
+    providers = {a, b};
+    secrets["team-a/openai"] = {{"api-key", "sk-test-secret-value"}};
+  }
+
+  GatewaySnapshot snapshot(bool with_gateway = true) {
+    GatewaySnapshot s;
+    s.namespace_ = "platform";
+    s.name = "shared";
+    s.gateway = with_gateway ? &gw : nullptr;
+    for (auto& p : providers) s.providers.push_back(&p);
+    s.namespaceLabels = [](const std::string&) { return std::map<std::string, std::string>{}; };
+    s.secretData = [this](const std::string& ns, const std::string& name) -> std::optional<std::map<std::string, std::string>> {
+      auto it = secrets.find(ns + "/" + name);
+      if (it == secrets.end()) return std::nullopt;
+      return it->second;
+    };
+    s.liveDeployment = deployment ? &*deployment : nullptr;
+    s.now = "2026-11-27T12:00:00Z";
+    return s;
+  }
+
+  // Feeds the plan's statuses back, as the API server would after the writes.
+  void accept(const GatewayPlan& plan) {
+    if (plan.gatewayStatus) gw.status = decode_gateway_status(*plan.gatewayStatus);
+    for (const auto& change : plan.providerStatuses) {
+      for (auto& p : providers) {
+        if (p.metadata.namespace_ == change.namespace_ && p.metadata.name == change.name) {
+          p.status = decode_provider_status(change.status);
+        }
+      }
+    }
+  }
+
+  static api::PlanoGatewayStatus decode_gateway_status(const json& j) {
+    json obj = {{"apiVersion", api::kApiVersion}, {"kind", api::kGatewayKind}, {"metadata", {{"name", "x"}}},
+                {"spec", {{"listeners", json::array()}}}, {"status", j}};
+    return api::decode_gateway(obj).object->status;
+  }
+  static api::ModelProviderStatus decode_provider_status(const json& j) {
+    json obj = {{"apiVersion", api::kApiVersion}, {"kind", api::kProviderKind}, {"metadata", {{"name", "x"}}},
+                {"spec", {{"gatewayRef", {{"name", "g"}}}, {"model", "a/b"}, {"passthroughAuth", true}}}, {"status", j}};
+    return api::decode_provider(obj).object->status;
+  }
+
+  const api::Condition& condition(const std::string& provider_name, const std::string& type) {
+    for (auto& p : providers) {
+      if (p.metadata.name == provider_name) return *find_condition(p.status.conditions, type);
+    }
+    throw std::logic_error("no provider " + provider_name);
+  }
+};
+
+TEST(GatewayPlan, AppliesOwnedObjectsWithKeysOnlyInTheSecret) {
+  Cluster c;
+  auto plan = plan_gateway(c.snapshot());
+  ASSERT_TRUE(plan.apply);
+  const auto config = plan.configMap["data"][kConfigKey].get<std::string>();
+  EXPECT_EQ(config.find("sk-test-secret-value"), std::string::npos);
+  EXPECT_NE(config.find("openai/gpt-4o"), std::string::npos);
+  ASSERT_EQ(plan.keysSecret["data"].size(), 1u);
+  EXPECT_EQ(*encoding::base64_decode(plan.keysSecret["data"].begin()->get<std::string>()), "sk-test-secret-value");
+  EXPECT_NE(config.find("$" + plan.keysSecret["data"].begin().key()), std::string::npos);
+  EXPECT_EQ(plan.configMap["metadata"]["ownerReferences"][0]["uid"], "gw-uid");
+  EXPECT_EQ(plan.deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"], "shared-plano-keys");
+  EXPECT_EQ(plan.deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"], 12000);
+  EXPECT_EQ(plan.service["spec"]["ports"][0]["port"], 12000);
+  ASSERT_TRUE(plan.gatewayStatus);
+  EXPECT_EQ((*plan.gatewayStatus)["acceptedProviders"], 2);
+  EXPECT_EQ((*plan.gatewayStatus)["observedGeneration"], 3);
+  EXPECT_EQ(plan.gatewayStatus->dump().find("sk-test"), std::string::npos);
+}
+
+TEST(GatewayPlan, SteadyStateChangesNothing) {
+  Cluster c;
+  c.accept(plan_gateway(c.snapshot()));
+  auto again = plan_gateway(c.snapshot());
+  EXPECT_FALSE(again.gatewayStatus) << again.gatewayStatus->dump();
+  EXPECT_TRUE(again.providerStatuses.empty());
+  EXPECT_TRUE(again.events.empty());
+}
+
+TEST(GatewayPlan, KeyRotationChangesRolloutHashOnly) {
+  Cluster c;
+  auto first = plan_gateway(c.snapshot());
+  c.accept(first);
+  c.secrets["team-a/openai"]["api-key"] = "sk-rotated";
+  auto second = plan_gateway(c.snapshot());
+  EXPECT_EQ(first.configMap, second.configMap);
+  EXPECT_NE(first.deployment["spec"]["template"]["metadata"]["annotations"][kConfigHashAnnotation],
+            second.deployment["spec"]["template"]["metadata"]["annotations"][kConfigHashAnnotation]);
+  ASSERT_EQ(second.events.size(), 1u);
+  EXPECT_EQ(second.events[0].reason, "ConfigRolledOut");
+  EXPECT_EQ(second.events[0].note.find("sk-rotated"), std::string::npos);
+}
+
+TEST(GatewayPlan, MissingSecretKeepsProviderOutOfConfig) {
+  Cluster c;
+  c.secrets.clear();
+  auto plan = plan_gateway(c.snapshot());
+  c.accept(plan);
+  EXPECT_EQ(plan.configMap["data"][kConfigKey].get<std::string>().find("openai/gpt-4o"), std::string::npos);
+  EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "SecretNotFound");
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "False");
+  EXPECT_EQ(c.condition("gpt4", "Accepted").status, "True");
+  c.secrets["team-a/openai"] = {{"other", "x"}};
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "KeyNotFound");
+}
+
+TEST(GatewayPlan, ConflictNamesTheWinnerAndOlderWins) {
+  Cluster c;
+  c.providers[1].spec.default_ = true;  // claude is younger: it loses
+  auto plan = plan_gateway(c.snapshot());
+  c.accept(plan);
+  const auto& lost = c.condition("claude", "Accepted");
+  EXPECT_EQ(lost.status, "False");
+  EXPECT_EQ(lost.reason, "Conflict");
+  EXPECT_NE(lost.message.find("ModelProvider/team-a/gpt4"), std::string::npos) << lost.message;
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True");
+  bool warned = std::any_of(plan.events.begin(), plan.events.end(),
+                            [](const EventNote& e) { return e.reason == "Conflict" && e.type == "Warning"; });
+  EXPECT_TRUE(warned);
+  // The winner goes away: the loser is promoted.
+  c.providers.erase(c.providers.begin());
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(c.condition("claude", "Accepted").status, "True");
+  EXPECT_EQ(c.condition("claude", "Programmed").status, "True");
+}
+
+TEST(GatewayPlan, MissingGatewayMarksProviders) {
+  Cluster c;
+  auto plan = plan_gateway(c.snapshot(false));
+  EXPECT_FALSE(plan.apply);
+  EXPECT_FALSE(plan.gatewayStatus);
+  c.accept(plan);
+  EXPECT_EQ(c.condition("gpt4", "Accepted").reason, "GatewayNotFound");
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "False");
+}
+
+TEST(GatewayPlan, InvalidGatewayKeepsLastGoodConfig) {
+  Cluster c;
+  c.gw.spec.listeners[0].port = 10000;
+  auto plan = plan_gateway(c.snapshot());
+  EXPECT_FALSE(plan.apply);
+  c.accept(plan);
+  const auto* programmed = find_condition(c.gw.status.conditions, "Programmed");
+  ASSERT_TRUE(programmed);
+  EXPECT_EQ(programmed->status, "False");
+  EXPECT_NE(programmed->message.find("last good config"), std::string::npos);
+  EXPECT_NE(programmed->message.find("spec.listeners[0].port"), std::string::npos);
+}
+
+TEST(GatewayPlan, ReadyFollowsTheDeployment) {
+  Cluster c;
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "False");
+  c.deployment = json{{"metadata", {{"generation", 1}}},
+                      {"spec", {{"replicas", 1}}},
+                      {"status", {{"observedGeneration", 1}, {"availableReplicas", 1}, {"updatedReplicas", 1}}}};
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "True");
+}
+
+TEST(GatewayPlan, TransitionTimeMovesOnlyOnChange) {
+  Cluster c;
+  c.accept(plan_gateway(c.snapshot()));
+  auto snap = c.snapshot();
+  snap.now = "2026-11-27T13:00:00Z";
+  c.accept(plan_gateway(snap));
+  EXPECT_EQ(c.condition("gpt4", "Accepted").lastTransitionTime, "2026-11-27T12:00:00Z");
+}
+
+TEST(DesiredObjects, NeedsApply) {
+  json desired = {{"data", {{"a", "1"}}}, {"metadata", {{"name", "x"}}}};
+  json live = {{"data", {{"a", "1"}}}, {"metadata", {{"name", "x"}, {"resourceVersion", "5"}}}};
+  EXPECT_FALSE(needs_apply(desired, &live));
+  EXPECT_TRUE(needs_apply(desired, nullptr));
+  live["data"]["b"] = "stale";
+  EXPECT_TRUE(needs_apply(desired, &live));
+  json spec = {{"spec", {{"ports", json::array({{{"port", 1}}})}}}};
+  json spec_live = {{"spec", {{"ports", json::array({{{"port", 1}, {"nodePort", 3}}})}, {"clusterIP", "10.0.0.1"}}}};
+  EXPECT_FALSE(needs_apply(spec, &spec_live));
+  spec_live["spec"]["ports"][0]["port"] = 2;
+  EXPECT_TRUE(needs_apply(spec, &spec_live));
+}
+
+}  // namespace
+}  // namespace plano::op
