@@ -1,0 +1,227 @@
+#include "webhook/admission.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/test_objects.h"
+
+namespace plano::webhook {
+namespace {
+
+using nlohmann::json;
+using plano::testing::gateway;
+using plano::testing::provider;
+
+struct Cluster {
+  api::PlanoGateway gw = gateway();
+  std::vector<api::ModelProvider> providers;
+  Cluster() {
+    auto a = provider("team-a", "gpt4", "openai/gpt-4o");
+    a.spec.default_ = true;
+    a.spec.accessKeySecretRef = api::SecretKeyRef{"team-a-openai-secret", "api-key"};
+    a.spec.passthroughAuth.reset();
+    a.metadata.creationTimestamp = "2026-01-01T00:00:00Z";
+    providers.push_back(a);
+  }
+  ClusterView view() {
+    ClusterView v;
+    v.gateways = {&gw};
+    for (auto& p : providers) v.providers.push_back(&p);
+    v.namespaceLabels = [](const std::string&) { return std::map<std::string, std::string>{}; };
+    return v;
+  }
+};
+
+json provider_object(const std::string& ns, const std::string& name, json spec) {
+  return {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "ModelProvider"},
+          {"metadata", {{"name", name}, {"namespace", ns}}}, {"spec", spec}};
+}
+
+std::string request(const std::string& kind, const std::string& op, const json& object, const std::string& ns,
+                    bool dry_run = false) {
+  json r = {{"apiVersion", "admission.k8s.io/v1"},
+            {"kind", "AdmissionReview"},
+            {"request",
+             {{"uid", "req-123"},
+              {"kind", {{"group", "plano-operator.io"}, {"version", "v1alpha1"}, {"kind", kind}}},
+              {"operation", op},
+              {"namespace", ns},
+              {"name", object.is_object() && object.contains("metadata") && object["metadata"].is_object() &&
+                               object["metadata"].contains("name") ? object["metadata"]["name"] : json("")},
+              {"object", object},
+              {"dryRun", dry_run}}}};
+  return r.dump();
+}
+
+const json gpt4o_mini = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}},
+                         {"model", "openai/gpt-4o-mini"},
+                         {"passthroughAuth", true}};
+
+TEST(Admission, AllowsAValidProviderAndEchoesUid) {
+  Cluster c;
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), c.view());
+  EXPECT_EQ(out.httpStatus, 200);
+  EXPECT_EQ(out.body["response"]["uid"], "req-123");
+  EXPECT_EQ(out.body["response"]["allowed"], true);
+  EXPECT_EQ(out.verdict, "allowed");
+  EXPECT_EQ(out.kind, "ModelProvider");
+}
+
+TEST(Admission, DeniesKeyWithPassthroughNamingTheField) {
+  Cluster c;
+  auto spec = gpt4o_mini;
+  spec["accessKeySecretRef"] = {{"name", "s"}, {"key", "k"}};
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false);
+  EXPECT_EQ(out.body["response"]["status"]["code"], 422);
+  const auto msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("spec.accessKeySecretRef: must not be set together with passthroughAuth"), std::string::npos) << msg;
+  EXPECT_EQ(out.verdict, "denied");
+}
+
+TEST(Admission, ListsEveryFinding) {
+  Cluster c;
+  json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "vllm/x"}, {"passthrough_auth", true}};
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "x", spec), "team-b"), c.view());
+  const auto msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("spec.passthrough_auth: unknown field; did you mean \"passthroughAuth\""), std::string::npos) << msg;
+}
+
+TEST(Admission, DeniesAccessKeyOnPassthroughOnlyGateway) {
+  Cluster c;
+  c.gw.spec.allowedProviders.authModes = {api::AuthMode::Passthrough};
+  json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "openai/o3"},
+               {"accessKeySecretRef", {{"name", "mine"}, {"key", "k"}}}};
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "o3", spec), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false);
+  EXPECT_NE(out.body["response"]["status"]["message"].get<std::string>().find("does not allow auth mode AccessKey"), std::string::npos);
+}
+
+TEST(Admission, DeniesNamespaceTheGatewayDoesNotAllow) {
+  Cluster c;
+  c.gw.spec.allowedProviders.from = api::NamespacesFrom::Same;
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false);
+  EXPECT_NE(out.body["response"]["status"]["message"].get<std::string>().find("spec.gatewayRef"), std::string::npos);
+}
+
+TEST(Admission, ConflictWithAnotherTenantDoesNotNameIt) {
+  Cluster c;
+  auto spec = gpt4o_mini;
+  spec["default"] = true;
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false);
+  const auto msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("spec.default: another provider is already the default"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("team-a"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("gpt4"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("team-a-openai-secret"), std::string::npos) << msg;
+}
+
+TEST(Admission, ConflictWithinOwnNamespaceNamesTheWinner) {
+  Cluster c;
+  json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "azure_openai/gpt-4o"},
+               {"baseURL", "https://x.openai.azure.com"}, {"name", "azure"}, {"passthroughAuth", true}};
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-a", "azure", spec), "team-a"), c.view());
+  const auto msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("model_id gpt-4o"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("ModelProvider/team-a/gpt4"), std::string::npos) << msg;
+}
+
+TEST(Admission, UpdateNeverConflictsWithItsOwnOlderVersion) {
+  Cluster c;
+  json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "openai/gpt-4o"},
+               {"accessKeySecretRef", {{"name", "rotated"}, {"key", "api-key"}}}, {"default", true}};
+  auto out = review(request("ModelProvider", "UPDATE", provider_object("team-a", "gpt4", spec), "team-a"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true) << out.body.dump();
+}
+
+TEST(Admission, UpdateCannotTakeAValueAnotherProviderHolds) {
+  Cluster c;
+  auto b = provider("team-b", "mini", "openai/gpt-4o-mini");
+  b.metadata.creationTimestamp = "2025-01-01T00:00:00Z";  // older than gpt4, and wants to become default
+  c.providers.push_back(b);
+  auto spec = gpt4o_mini;
+  spec["default"] = true;
+  auto out = review(request("ModelProvider", "UPDATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false) << out.body.dump();
+}
+
+TEST(Admission, DryRunGetsTheSameVerdict) {
+  Cluster c;
+  auto spec = gpt4o_mini;
+  spec["default"] = true;
+  auto wet = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
+  auto dry = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", spec), "team-b", true), c.view());
+  EXPECT_EQ(wet.body, dry.body);
+}
+
+TEST(Admission, MissingGatewayIsAWarning) {
+  Cluster c;
+  auto spec = gpt4o_mini;
+  spec["gatewayRef"]["name"] = "later";
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true);
+  ASSERT_TRUE(out.body["response"].contains("warnings"));
+  EXPECT_NE(out.body["response"]["warnings"][0].get<std::string>().find("does not exist"), std::string::npos);
+}
+
+TEST(Admission, GatewayNarrowingAuthModesWarnsListingProviders) {
+  Cluster c;
+  json gw = {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},
+             {"metadata", {{"name", "shared"}, {"namespace", "platform"}}},
+             {"spec", {{"listeners", json::array({{{"name", "llm"}, {"type", "model"}, {"port", 12000}}})},
+                       {"allowedProviders", {{"namespaces", {{"from", "All"}}}, {"authModes", json::array({"Passthrough"})}}}}}};
+  auto out = review(request("PlanoGateway", "UPDATE", gw, "platform"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true);
+  ASSERT_TRUE(out.body["response"].contains("warnings")) << out.body.dump();
+  const auto w = out.body["response"]["warnings"][0].get<std::string>();
+  EXPECT_NE(w.find("team-a/gpt4 (AuthModeNotAllowed)"), std::string::npos) << w;
+}
+
+TEST(Admission, DeniesAnInvalidGateway) {
+  Cluster c;
+  json gw = {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},
+             {"metadata", {{"name", "g"}, {"namespace", "platform"}}},
+             {"spec", {{"listeners", json::array({{{"name", "llm"}, {"type", "model"}, {"port", 10000}}})}}}};
+  auto out = review(request("PlanoGateway", "CREATE", gw, "platform"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false);
+  EXPECT_NE(out.body["response"]["status"]["message"].get<std::string>().find("spec.listeners[0].port"), std::string::npos);
+}
+
+TEST(Admission, DeleteIsAllowed) {
+  Cluster c;
+  auto out = review(request("ModelProvider", "DELETE", json(), "team-a"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true);
+}
+
+TEST(Admission, BadRequestsGetA400WithAReason) {
+  Cluster c;
+  for (const char* body : {"{not json", "[]", R"({"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"})",
+                                 R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})",
+                                 R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}})"}) {
+    auto out = review(body, c.view());
+    EXPECT_EQ(out.httpStatus, 400) << body;
+    EXPECT_EQ(out.body["kind"], "Status");
+    EXPECT_FALSE(out.body["message"].get<std::string>().empty());
+  }
+  json r = json::parse(request("ConfigMap", "CREATE", json::object(), "x"));
+  r["request"]["kind"]["group"] = "";
+  auto out = review(r.dump(), c.view());
+  EXPECT_EQ(out.httpStatus, 400);
+  EXPECT_NE(out.body["message"].get<std::string>().find("core/ConfigMap"), std::string::npos);
+}
+
+TEST(Admission, HostileObjectsAreDeniedNotCrashes) {
+  Cluster c;
+  for (const json& obj : {json{{"metadata", "x"}, {"spec", 5}}, json{{"metadata", {{"name", 5}}}, {"spec", {{"model", json::array()}}}},
+                         json::object()}) {
+    auto out = review(request("ModelProvider", "CREATE", obj, "team-a"), c.view());
+    EXPECT_EQ(out.httpStatus, 200) << obj.dump();
+    EXPECT_EQ(out.body["response"]["allowed"], false) << obj.dump();
+  }
+  auto out = review(request("ModelProvider", "CREATE", json("str"), "team-a"), c.view());
+  EXPECT_EQ(out.httpStatus, 400);
+}
+
+}  // namespace
+}  // namespace plano::webhook

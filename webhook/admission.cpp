@@ -1,0 +1,171 @@
+#include "webhook/admission.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/api/decode.h"
+#include "core/rules/object_rules.h"
+
+namespace plano::webhook {
+namespace {
+
+using nlohmann::json;
+
+// A string member, or "" when absent or of another type (bodies are untrusted).
+std::string str(const json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+AdmissionOutcome bad_request(std::string reason, std::string kind = "", std::string operation = "") {
+  AdmissionOutcome out;
+  out.httpStatus = 400;
+  out.body = {{"apiVersion", "v1"}, {"kind", "Status"}, {"status", "Failure"}, {"code", 400}, {"reason", "BadRequest"},
+              {"message", std::move(reason)}};
+  out.kind = std::move(kind);
+  out.operation = std::move(operation);
+  out.verdict = "error";
+  return out;
+}
+
+struct Verdict {
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+};
+
+void add_finding(Verdict& v, const std::string& field, const std::string& message, rules::Severity s) {
+  (s == rules::Severity::Error ? v.errors : v.warnings).push_back((field.empty() ? "" : field + ": ") + message);
+}
+
+// Another tenant's object is named only when it lives in the requester's own namespace.
+std::string visible_message(const rules::ProviderVerdict& v, const std::string& requester_ns) {
+  if (v.winner && v.winner->namespace_ == requester_ns) return rules::describe(v);
+  return v.message;
+}
+
+Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& cluster) {
+  Verdict out;
+  const auto self = rules::ref_of(candidate);
+  const auto gw_key = candidate.gatewayNamespace() + "/" + candidate.spec.gatewayRef.name;
+  std::vector<const api::PlanoGateway*> gateways;
+  for (const auto* g : cluster.gateways) {
+    if (api::key_of(g->metadata) == gw_key) gateways.push_back(g);
+  }
+  // Everyone already on the gateway, oldest first, then the request itself last: a change is
+  // judged as a newcomer, so it can never take a value another provider already holds. Its own
+  // older version is left out, so it never conflicts with itself.
+  std::vector<const api::ModelProvider*> providers;
+  for (const auto* p : cluster.providers) {
+    if (rules::ref_of(*p) != self && p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == gw_key) providers.push_back(p);
+  }
+  rules::by_age(providers);
+  providers.push_back(&candidate);
+  auto ev = rules::evaluate(gateways, providers, cluster.namespaceLabels);
+  const auto& verdict = ev.providers.at(api::key_of(candidate.metadata));
+  for (const auto& f : ev.findings) {
+    if (f.object != self) continue;
+    const bool decided_by_verdict = !verdict.accepted() && verdict.reason != rules::Reason::Invalid && f.field == verdict.field &&
+                                    f.message == rules::describe(verdict);
+    add_finding(out, f.field, decided_by_verdict ? visible_message(verdict, candidate.metadata.namespace_) : f.message, f.severity);
+  }
+  return out;
+}
+
+Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& cluster) {
+  Verdict out;
+  for (const auto& f : rules::check_gateway(candidate)) add_finding(out, f.field, f.message, f.severity);
+  if (!out.errors.empty()) return out;
+  // Which attached providers this change would drop: allowed, but said.
+  const auto key = api::key_of(candidate.metadata);
+  std::vector<const api::ModelProvider*> attached;
+  for (const auto* p : cluster.providers) {
+    if (p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == key) attached.push_back(p);
+  }
+  rules::by_age(attached);
+  const api::PlanoGateway* current = nullptr;
+  for (const auto* g : cluster.gateways) {
+    if (api::key_of(g->metadata) == key) current = g;
+  }
+  auto after = rules::evaluate({&candidate}, attached, cluster.namespaceLabels);
+  std::set<std::string> accepted_before;
+  if (current) {
+    auto before = rules::evaluate({current}, attached, cluster.namespaceLabels);
+    for (const auto* p : before.gateways.at(key).accepted) accepted_before.insert(api::key_of(p->metadata));
+  }
+  std::vector<std::string> dropped;
+  for (const auto& name : accepted_before) {
+    const auto& v = after.providers.at(name);
+    if (!v.accepted()) dropped.push_back(name + " (" + rules::to_string(v.reason) + ")");
+  }
+  if (!dropped.empty()) {
+    std::string list;
+    for (const auto& d : dropped) list += (list.empty() ? "" : ", ") + d;
+    out.warnings.push_back("this change drops " + std::to_string(dropped.size()) +
+                           " provider(s) from the gateway's config: " + list);
+  }
+  return out;
+}
+
+}  // namespace
+
+AdmissionOutcome review(const std::string& request_body, const ClusterView& cluster) {
+  json review = json::parse(request_body, nullptr, false);
+  if (review.is_discarded()) return bad_request("the body is not JSON; expected an admission.k8s.io/v1 AdmissionReview");
+  if (!review.is_object() || review.value("apiVersion", json()) != "admission.k8s.io/v1" ||
+      review.value("kind", json()) != "AdmissionReview") {
+    return bad_request("expected apiVersion admission.k8s.io/v1, kind AdmissionReview");
+  }
+  auto req = review.find("request");
+  if (req == review.end() || !req->is_object()) return bad_request("the AdmissionReview has no request");
+  const std::string uid = str(*req, "uid");
+  if (uid.empty()) return bad_request("request.uid is missing");
+  const json kind_obj = req->value("kind", json::object());
+  const std::string group = str(kind_obj, "group");
+  const std::string kind = str(kind_obj, "kind");
+  const std::string operation = str(*req, "operation");
+  const std::string ns = str(*req, "namespace");
+  if (group != api::kGroup || (kind != api::kGatewayKind && kind != api::kProviderKind)) {
+    return bad_request("this webhook judges only plano-operator.io PlanoGateway and ModelProvider, not " +
+                           (group.empty() ? std::string("core") : group) + "/" + kind,
+                       kind, operation);
+  }
+
+  AdmissionOutcome out;
+  out.kind = kind;
+  out.operation = operation;
+  json response = {{"uid", uid}, {"allowed", true}};
+  Verdict verdict;
+  if (operation == "CREATE" || operation == "UPDATE") {
+    auto object = req->value("object", json());
+    if (!object.is_object()) return bad_request("request.object is missing for " + operation, kind, operation);
+    // The API server fills metadata.namespace for namespaced objects; a stray one in the body
+    // must not let the object be judged as if it lived elsewhere.
+    if (!ns.empty()) {
+      auto& meta = object["metadata"];
+      if (meta.is_null()) meta = json::object();
+      if (meta.is_object()) meta["namespace"] = ns;
+    }
+    if (kind == api::kProviderKind) {
+      auto decoded = api::decode_provider(object);
+      for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
+      if (decoded.errors.empty()) verdict = judge_provider(*decoded.object, cluster);
+    } else {
+      auto decoded = api::decode_gateway(object);
+      for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
+      if (decoded.errors.empty()) verdict = judge_gateway(*decoded.object, cluster);
+    }
+  }
+  if (!verdict.warnings.empty()) response["warnings"] = verdict.warnings;
+  if (!verdict.errors.empty()) {
+    std::string message = kind + " " + ns + "/" + str(*req, "name") + " is refused: ";
+    for (std::size_t i = 0; i < verdict.errors.size(); ++i) message += (i ? "; " : "") + verdict.errors[i];
+    response["allowed"] = false;
+    response["status"] = {{"code", 422}, {"reason", "Invalid"}, {"message", message}};
+  }
+  out.verdict = verdict.errors.empty() ? "allowed" : "denied";
+  out.body = {{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", response}};
+  return out;
+}
+
+}  // namespace plano::webhook
