@@ -36,6 +36,14 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # --- processes ---------------------------------------------------------------
 
+# running PID: the process exists and is not a zombie (our daemons are
+# reparented to PID 1, which may reap them only seconds later).
+running() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $st && ${st:0:1} != Z ]]
+}
+
 # pid_alive NAME: the pid recorded for NAME runs and is still that binary
 # (a recycled pid belonging to something else must never be killed).
 pid_alive() {
@@ -43,7 +51,7 @@ pid_alive() {
   [[ -f $f ]] || return 1
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  running "$pid" || return 1
   tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR"
 }
 
@@ -54,12 +62,12 @@ stop() {
     pid=$(<"$DIR/$name.pid")
     kill "-$sig" "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
+      running "$pid" || break
+      sleep 0.05
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.2
+      while running "$pid"; do sleep 0.05; done
     fi
   fi
   rm -f "$DIR/$name.pid"
@@ -73,8 +81,11 @@ launch() {
   mapfile -t argv < "$argsfile"
   rm -f "$DIR/$name.pid"
   # The child writes its own pid, then execs: correct even if setsid forks.
+  # fd 9 is the command lock (with_lock); a daemon inheriting it would hold
+  # the lock for its whole life and block every later command.
+  # shellcheck disable=SC2016 # expanded by the inner bash
   setsid bash -c 'echo $$ > "$0"; exec "$@"' "$DIR/$name.pid" "${argv[@]}" \
-    >>"$DIR/$name.log" 2>&1 </dev/null &
+    >>"$DIR/$name.log" 2>&1 </dev/null 9>&- &
   for ((i = 0; i < 50; i++)); do
     [[ -s $DIR/$name.pid ]] && return 0
     sleep 0.05
@@ -143,10 +154,13 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
   fi
 }
 
+# TLS keys are ECDSA P-256: RSA key generation was a third of `up`'s time.
+EC_KEY=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1)
+
 # sign NAME SUBJECT EXTENSIONS: key + certificate signed by our CA.
 sign() {
   local name=$1 subj=$2 ext=$3
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" \
+  openssl req -new "${EC_KEY[@]}" -nodes -keyout "$PKI/$name.key" \
     -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
   printf '[ext]\n%b\n' "$ext" > "$PKI/$name.ext"
   openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
@@ -158,16 +172,17 @@ sign() {
 make_pki() {
   mkdir -p "$PKI"
   chmod 700 "$PKI"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" \
+  openssl req -x509 "${EC_KEY[@]}" -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" \
     -days 3650 -sha256 -subj "/CN=plano-test-ca" \
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
   # 10.0.0.1 is the `kubernetes` service IP of --service-cluster-ip-range.
   sign apiserver "/CN=kube-apiserver" \
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   # O=system:masters makes this client a cluster admin under RBAC.
   sign admin "/O=system:masters/CN=plano-admin" \
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth"
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth"
+  # Service-account tokens are signed RS256 with this RSA key.
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
   openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
 }
@@ -258,8 +273,10 @@ EOF
 # --- commands ----------------------------------------------------------------
 
 cmd_down() {
-  stop kube-apiserver TERM
-  stop etcd TERM
+  # SIGKILL: the state is thrown away anyway, and a graceful kube-apiserver
+  # shutdown takes many seconds.
+  stop kube-apiserver KILL
+  stop etcd KILL
   if [[ -d $DIR ]]; then
     [[ -f $MARKER ]] || die "$DIR is not a control plane state dir; not removing it"
     rm -rf "$DIR"
@@ -328,7 +345,7 @@ need_state() { [[ -f $MARKER ]] || die "no control plane in $DIR (run: $0 up)"; 
 # Serialise commands on one DIR (parallel test jobs may all call `up`).
 with_lock() {
   exec 9>"$DIR.lock"
-  flock 9
+  flock -w 300 9 || die "timed out waiting for the lock $DIR.lock"
   "$@"
 }
 
