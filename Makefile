@@ -12,8 +12,8 @@ test:
 
 # The main job offline: judge the examples and print the Plano config they render to.
 examples: build
-	./build/plano-operator validate -f examples/
-	./build/plano-operator render -f examples/
+	./build/plano-operator validate -f examples/*.yaml
+	./build/plano-operator render -f examples/*.yaml
 
 bench: build
 	./build/bench/bench_offline 1000 10000

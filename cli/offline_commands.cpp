@@ -30,7 +30,11 @@ Options parse(const std::vector<std::string>& args, bool render) {
       if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
       return args[++i];
     };
-    if (a == "-f" || a == "--filename") o.paths.push_back(value());
+    if (a == "-f" || a == "--filename") {
+      // -f takes one or more paths: -f a.yaml b.yaml, as a shell glob expands.
+      o.paths.push_back(value());
+      while (i + 1 < args.size() && (args[i + 1] == "-" || args[i + 1].rfind('-', 0) != 0)) o.paths.push_back(args[++i]);
+    }
     else if (!render && (a == "-o" || a == "--output")) o.output = value();
     else if (render && a == "--gateway") o.gateway = value();
     else throw UsageError("unknown argument \"" + a + "\"");

@@ -98,6 +98,13 @@ TEST_F(OfflineCommands, JsonOutput) {
   EXPECT_TRUE(found) << out_.str();
 }
 
+TEST_F(OfflineCommands, FlagTakesSeveralPaths) {
+  auto gw = write("gw.yaml", kGateway);
+  auto mp = write("mp.yaml", kGoodProvider);
+  EXPECT_EQ(validate({"-f", gw, mp, "-o", "text"}), kExitOk) << out_.str() << err_.str();
+  EXPECT_NE(out_.str().find("1 gateway(s), 1 provider(s)"), std::string::npos);
+}
+
 TEST_F(OfflineCommands, UsageErrorsExitTwo) {
   EXPECT_EQ(validate({}), kExitUsage);
   EXPECT_EQ(validate({"-f"}), kExitUsage);

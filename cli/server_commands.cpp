@@ -1,0 +1,104 @@
+#include "cli/server_commands.h"
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <stdexcept>
+
+#include "cli/offline_commands.h"
+#include "core/log/logging.h"
+#include "operator/manager.h"
+
+namespace plano::cli {
+namespace {
+
+// --name=value or --name value; each flag may also come from an environment variable.
+struct Flag {
+  std::string name, env, help;
+  std::function<void(const std::string&)> set;
+};
+
+void parse_flags(const std::vector<std::string>& args, const std::vector<Flag>& flags) {
+  for (const auto& f : flags) {
+    if (const char* v = std::getenv(f.env.c_str()); v && *v) f.set(v);
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i], value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto it = std::find_if(flags.begin(), flags.end(), [&](const Flag& f) { return "--" + f.name == arg; });
+    if (it == flags.end()) throw std::invalid_argument("unknown flag \"" + arg + "\"; see --help");
+    if (!has_value) {
+      if (i + 1 >= args.size()) throw std::invalid_argument(arg + " needs a value");
+      value = args[++i];
+    }
+    it->set(value);
+  }
+}
+
+bool parse_bool(const std::string& v, const std::string& flag) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw std::invalid_argument(flag + " must be true or false");
+}
+
+int parse_positive(const std::string& v, const std::string& flag) {
+  try {
+    int n = std::stoi(v);
+    if (n > 0) return n;
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(flag + " must be a positive integer");
+}
+
+std::string usage(const std::string& command, const std::vector<Flag>& flags) {
+  std::string out = "usage: plano-operator " + command + " [flags]\n";
+  for (const auto& f : flags) out += "  --" + f.name + "  " + f.help + " (env " + f.env + ")\n";
+  return out;
+}
+
+}  // namespace
+
+int operator_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  op::ManagerOptions o;
+  std::string level = "info", format = "text";
+  const std::vector<Flag> flags = {
+      {"kubeconfig", "KUBECONFIG_PATH", "kubeconfig file; default $KUBECONFIG, in-cluster, ~/.kube/config", [&](auto v) { o.kubeconfig = v; }},
+      {"context", "PLANO_CONTEXT", "kubeconfig context; default the current one", [&](auto v) { o.context = v; }},
+      {"watch-namespace", "PLANO_WATCH_NAMESPACE", "watch only this namespace; default all", [&](auto v) { o.watchNamespace = v; }},
+      {"probe-address", "PLANO_PROBE_ADDRESS", "HOST:PORT for /metrics, /healthz, /readyz; default 0.0.0.0:8080", [&](auto v) { o.probeAddress = v; }},
+      {"leader-elect", "PLANO_LEADER_ELECT", "true or false; default true", [&](auto v) { o.leaderElect = parse_bool(v, "--leader-elect"); }},
+      {"lease-namespace", "POD_NAMESPACE", "namespace of the leader-election Lease; default the client's namespace", [&](auto v) { o.leaseNamespace = v; }},
+      {"lease-name", "PLANO_LEASE_NAME", "name of the Lease; default plano-operator", [&](auto v) { o.leaseName = v; }},
+      {"identity", "POD_NAME", "this replica's identity in the Lease; default hostname_pid", [&](auto v) { o.identity = v; }},
+      {"workers", "PLANO_WORKERS", "concurrent reconciles; default 2", [&](auto v) { o.workers = parse_positive(v, "--workers"); }},
+      {"resync-seconds", "PLANO_RESYNC_SECONDS", "reconcile every gateway at least this often; default 600",
+       [&](auto v) { o.resync = std::chrono::seconds(parse_positive(v, "--resync-seconds")); }},
+      {"log-level", "PLANO_LOG_LEVEL", "trace, debug, info, warn, error; default info", [&](auto v) { level = v; }},
+      {"log-format", "PLANO_LOG_FORMAT", "text or json; default text", [&](auto v) { format = v; }},
+  };
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    out << usage("operator", flags);
+    return kExitOk;
+  }
+  try {
+    parse_flags(args, flags);
+    log::configure(level, format);
+  } catch (const std::invalid_argument& e) {
+    err << "plano-operator operator: " << e.what() << "\n" << usage("operator", flags);
+    return kExitUsage;
+  }
+  try {
+    return op::run_manager(o);
+  } catch (const std::exception& e) {
+    err << "plano-operator operator: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace plano::cli

@@ -1,0 +1,13 @@
+// The long-running subcommands: `operator` (the controller manager).
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace plano::cli {
+
+// plano-operator operator [flags]; see --help.
+int operator_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace plano::cli

@@ -1,0 +1,147 @@
+#include "operator/caches.h"
+
+namespace plano::op {
+namespace {
+
+using nlohmann::json;
+
+kube::InformerOptions options_for(const CacheOptions& o, std::string label_selector = {}, bool namespaced = true) {
+  kube::InformerOptions out;
+  if (namespaced) out.namespace_ = o.watchNamespace;
+  out.label_selector = std::move(label_selector);
+  out.watch_timeout = o.watchTimeout;
+  return out;
+}
+
+std::string str(const json& j, const char* a, const char* b) {
+  auto outer = j.find(a);
+  if (outer == j.end() || !outer->is_object()) return "";
+  auto inner = outer->find(b);
+  return inner != outer->end() && inner->is_string() ? inner->get<std::string>() : "";
+}
+
+std::string ns_of(const json& object) { return str(object, "metadata", "namespace"); }
+
+}  // namespace
+
+std::string gateway_key_of_provider(const json& p) {
+  const auto spec = p.value("spec", json::object());
+  const auto ref = spec.is_object() ? spec.value("gatewayRef", json::object()) : json::object();
+  std::string ns = ref.is_object() && ref.contains("namespace") && ref["namespace"].is_string() ? ref["namespace"].get<std::string>() : ns_of(p);
+  std::string name = ref.is_object() && ref.contains("name") && ref["name"].is_string() ? ref["name"].get<std::string>() : "";
+  return ns + "/" + name;
+}
+
+Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
+    : gateways(client, kube::resources::kPlanoGateways, options_for(o)),
+      providers(client, kube::resources::kModelProviders, options_for(o)),
+      namespaces(client, kube::resources::kNamespaces, options_for(o, {}, false)),
+      referencedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kReferencedSecretLabel) + "=true")),
+      configMaps(client, kube::resources::kConfigMaps, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
+      ownedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
+      deployments(client, kube::resources::kDeployments, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
+      services(client, kube::resources::kServices, options_for(o, std::string(kManagedByLabel) + "=plano-operator")) {
+  providers.add_index(kByGateway, [](const json& p) { return std::vector<std::string>{gateway_key_of_provider(p)}; });
+  providers.add_index(kBySecret, [](const json& p) {
+    const auto spec = p.value("spec", json::object());
+    if (!spec.is_object() || !spec.contains("accessKeySecretRef")) return std::vector<std::string>{};
+    const auto& ref = spec["accessKeySecretRef"];
+    if (!ref.is_object() || !ref.contains("name") || !ref["name"].is_string()) return std::vector<std::string>{};
+    return std::vector<std::string>{ns_of(p) + "/" + ref["name"].get<std::string>()};
+  });
+  for (auto* owned : {&configMaps, &ownedSecrets, &deployments, &services}) {
+    owned->add_index(kByOwnerGateway, [](const json& o) {
+      auto meta = o.value("metadata", json::object());
+      auto labels = meta.is_object() ? meta.value("labels", json::object()) : json::object();
+      if (!labels.is_object() || !labels.contains("plano-operator.io/gateway")) return std::vector<std::string>{};
+      return std::vector<std::string>{ns_of(o) + "/" + labels["plano-operator.io/gateway"].get<std::string>()};
+    });
+  }
+}
+
+void Caches::on_change(std::function<void(const std::string&)> enqueue) {
+  auto self = [enqueue](const json& o) { enqueue(ns_of(o) + "/" + str(o, "metadata", "name")); };
+  gateways.on_add(self);
+  gateways.on_update([self](const json&, const json& n) { self(n); });
+  gateways.on_delete(self);
+
+  auto provider = [enqueue](const json& p) { enqueue(gateway_key_of_provider(p)); };
+  providers.on_add(provider);
+  providers.on_update([enqueue](const json& o, const json& n) {
+    // A provider that moves to another gateway leaves the old one too.
+    enqueue(gateway_key_of_provider(o));
+    enqueue(gateway_key_of_provider(n));
+  });
+  providers.on_delete(provider);
+
+  // Namespace labels decide Selector policies: re-judge every gateway.
+  auto all_gateways = [this, enqueue](const json&) {
+    for (const auto& g : gateways.list()) enqueue(ns_of(*g) + "/" + str(*g, "metadata", "name"));
+  };
+  namespaces.on_add(all_gateways);
+  namespaces.on_update([all_gateways](const json& o, const json& n) {
+    if (o.value("metadata", json::object()).value("labels", json::object()) !=
+        n.value("metadata", json::object()).value("labels", json::object())) {
+      all_gateways(n);
+    }
+  });
+  namespaces.on_delete(all_gateways);
+
+  auto secret = [this, enqueue](const json& s) {
+    for (const auto& p : providers.by_index(kBySecret, ns_of(s) + "/" + str(s, "metadata", "name"))) {
+      enqueue(gateway_key_of_provider(*p));
+    }
+  };
+  referencedSecrets.on_add(secret);
+  referencedSecrets.on_update([secret](const json&, const json& n) { secret(n); });
+  referencedSecrets.on_delete(secret);
+
+  for (auto* owned : {&configMaps, &ownedSecrets, &deployments, &services}) {
+    auto owner = [enqueue](const json& o) {
+      auto meta = o.value("metadata", json::object());
+      auto labels = meta.value("labels", json::object());
+      if (labels.is_object() && labels.contains("plano-operator.io/gateway") && labels["plano-operator.io/gateway"].is_string()) {
+        enqueue(ns_of(o) + "/" + labels["plano-operator.io/gateway"].get<std::string>());
+      }
+    };
+    owned->on_add(owner);
+    owned->on_update([owner](const json&, const json& n) { owner(n); });
+    owned->on_delete(owner);
+  }
+}
+
+std::vector<kube::Informer*> Caches::all() {
+  return {&gateways, &providers, &namespaces, &referencedSecrets, &configMaps, &ownedSecrets, &deployments, &services};
+}
+
+void Caches::start() {
+  for (auto* i : all()) i->start();
+}
+
+void Caches::stop() {
+  for (auto* i : all()) i->stop();
+}
+
+bool Caches::wait_for_sync(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto* i : const_cast<Caches*>(this)->all()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (!i->wait_for_sync(std::max(left, std::chrono::milliseconds(0)))) return false;
+  }
+  return true;
+}
+
+bool Caches::has_synced() const {
+  for (auto* i : const_cast<Caches*>(this)->all()) {
+    if (!i->has_synced()) return false;
+  }
+  return true;
+}
+
+std::uint64_t Caches::watch_restarts() const {
+  std::uint64_t n = 0;
+  for (auto* i : const_cast<Caches*>(this)->all()) n += i->stats().watch_restarts;
+  return n;
+}
+
+}  // namespace plano::op

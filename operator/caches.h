@@ -1,0 +1,53 @@
+// The operator's informers: what it watches, and the indexes that map a change to the gateways
+// it affects.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/kube/informer.h"
+
+namespace plano::op {
+
+// Referenced Secrets carry this label (the operator adds it), so the Secret informer caches only
+// Secrets some provider references, never every Secret in the cluster.
+inline constexpr const char* kReferencedSecretLabel = "plano-operator.io/referenced";
+inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+
+// Index names.
+inline constexpr const char* kByGateway = "gateway";      // providers -> "ns/gateway"
+inline constexpr const char* kBySecret = "secret";        // providers -> "ns/secret"
+inline constexpr const char* kByOwnerGateway = "owner";   // owned objects -> "ns/gateway"
+
+struct CacheOptions {
+  std::string watchNamespace;  // empty: all namespaces
+  std::chrono::seconds watchTimeout{300};
+};
+
+class Caches {
+ public:
+  Caches(kube::ApiClient& client, const CacheOptions& options);
+
+  // Calls `enqueue(gatewayKey)` for every gateway a change may affect.
+  void on_change(std::function<void(const std::string&)> enqueue);
+  void start();
+  void stop();
+  bool wait_for_sync(std::chrono::milliseconds timeout) const;
+  bool has_synced() const;
+
+  // Counters across informers, for metrics.
+  std::uint64_t watch_restarts() const;
+
+  kube::Informer gateways, providers, namespaces, referencedSecrets, configMaps, ownedSecrets, deployments, services;
+
+ private:
+  std::vector<kube::Informer*> all();
+};
+
+// "namespace/name" of the gateway a provider object points at.
+std::string gateway_key_of_provider(const nlohmann::json& provider);
+
+}  // namespace plano::op

@@ -1,0 +1,64 @@
+// The gateway controller: turns cache changes into reconciles of one gateway key at a time, and
+// each reconcile into the few API writes that make the cluster match plan_gateway's decision.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/kube/client.h"
+#include "core/metrics/registry.h"
+#include "operator/caches.h"
+#include "operator/work_queue.h"
+
+namespace plano::op {
+
+struct ControllerOptions {
+  int workers = 2;
+  std::chrono::seconds resync{600};  // every gateway is reconciled at least this often
+  std::string instance;              // this replica's name, for Events
+};
+
+class GatewayController {
+ public:
+  GatewayController(kube::ApiClient& client, Caches& caches, metrics::Registry& metrics, ControllerOptions options);
+  ~GatewayController();
+  GatewayController(const GatewayController&) = delete;
+  GatewayController& operator=(const GatewayController&) = delete;
+
+  // Workers start taking keys; the caches must be started and synced first.
+  void start();
+  void stop();
+
+  // One reconcile of "namespace/name"; throws on API errors (the workers retry with backoff).
+  void reconcile(const std::string& gateway_key);
+
+  void enqueue(const std::string& gateway_key) { queue_.add(gateway_key); }
+  // API writes made so far (applies, status patches, events, labels), for tests and metrics.
+  std::uint64_t writes() const { return writes_.load(); }
+
+ private:
+  void work();
+  void resync_loop();
+  std::optional<std::map<std::string, std::string>> secret_data(const std::string& ns, const std::string& name);
+  void apply_if_changed(const kube::Resource& resource, const nlohmann::json& desired, const kube::Informer& cache);
+
+  kube::ApiClient& client_;
+  Caches& caches_;
+  ControllerOptions options_;
+  WorkQueue queue_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> writes_{0};
+  std::mutex resync_mu_;
+  std::condition_variable resync_cv_;
+
+  metrics::Family<metrics::Counter>& reconciles_;
+  metrics::Family<metrics::Histogram>& duration_;
+  metrics::Family<metrics::Counter>& writes_metric_;
+};
+
+}  // namespace plano::op

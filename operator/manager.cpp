@@ -1,0 +1,123 @@
+#include "operator/manager.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <stdexcept>
+#include <thread>
+
+#include "core/http/handler.h"
+#include "core/http/server.h"
+#include "core/kube/client.h"
+#include "core/metrics/registry.h"
+#include "operator/caches.h"
+#include "operator/gateway_controller.h"
+#include "operator/leader_election.h"
+
+#ifndef PLANO_VERSION
+#define PLANO_VERSION "dev"
+#endif
+
+namespace plano::op {
+
+std::pair<std::string, std::uint16_t> parse_address(const std::string& address, const std::string& flag) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument(flag + " must be HOST:PORT, e.g. 0.0.0.0:8080");
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  int port = 0;
+  try {
+    port = std::stoi(address.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw std::invalid_argument(flag + ": \"" + address + "\" has no valid port");
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+int run_manager(const ManagerOptions& o) {
+  // Signals go to this thread's sigwait only; every other thread starts with them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto config = kube::load_config(o.kubeconfig, o.context);
+  spdlog::info("plano-operator {} using {} ({})", PLANO_VERSION, config.server, config.origin);
+  kube::Client client(config);
+
+  metrics::Registry registry;
+  registry.gauge("plano_operator_build_info", "Build information.", {"version"}).labels({PLANO_VERSION}).set(1);
+  auto& leader_gauge = registry.gauge("plano_operator_leader", "1 while this process leads.").labels();
+
+  Caches caches(client, CacheOptions{o.watchNamespace, std::chrono::seconds(300)});
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  const std::string identity = o.identity.empty() ? std::string(host) + "_" + std::to_string(getpid()) : o.identity;
+  GatewayController controller(client, caches, registry, ControllerOptions{o.workers, o.resync, identity});
+
+  auto router = std::make_shared<http::Router>();
+  router->add("/metrics", [&registry](const http::Request&) {
+    http::Response r = http::Response::text(200, registry.render());
+    r.contentType = metrics::Registry::kContentType;
+    return r;
+  }, {"GET"});
+  router->add("/healthz", [](const http::Request&) { return http::Response::text(200, "ok\n"); }, {"GET"});
+  router->add("/readyz", [&caches](const http::Request&) {
+    return caches.has_synced() ? http::Response::text(200, "ok\n") : http::Response::text(503, "caches not synced\n");
+  }, {"GET"});
+  auto [probe_host, probe_port] = parse_address(o.probeAddress, "--probe-address");
+  http::ServerOptions server_options;
+  server_options.address = probe_host;
+  server_options.port = probe_port;
+  server_options.threads = 1;
+  server_options.name = "probes";
+  auto server = http::start_server(server_options, router);
+  spdlog::info("serving /metrics, /healthz, /readyz on {}:{}", probe_host, server->port());
+
+  caches.start();
+  auto start_controller = [&] {
+    if (!caches.wait_for_sync(std::chrono::minutes(2))) spdlog::warn("caches not synced after 2 minutes; starting anyway");
+    controller.start();
+    leader_gauge.set(1);
+    spdlog::info("controller started with {} worker(s)", o.workers);
+  };
+
+  std::unique_ptr<LeaderElector> elector;
+  std::thread election;
+  if (o.leaderElect) {
+    LeaderElectionOptions le;
+    le.leaseNamespace = o.leaseNamespace.empty() ? config.namespace_ : o.leaseNamespace;
+    le.leaseName = o.leaseName;
+    le.identity = identity;
+    elector = std::make_unique<LeaderElector>(client, le);
+    election = std::thread([&] {
+      elector->run(start_controller, [] {
+        // Leading half-way is worse than restarting: exit and let the Deployment restart us.
+        spdlog::error("leadership lost; exiting");
+        std::raise(SIGTERM);
+      });
+    });
+  } else {
+    start_controller();
+  }
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received signal {}; shutting down", sig);
+  controller.stop();
+  if (elector) {
+    elector->stop();  // releases the lease if held, so a standby takes over at once
+    election.join();
+  }
+  leader_gauge.set(0);
+  caches.stop();
+  server->stop(std::chrono::duration_cast<std::chrono::milliseconds>(o.shutdownGrace));
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace plano::op

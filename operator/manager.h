@@ -1,0 +1,30 @@
+// The operator process: caches, the gateway controller (on the leader only), leader election,
+// and the metrics/health endpoints, with a graceful shutdown on SIGTERM.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace plano::op {
+
+struct ManagerOptions {
+  std::string kubeconfig;          // empty: $KUBECONFIG, in-cluster, ~/.kube/config
+  std::string context;
+  std::string watchNamespace;      // empty: all namespaces
+  std::string probeAddress = "0.0.0.0:8080";  // /metrics, /healthz, /readyz
+  bool leaderElect = true;
+  std::string leaseNamespace;      // empty: the client's namespace (the pod's own in-cluster)
+  std::string leaseName = "plano-operator";
+  std::string identity;            // empty: hostname + pid
+  int workers = 2;
+  std::chrono::seconds resync{600};
+  std::chrono::seconds shutdownGrace{10};
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int run_manager(const ManagerOptions& options);
+
+// "host:port" -> (host, port); throws std::invalid_argument naming the flag.
+std::pair<std::string, std::uint16_t> parse_address(const std::string& address, const std::string& flag);
+
+}  // namespace plano::op
