@@ -214,6 +214,9 @@ TEST(DesiredObjects, NeedsApply) {
   json spec = {{"spec", {{"ports", json::array({{{"port", 1}}})}}}};
   json spec_live = {{"spec", {{"ports", json::array({{{"port", 1}, {"nodePort", 3}}})}, {"clusterIP", "10.0.0.1"}}}};
   EXPECT_FALSE(needs_apply(spec, &spec_live));
+  json empty = {{"data", json::object()}, {"metadata", {{"name", "x"}}}};
+  json empty_live = {{"metadata", {{"name", "x"}}}};
+  EXPECT_FALSE(needs_apply(empty, &empty_live)) << "the server drops empty data";
   spec_live["spec"]["ports"][0]["port"] = 2;
   EXPECT_TRUE(needs_apply(spec, &spec_live));
 }
