@@ -1,0 +1,36 @@
+// Recording events.k8s.io/v1 Events about objects (what `kubectl describe` shows).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/kube/client.h"
+
+namespace plano::kube {
+
+enum class EventType { Normal, Warning };
+
+struct EventRecord {
+  nlohmann::json regarding;  // the object the event is about (apiVersion, kind and metadata are used)
+  EventType type = EventType::Normal;
+  std::string reason;  // UpperCamelCase, machine-readable: "ProviderRejected"
+  std::string note;    // for humans; cut to the API's 1 kB limit
+  std::string action;  // what was done or failed: "Reconcile"
+  std::string reporting_controller;  // "plano-operator.io/operator"
+  std::string reporting_instance;    // this replica, e.g. the pod name
+  std::optional<nlohmann::json> related;  // a second object involved, if any
+};
+
+// An ObjectReference {apiVersion, kind, namespace, name, uid, resourceVersion} to an object.
+nlohmann::json object_reference(const nlohmann::json& object);
+
+// The Event object create_event would send (no I/O; the time is now).
+nlohmann::json make_event(const EventRecord& record);
+
+// Creates the Event in the regarding object's namespace ("default" for
+// cluster-scoped objects) and returns it as the server stored it.
+nlohmann::json create_event(ApiClient& client, const EventRecord& record);
+
+}  // namespace plano::kube

@@ -1,0 +1,365 @@
+#include "core/kube/informer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <utility>
+
+#include "core/kube/backoff.h"
+
+namespace plano::kube {
+
+namespace {
+
+std::string metadata_field(const nlohmann::json& object, const char* key) {
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  auto value = metadata->find(key);
+  return value != metadata->end() && value->is_string() ? value->get<std::string>() : std::string();
+}
+
+// managedFields is bookkeeping for server-side apply: large and never read from a cache.
+ObjectPtr cached(nlohmann::json object) {
+  auto metadata = object.find("metadata");
+  if (metadata != object.end() && metadata->is_object()) metadata->erase("managedFields");
+  return std::make_shared<const nlohmann::json>(std::move(object));
+}
+
+std::vector<std::string> index_values(const IndexFunc& fn, const std::string& index, const nlohmann::json& object) {
+  try {
+    return fn(object);
+  } catch (const std::exception& e) {
+    spdlog::error("kube: index {} failed for {}: {}", index, object_key(object), e.what());
+    return {};
+  }
+}
+
+}  // namespace
+
+std::string object_key(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
+
+std::string object_key(const nlohmann::json& object) {
+  return object_key(metadata_field(object, "namespace"), metadata_field(object, "name"));
+}
+
+// ---- Store ----
+
+void Store::index_locked(const std::string& key, const nlohmann::json& object) {
+  for (auto& [name, index] : indexes_) {
+    for (const auto& value : index_values(index.fn, name, object)) index.keys_by_value[value].insert(key);
+  }
+}
+
+void Store::unindex_locked(const std::string& key, const nlohmann::json& object) {
+  for (auto& [name, index] : indexes_) {
+    for (const auto& value : index_values(index.fn, name, object)) {
+      auto it = index.keys_by_value.find(value);
+      if (it == index.keys_by_value.end()) continue;
+      it->second.erase(key);
+      if (it->second.empty()) index.keys_by_value.erase(it);
+    }
+  }
+}
+
+void Store::add_index(const std::string& name, IndexFunc fn) {
+  std::unique_lock lock(mu_);
+  Index& index = indexes_[name];
+  index.fn = std::move(fn);
+  index.keys_by_value.clear();
+  for (const auto& [key, object] : objects_) {
+    for (const auto& value : index_values(index.fn, name, *object)) index.keys_by_value[value].insert(key);
+  }
+}
+
+ObjectPtr Store::upsert(ObjectPtr object) {
+  std::string key = object_key(*object);
+  std::unique_lock lock(mu_);
+  ObjectPtr previous;
+  auto it = objects_.find(key);
+  if (it != objects_.end()) {
+    previous = it->second;
+    unindex_locked(key, *previous);
+    it->second = object;
+  } else {
+    objects_.emplace(key, object);
+  }
+  index_locked(key, *object);
+  return previous;
+}
+
+ObjectPtr Store::erase(const std::string& key) {
+  std::unique_lock lock(mu_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return nullptr;
+  ObjectPtr previous = it->second;
+  unindex_locked(key, *previous);
+  objects_.erase(it);
+  return previous;
+}
+
+Store::ReplaceDiff Store::replace(std::vector<ObjectPtr> objects) {
+  std::map<std::string, ObjectPtr> next;
+  for (auto& object : objects) next[object_key(*object)] = std::move(object);
+
+  ReplaceDiff diff;
+  std::unique_lock lock(mu_);
+  for (const auto& [key, old] : objects_) {
+    auto it = next.find(key);
+    if (it == next.end()) {
+      diff.deleted.push_back(old);
+    } else if (metadata_field(*old, "resourceVersion") != metadata_field(*it->second, "resourceVersion")) {
+      diff.updated.emplace_back(old, it->second);
+    }
+  }
+  for (const auto& [key, object] : next) {
+    if (!objects_.count(key)) diff.added.push_back(object);
+  }
+  objects_ = std::move(next);
+  for (auto& [name, index] : indexes_) index.keys_by_value.clear();
+  for (const auto& [key, object] : objects_) index_locked(key, *object);
+  return diff;
+}
+
+ObjectPtr Store::get(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = objects_.find(key);
+  return it == objects_.end() ? nullptr : it->second;
+}
+
+std::vector<ObjectPtr> Store::list() const {
+  std::shared_lock lock(mu_);
+  std::vector<ObjectPtr> out;
+  out.reserve(objects_.size());
+  for (const auto& [key, object] : objects_) out.push_back(object);
+  return out;
+}
+
+std::vector<ObjectPtr> Store::by_index(const std::string& index, const std::string& value) const {
+  std::shared_lock lock(mu_);
+  auto it = indexes_.find(index);
+  if (it == indexes_.end()) throw std::invalid_argument("no index named \"" + index + "\"; add it with add_index");
+  std::vector<ObjectPtr> out;
+  auto keys = it->second.keys_by_value.find(value);
+  if (keys == it->second.keys_by_value.end()) return out;
+  for (const auto& key : keys->second) {
+    auto object = objects_.find(key);
+    if (object != objects_.end()) out.push_back(object->second);
+  }
+  return out;
+}
+
+size_t Store::size() const {
+  std::shared_lock lock(mu_);
+  return objects_.size();
+}
+
+// ---- Informer ----
+
+Informer::Informer(ApiClient& client, Resource resource, InformerOptions options)
+    : client_(client),
+      resource_(std::move(resource)),
+      options_(std::move(options)),
+      name_(options_.name.empty() ? resource_.name() : options_.name) {}
+
+Informer::~Informer() { stop(); }
+
+void Informer::add_index(const std::string& name, IndexFunc fn) { store_.add_index(name, std::move(fn)); }
+void Informer::on_add(AddHandler handler) { on_add_.push_back(std::move(handler)); }
+void Informer::on_update(UpdateHandler handler) { on_update_.push_back(std::move(handler)); }
+void Informer::on_delete(DeleteHandler handler) { on_delete_.push_back(std::move(handler)); }
+
+void Informer::start() {
+  if (thread_.joinable()) throw std::logic_error("informer " + name_ + " already started");
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Informer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    if (watch_) watch_->stop();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Informer::wait_for_sync(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return synced_.load(); });
+}
+
+std::string Informer::resource_version() const {
+  std::lock_guard lock(mu_);
+  return resource_version_;
+}
+
+InformerStats Informer::stats() const {
+  InformerStats s;
+  s.lists = lists_.load();
+  s.relists = s.lists > 0 ? s.lists - 1 : 0;
+  s.watches = watches_.load();
+  s.watch_restarts = s.watches > 0 ? s.watches - 1 : 0;
+  s.errors = errors_.load();
+  s.events = events_.load();
+  s.bookmarks = bookmarks_.load();
+  return s;
+}
+
+void Informer::set_resource_version(std::string rv) {
+  if (rv.empty()) return;
+  std::lock_guard lock(mu_);
+  resource_version_ = std::move(rv);
+}
+
+void Informer::sleep_unless_stopped(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, delay, [this] { return stopping(); });
+}
+
+namespace {
+
+template <typename Handlers, typename... Args>
+void dispatch(const std::string& informer, const char* what, const Handlers& handlers, const Args&... args) {
+  for (const auto& handler : handlers) {
+    try {
+      handler(args...);
+    } catch (const std::exception& e) {
+      // One failing handler must not stop the cache or the other handlers.
+      spdlog::error("kube: informer {}: {} handler failed: {}", informer, what, e.what());
+    }
+  }
+}
+
+// A server that restarted with older data than we saw answers "Too large resource version": relist then.
+bool version_too_large(const ApiError& e) {
+  for (const auto& cause : e.causes()) {
+    if (cause.reason == "ResourceVersionTooLarge") return true;
+  }
+  return e.message().find("Too large resource version") != std::string::npos;
+}
+
+}  // namespace
+
+void Informer::list_and_replace() {
+  ListOptions options;
+  options.label_selector = options_.label_selector;
+  options.field_selector = options_.field_selector;
+  options.limit = options_.page_size;
+  ListResult result = client_.list(resource_, options_.namespace_, options);
+
+  std::vector<ObjectPtr> objects;
+  objects.reserve(result.items.size());
+  for (auto& item : result.items) objects.push_back(cached(std::move(item)));
+  Store::ReplaceDiff diff = store_.replace(std::move(objects));
+  set_resource_version(result.resource_version);
+  ++lists_;
+  spdlog::debug("kube: informer {} listed {} objects at resourceVersion {}", name_, store_.size(),
+                result.resource_version);
+  {
+    std::lock_guard lock(mu_);
+    synced_ = true;
+  }
+  cv_.notify_all();
+
+  for (const auto& object : diff.deleted) dispatch(name_, "delete", on_delete_, *object);
+  for (const auto& [old, now] : diff.updated) dispatch(name_, "update", on_update_, *old, *now);
+  for (const auto& object : diff.added) dispatch(name_, "add", on_add_, *object);
+}
+
+void Informer::handle(WatchEvent& event) {
+  std::string rv = metadata_field(event.object, "resourceVersion");
+  if (event.type == WatchEventType::Bookmark) {
+    ++bookmarks_;
+    set_resource_version(std::move(rv));
+    return;
+  }
+  ++events_;
+  ObjectPtr object = cached(std::move(event.object));
+  if (event.type == WatchEventType::Deleted) {
+    store_.erase(object_key(*object));
+    set_resource_version(std::move(rv));
+    dispatch(name_, "delete", on_delete_, *object);
+    return;
+  }
+  // ADDED and MODIFIED both mean "this is the object now"; the store tells whether it is new to us.
+  ObjectPtr previous = store_.upsert(object);
+  set_resource_version(std::move(rv));
+  if (previous) {
+    dispatch(name_, "update", on_update_, *previous, *object);
+  } else {
+    dispatch(name_, "add", on_add_, *object);
+  }
+}
+
+void Informer::watch_once() {
+  WatchOptions options;
+  options.resource_version = resource_version();
+  options.label_selector = options_.label_selector;
+  options.field_selector = options_.field_selector;
+  options.allow_bookmarks = true;
+  options.timeout = jittered(options_.watch_timeout, 1.0);
+
+  std::unique_ptr<WatchStream> stream = client_.watch(resource_, options_.namespace_, options);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping()) return;
+    watch_ = stream.get();
+  }
+  ++watches_;
+  struct Forget {
+    Informer* self;
+    ~Forget() {
+      std::lock_guard lock(self->mu_);
+      self->watch_ = nullptr;
+    }
+  } forget{this};
+
+  while (auto event = stream->next()) handle(*event);
+}
+
+void Informer::run() {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff);
+  bool need_list = true;
+  while (!stopping()) {
+    try {
+      if (need_list) {
+        list_and_replace();
+        need_list = false;
+        backoff.reset();
+      }
+      auto started = std::chrono::steady_clock::now();
+      auto events_before = events_.load() + bookmarks_.load();
+      watch_once();
+      // A watch that ends at once without events (a server shutting down)
+      // must not turn into a tight reconnect loop.
+      bool productive = events_.load() + bookmarks_.load() > events_before ||
+                        std::chrono::steady_clock::now() - started > std::chrono::seconds(1);
+      if (productive) {
+        backoff.reset();
+      } else if (!stopping()) {
+        sleep_unless_stopped(backoff.next());
+      }
+    } catch (const ApiError& e) {
+      if (stopping()) break;
+      if (e.is(ErrorReason::Gone) || version_too_large(e)) {
+        // Our resourceVersion is no longer served: list again (right away) and watch from the new version.
+        spdlog::info("kube: informer {}: {}; relisting", name_, e.what());
+        need_list = true;
+        continue;
+      }
+      ++errors_;
+      auto delay = backoff.next();
+      spdlog::warn("kube: informer {}: {}; retrying in {} ms", name_, e.what(), delay.count());
+      sleep_unless_stopped(delay);
+    } catch (const std::exception& e) {
+      if (stopping()) break;
+      ++errors_;
+      auto delay = backoff.next();
+      spdlog::warn("kube: informer {}: {}; retrying in {} ms", name_, e.what(), delay.count());
+      sleep_unless_stopped(delay);
+    }
+  }
+}
+
+}  // namespace plano::kube

@@ -1,0 +1,174 @@
+// Informer: keeps a local, indexed copy of a collection in sync with the API
+// server (list, then watch; relist when the watch's version is gone) and
+// tells handlers about each change.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/kube/client.h"
+
+namespace plano::kube {
+
+// Cached objects are immutable and shared; holding one is cheap and safe across threads.
+using ObjectPtr = std::shared_ptr<const nlohmann::json>;
+
+// Maps an object to the index values it is found under (e.g. its gatewayRef).
+using IndexFunc = std::function<std::vector<std::string>(const nlohmann::json&)>;
+
+// "namespace/name", or "name" for cluster-scoped objects.
+std::string object_key(const nlohmann::json& object);
+std::string object_key(const std::string& ns, const std::string& name);
+
+// A thread-safe map of objects by key, with named secondary indexes.
+class Store {
+ public:
+  // Objects already stored are indexed too.
+  void add_index(const std::string& name, IndexFunc fn);
+
+  // Inserts or replaces the object under its key; returns the previous one (null if new).
+  ObjectPtr upsert(ObjectPtr object);
+  // Removes a key; returns what was stored (null if nothing).
+  ObjectPtr erase(const std::string& key);
+
+  struct ReplaceDiff {
+    std::vector<ObjectPtr> added;
+    std::vector<std::pair<ObjectPtr, ObjectPtr>> updated;  // {old, new}; only where resourceVersion changed
+    std::vector<ObjectPtr> deleted;
+  };
+  // Makes `objects` the whole content, reporting what changed.
+  ReplaceDiff replace(std::vector<ObjectPtr> objects);
+
+  ObjectPtr get(const std::string& key) const;
+  std::vector<ObjectPtr> list() const;  // ordered by key
+  std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const;
+  size_t size() const;
+
+ private:
+  struct Index {
+    IndexFunc fn;
+    std::map<std::string, std::set<std::string>> keys_by_value;
+  };
+  void index_locked(const std::string& key, const nlohmann::json& object);
+  void unindex_locked(const std::string& key, const nlohmann::json& object);
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, ObjectPtr> objects_;
+  std::map<std::string, Index> indexes_;
+};
+
+struct InformerOptions {
+  std::string namespace_;      // empty: all namespaces (and required for cluster-scoped resources)
+  std::string label_selector;  // only objects matching this are listed, watched and cached
+  std::string field_selector;
+  std::int64_t page_size = 500;
+  // Server-side timeout of each watch; every watch takes a random value in
+  // [timeout, 2 * timeout) so that many informers do not reconnect together.
+  std::chrono::seconds watch_timeout{300};
+  // Delay before retrying after an error (API server down, forbidden, ...), doubling up to max_backoff.
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{30000};
+  std::string name;  // for logs; defaults to the resource name
+};
+
+struct InformerStats {
+  std::uint64_t lists = 0;           // full lists, the initial one included
+  std::uint64_t relists = 0;         // lists after the initial one (after 410 Gone)
+  std::uint64_t watches = 0;         // watches opened
+  std::uint64_t watch_restarts = 0;  // watches opened after the first one
+  std::uint64_t errors = 0;          // failed lists or watches (each followed by a backoff)
+  std::uint64_t events = 0;          // ADDED/MODIFIED/DELETED received
+  std::uint64_t bookmarks = 0;
+};
+
+class Informer {
+ public:
+  using AddHandler = std::function<void(const nlohmann::json& object)>;
+  using UpdateHandler = std::function<void(const nlohmann::json& old_object, const nlohmann::json& new_object)>;
+  using DeleteHandler = std::function<void(const nlohmann::json& last_state)>;
+
+  // The client must outlive the informer.
+  Informer(ApiClient& client, Resource resource, InformerOptions options = {});
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  // Set these up before start(). Handlers run on the informer's thread, one at
+  // a time, in the order the changes happened, after the cache has applied the
+  // change; a slow handler delays the cache. After a relist the differences to
+  // the old cache are reported (update only where the resourceVersion changed).
+  // Objects passed to them have metadata.managedFields removed.
+  void add_index(const std::string& name, IndexFunc fn);
+  void on_add(AddHandler handler);
+  void on_update(UpdateHandler handler);
+  void on_delete(DeleteHandler handler);
+
+  void start();
+  // Stops the watch and joins the thread. A list request in flight is allowed
+  // to finish (bounded by the client's request timeout).
+  void stop();
+
+  // True once the first list is in the cache.
+  bool has_synced() const { return synced_.load(); }
+  bool wait_for_sync(std::chrono::milliseconds timeout) const;
+
+  ObjectPtr get(const std::string& key) const { return store_.get(key); }
+  ObjectPtr get(const std::string& ns, const std::string& name) const { return store_.get(object_key(ns, name)); }
+  std::vector<ObjectPtr> list() const { return store_.list(); }
+  std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const {
+    return store_.by_index(index, value);
+  }
+  const Store& store() const { return store_; }
+
+  // The version the next watch starts from: of the last list, event or bookmark.
+  std::string resource_version() const;
+  InformerStats stats() const;
+  const Resource& resource() const { return resource_; }
+
+ private:
+  void run();
+  void list_and_replace();
+  void watch_once();
+  void handle(WatchEvent& event);
+  void set_resource_version(std::string rv);
+  void sleep_unless_stopped(std::chrono::milliseconds delay);
+  bool stopping() const { return stopping_.load(); }
+
+  ApiClient& client_;
+  const Resource resource_;
+  const InformerOptions options_;
+  const std::string name_;
+  Store store_;
+  std::vector<AddHandler> on_add_;
+  std::vector<UpdateHandler> on_update_;
+  std::vector<DeleteHandler> on_delete_;
+
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> synced_{false};
+  mutable std::mutex mu_;  // guards resource_version_, watch_; with cv_ for sync and stop waits
+  mutable std::condition_variable cv_;
+  std::string resource_version_;
+  WatchStream* watch_ = nullptr;  // the open watch, so stop() can end it
+
+  std::atomic<std::uint64_t> lists_{0};
+  std::atomic<std::uint64_t> watches_{0};
+  std::atomic<std::uint64_t> errors_{0};
+  std::atomic<std::uint64_t> events_{0};
+  std::atomic<std::uint64_t> bookmarks_{0};
+};
+
+}  // namespace plano::kube

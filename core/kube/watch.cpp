@@ -1,0 +1,169 @@
+#include "core/kube/watch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <utility>
+#include <vector>
+
+#include "core/kube/http.h"
+
+namespace plano::kube {
+
+const char* to_string(WatchEventType type) {
+  switch (type) {
+    case WatchEventType::Added: return "ADDED";
+    case WatchEventType::Modified: return "MODIFIED";
+    case WatchEventType::Deleted: return "DELETED";
+    case WatchEventType::Bookmark: return "BOOKMARK";
+  }
+  return "UNKNOWN";
+}
+
+namespace detail {
+
+namespace {
+
+// A watch over one HTTP request whose chunked body is a sequence of JSON
+// lines, one event each. Lines are taken from the body stream as bytes
+// arrive, never waiting for the end of the (possibly endless) body.
+class HttpWatch final : public WatchStream {
+ public:
+  HttpWatch(const ClientConfig& config, const TlsSetup& tls, std::string path_and_query, std::string description,
+            std::chrono::seconds inactivity_timeout)
+      : config_(config),
+        description_(std::move(description)),
+        client_(web::uri(config.server), make_http_config(config, tls, inactivity_timeout)) {
+    auto request = make_request(config, web::http::methods::GET, path_and_query);
+    response_task_ = client_.request(request, cancel_.get_token());
+  }
+
+  ~HttpWatch() override { stop(); }
+
+  void stop() override {
+    stopped_ = true;
+    // Cancelling closes the socket, which ends any read in progress.
+    cancel_.cancel();
+  }
+
+  void open() override {
+    if (stopped_) return;
+    try {
+      ensure_open();
+    } catch (const ApiError&) {
+      if (!stopped_) throw;
+    } catch (const std::exception& e) {
+      if (!stopped_) throw transport_error(e, config_.server, description_);
+    }
+  }
+
+  std::optional<WatchEvent> next() override {
+    if (stopped_) return std::nullopt;
+    try {
+      ensure_open();
+      while (true) {
+        auto line = next_line();
+        if (!line) return std::nullopt;
+        if (line->find_first_not_of(" \t\r") == std::string::npos) continue;
+        return parse_event(*line);
+      }
+    } catch (const ApiError&) {
+      if (stopped_) return std::nullopt;
+      throw;
+    } catch (const std::exception& e) {
+      if (stopped_) return std::nullopt;
+      throw transport_error(e, config_.server, description_);
+    }
+  }
+
+ private:
+  // The API server sends the response headers once the watch is registered.
+  void ensure_open() {
+    if (opened_) return;
+    response_ = response_task_.get();
+    const int code = response_.status_code();
+    if (code != 200) {
+      std::string text = response_.extract_utf8string(/*ignore_content_type=*/true).get();
+      if (code == 401 && config_.token) config_.token->invalidate();  // pick up a rotated token on the next try
+      throw api_error_from_response(code, text, description_, retry_after(response_));
+    }
+    body_ = response_.body().streambuf();
+    opened_ = true;
+  }
+
+  // The next complete line, or nullopt at the end of the body.
+  std::optional<std::string> next_line() {
+    while (true) {
+      auto newline = pending_.find('\n', scanned_);
+      if (newline != std::string::npos) {
+        std::string line = pending_.substr(0, newline);
+        pending_.erase(0, newline + 1);
+        scanned_ = 0;
+        return line;
+      }
+      scanned_ = pending_.size();
+      if (!fill()) {
+        if (pending_.empty()) return std::nullopt;
+        // The body ended without a final newline: the last line still counts.
+        std::string line = std::move(pending_);
+        pending_.clear();
+        scanned_ = 0;
+        return line;
+      }
+    }
+  }
+
+  // Appends at least one byte to pending_, blocking until data arrives;
+  // false at the end of the body.
+  bool fill() {
+    size_t available = body_.in_avail();
+    if (available > 0) {
+      std::vector<uint8_t> chunk(available);
+      size_t got = body_.getn(chunk.data(), available).get();
+      pending_.append(reinterpret_cast<const char*>(chunk.data()), got);
+      if (got > 0) return true;
+    }
+    auto c = body_.bumpc().get();
+    if (c == concurrency::streams::streambuf<uint8_t>::traits::eof()) return false;
+    pending_.push_back(static_cast<char>(c));
+    return true;
+  }
+
+  WatchEvent parse_event(const std::string& line) {
+    auto event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) {
+      throw ApiError(200, ErrorReason::Other, {}, "malformed watch event: " + line.substr(0, 200), description_);
+    }
+    const std::string type = event["type"].get<std::string>();
+    nlohmann::json object = event.contains("object") ? std::move(event["object"]) : nlohmann::json::object();
+    if (type == "ADDED") return {WatchEventType::Added, std::move(object)};
+    if (type == "MODIFIED") return {WatchEventType::Modified, std::move(object)};
+    if (type == "DELETED") return {WatchEventType::Deleted, std::move(object)};
+    if (type == "BOOKMARK") return {WatchEventType::Bookmark, std::move(object)};
+    if (type == "ERROR") throw api_error_from_status(object, description_);
+    throw ApiError(200, ErrorReason::Other, {}, "unknown watch event type \"" + type + "\"", description_);
+  }
+
+  const ClientConfig config_;  // a copy: the stream may outlive its Client
+  const std::string description_;
+  web::http::client::http_client client_;
+  pplx::cancellation_token_source cancel_;
+  pplx::task<web::http::http_response> response_task_;
+  web::http::http_response response_;
+  concurrency::streams::streambuf<uint8_t> body_;
+  std::atomic<bool> stopped_{false};
+  bool opened_ = false;
+  std::string pending_;
+  size_t scanned_ = 0;  // bytes of pending_ already known to hold no newline
+};
+
+}  // namespace
+
+std::unique_ptr<WatchStream> open_watch(const ClientConfig& config, const TlsSetup& tls, std::string path_and_query,
+                                        std::string description, std::chrono::seconds inactivity_timeout) {
+  return std::make_unique<HttpWatch>(config, tls, std::move(path_and_query), std::move(description),
+                                     inactivity_timeout);
+}
+
+}  // namespace detail
+}  // namespace plano::kube

@@ -1,0 +1,320 @@
+// The operator end to end, on a real etcd + kube-apiserver: there is no kube-controller-manager,
+// so Deployments make no pods and nothing is garbage collected; the tests check the objects the
+// operator writes, their owner references, and the statuses it reports.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "core/encoding/base64.h"
+#include "core/kube/errors.h"
+#include "core/kube/informer.h"
+#include "core/kube/resource.h"
+#include "tests/e2e/operator_process.h"
+#include "tests/support/control_plane.h"
+
+namespace plano::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace res = kube::resources;
+namespace fs = std::filesystem;
+
+const fs::path kRoot = PLANO_SOURCE_DIR;
+
+std::string log_file(const std::string& name) {
+  return (fs::temp_directory_path() / (unique_name("operator-" + name) + ".log")).string();
+}
+
+std::string kubectl(const std::string& args) {
+  std::string out;
+  int code = run_command("kubectl --kubeconfig " + control_plane().kubeconfig_path() + " " + args, &out);
+  if (code != 0) throw std::runtime_error("kubectl " + args + " failed: " + out);
+  return out;
+}
+
+// Applies YAML text with kubectl, as a user would.
+void apply_yaml(const std::string& yaml) {
+  auto path = fs::temp_directory_path() / (unique_name("manifest") + ".yaml");
+  std::ofstream(path) << yaml;
+  kubectl("apply -f " + path.string());
+  fs::remove(path);
+}
+
+json get_or_null(const kube::Resource& r, const std::string& ns, const std::string& name) {
+  try {
+    return admin_client().get(r, ns, name);
+  } catch (const kube::ApiError& e) {
+    if (e.is(kube::ErrorReason::NotFound)) return nullptr;
+    throw;
+  }
+}
+
+std::string config_of(const std::string& ns, const std::string& gateway) {
+  auto cm = get_or_null(res::kConfigMaps, ns, gateway + "-plano-config");
+  if (cm.is_null()) return "";
+  return cm["data"].value("plano_config.yaml", "");
+}
+
+std::string rollout_of(const std::string& ns, const std::string& gateway) {
+  auto d = get_or_null(res::kDeployments, ns, gateway + "-plano");
+  if (d.is_null()) return "";
+  return d["spec"]["template"]["metadata"]["annotations"].value("plano-operator.io/config-hash", "");
+}
+
+json condition(const json& object, const std::string& type) {
+  for (const auto& c : object.value("status", json::object()).value("conditions", json::array())) {
+    if (c["type"] == type) return c;
+  }
+  return nullptr;
+}
+
+// The condition once it has the given status for the object's current generation.
+bool has_condition(const kube::Resource& r, const std::string& ns, const std::string& name, const std::string& type,
+                   const std::string& status, const std::string& reason = "") {
+  auto o = get_or_null(r, ns, name);
+  if (o.is_null()) return false;
+  auto c = condition(o, type);
+  return !c.is_null() && c["status"] == status && (reason.empty() || c["reason"] == reason) &&
+         c["observedGeneration"] == o["metadata"]["generation"];
+}
+
+std::string render(const std::string& file, const std::string& gateway) {
+  std::string out;
+  EXPECT_EQ(run_command(std::string(PLANO_BINARY) + " render -f " + file + " --gateway " + gateway + " 2>/dev/null", &out), 0);
+  return out;
+}
+
+std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed) {
+  return "apiVersion: plano-operator.io/v1alpha1\nkind: PlanoGateway\nmetadata: {name: " + name + ", namespace: " + ns +
+         "}\nspec:\n  listeners: [{name: llm, type: model, port: 12000}]\n  allowedProviders: " + allowed + "\n";
+}
+
+std::string provider_yaml(const std::string& ns, const std::string& name, const std::string& gw_ns,
+                          const std::string& spec_lines) {
+  return "---\napiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: " + name + ", namespace: " +
+         ns + "}\nspec:\n  gatewayRef: {name: gw, namespace: " + gw_ns + "}\n" + spec_lines;
+}
+
+class OperatorE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { install_crds(admin_client()); }
+  std::unique_ptr<OperatorProcess> start_operator(std::vector<std::string> args = {"--leader-elect=false"}) {
+    auto p = std::make_unique<OperatorProcess>(control_plane().kubeconfig_path(), args, log_file("op"));
+    return p;
+  }
+};
+
+TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
+  for (const char* ns : {"platform", "team-a", "team-b"}) {
+    if (get_or_null(res::kNamespaces, "", ns).is_null()) admin_client().create(res::kNamespaces, "", {{"metadata", {{"name", ns}}}});
+  }
+  const std::vector<std::pair<std::string, std::string>> examples = {
+      {"litellm-passthrough.yaml", "litellm-gateway"},
+      {"managed-keys-and-vllm.yaml", "llm-gateway"},
+      {"multi-tenant-byok.yaml", "shared-gateway"}};
+  for (const auto& [file, gw] : examples) kubectl("apply -f " + (kRoot / "examples" / file).string());
+  auto op = start_operator();
+  for (const auto& [file, gw] : examples) {
+    const auto want = render((kRoot / "examples" / file).string(), "platform/" + gw);
+    ASSERT_FALSE(want.empty());
+    EXPECT_TRUE(eventually([&] { return config_of("platform", gw) == want; }, 20s)) << gw << "\n" << op->log();
+    EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, "platform", gw, "Programmed", "True"); }, 10s)) << gw;
+    EXPECT_TRUE(has_condition(res::kPlanoGateways, "platform", gw, "Accepted", "True")) << gw;
+    EXPECT_TRUE(has_condition(res::kPlanoGateways, "platform", gw, "Ready", "False", "DeploymentNotAvailable")) << gw;
+    auto cm = admin_client().get(res::kConfigMaps, "platform", gw + "-plano-config");
+    auto owner = admin_client().get(res::kPlanoGateways, "platform", gw);
+    EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["uid"], owner["metadata"]["uid"]);
+    EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["controller"], true);
+  }
+  // Every provider of the examples is Accepted, ResolvedRefs and Programmed at its generation.
+  auto providers = admin_client().list(res::kModelProviders, "");
+  int checked = 0;
+  for (const auto& p : providers.items) {
+    const auto ns = p["metadata"]["namespace"].get<std::string>();
+    if (ns != "platform" && ns != "team-a" && ns != "team-b") continue;
+    const auto name = p["metadata"]["name"].get<std::string>();
+    for (const char* type : {"Accepted", "ResolvedRefs", "Programmed"}) {
+      EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, ns, name, type, "True"); }, 10s)) << ns << "/" << name << " " << type;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 10);
+  // The keys Secret holds exactly the referenced keys, with the values of the tenants' Secrets.
+  auto keys = admin_client().get(res::kSecrets, "platform", "llm-gateway-plano-keys");
+  ASSERT_EQ(keys["data"].size(), 2u) << keys.dump();
+  std::set<std::string> values;
+  for (const auto& [var, v] : keys["data"].items()) values.insert(*encoding::base64_decode(v.get<std::string>()));
+  std::set<std::string> want;
+  for (const char* s : {"openai-credentials", "anthropic-credentials"}) {
+    auto secret = admin_client().get(res::kSecrets, "team-a", s);
+    want.insert(*encoding::base64_decode(secret["data"]["api-key"].get<std::string>()));
+  }
+  EXPECT_EQ(values, want);
+  EXPECT_EQ(config_of("platform", "llm-gateway").find("sk-"), std::string::npos) << "a key leaked into the ConfigMap";
+  EXPECT_TRUE(get_or_null(res::kSecrets, "platform", "litellm-gateway-plano-keys").value("data", json::object()).empty());
+
+  // Acting as the Deployment controller (absent here): report the Deployment available; Ready follows.
+  auto d = admin_client().get(res::kDeployments, "platform", "llm-gateway-plano");
+  admin_client().patch_status(res::kDeployments, "platform", "llm-gateway-plano", kube::PatchType::Merge,
+                              {{"status", {{"observedGeneration", d["metadata"]["generation"]}, {"replicas", d["spec"]["replicas"]},
+                                           {"updatedReplicas", d["spec"]["replicas"]}, {"availableReplicas", d["spec"]["replicas"]},
+                                           {"readyReplicas", d["spec"]["replicas"]}}}});
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, "platform", "llm-gateway", "Ready", "True"); }, 10s))
+      << condition(admin_client().get(res::kPlanoGateways, "platform", "llm-gateway"), "Ready").dump() << "\n"
+      << admin_client().get(res::kDeployments, "platform", "llm-gateway-plano")["status"].dump();
+}
+
+TEST_F(OperatorE2E, ProviderChangesKeyRotationAndRemovalFollow) {
+  const auto ns = create_namespace(admin_client(), "e2e-follow");
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}") +
+             "---\napiVersion: v1\nkind: Secret\nmetadata: {name: openai, namespace: " + ns + "}\nstringData: {api-key: sk-one}\n" +
+             provider_yaml(ns, "managed", ns, "  model: openai/gpt-4o\n  accessKeySecretRef: {name: openai, key: api-key}\n  default: true\n") +
+             provider_yaml(ns, "local", ns, "  model: ollama/llama3.1\n  baseURL: http://ollama:11434\n  passthroughAuth: true\n"));
+  auto op = start_operator();
+  ASSERT_TRUE(eventually([&] { return config_of(ns, "gw").find("ollama/llama3.1") != std::string::npos; }, 20s)) << op->log();
+  auto timed = [](const std::function<bool()>& done) {
+    auto start = std::chrono::steady_clock::now();
+    bool ok = eventually(done, 10s, 5ms);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    return std::make_pair(ok, ms);
+  };
+
+  auto hash = rollout_of(ns, "gw");
+  admin_client().patch(res::kModelProviders, ns, "local", kube::PatchType::Merge, {{"spec", {{"model", "ollama/qwen3"}}}});
+  auto [changed, change_ms] = timed([&] { return config_of(ns, "gw").find("ollama/qwen3") != std::string::npos && rollout_of(ns, "gw") != hash; });
+  EXPECT_TRUE(changed);
+  std::cout << "[ measured ] provider change reached ConfigMap and pod template in " << change_ms << " ms\n";
+
+  const auto config = config_of(ns, "gw");
+  hash = rollout_of(ns, "gw");
+  admin_client().patch(res::kSecrets, ns, "openai", kube::PatchType::Merge, {{"stringData", {{"api-key", "sk-two"}}}});
+  auto [rotated, rotate_ms] = timed([&] { return rollout_of(ns, "gw") != hash; });
+  EXPECT_TRUE(rotated);
+  EXPECT_EQ(config_of(ns, "gw"), config) << "a key rotation must not change the config";
+  auto keys = admin_client().get(res::kSecrets, ns, "gw-plano-keys");
+  EXPECT_EQ(*encoding::base64_decode(keys["data"].begin()->get<std::string>()), "sk-two");
+  std::cout << "[ measured ] key rotation reached the pod template in " << rotate_ms << " ms\n";
+
+  admin_client().remove(res::kModelProviders, ns, "local");
+  auto [removed, remove_ms] = timed([&] { return config_of(ns, "gw").find("ollama") == std::string::npos; });
+  EXPECT_TRUE(removed);
+  std::cout << "[ measured ] provider removal reached the ConfigMap in " << remove_ms << " ms\n";
+}
+
+TEST_F(OperatorE2E, ConflictLoserNamesWinnerAndIsPromotedWhenWinnerGoes) {
+  const auto gw_ns = create_namespace(admin_client(), "e2e-conflict-gw");
+  const auto a = create_namespace(admin_client(), "e2e-conflict-a");
+  const auto b = create_namespace(admin_client(), "e2e-conflict-b");
+  apply_yaml(gateway_yaml(gw_ns, "gw", "{namespaces: {from: All}}") +
+             provider_yaml(a, "first", gw_ns, "  model: openai/gpt-4o\n  passthroughAuth: true\n  default: true\n"));
+  auto op = start_operator();
+  ASSERT_TRUE(eventually([&] { return has_condition(res::kModelProviders, a, "first", "Programmed", "True"); }, 20s)) << op->log();
+  std::this_thread::sleep_for(1100ms);  // creationTimestamp has a resolution of one second
+  apply_yaml(provider_yaml(b, "second-default", gw_ns, "  model: openai/gpt-4o-mini\n  passthroughAuth: true\n  default: true\n") +
+             provider_yaml(b, "same-model-id", gw_ns, "  model: azure_openai/gpt-4o\n  baseURL: https://x.openai.azure.com\n  name: azure\n  passthroughAuth: true\n"));
+  for (const char* loser : {"second-default", "same-model-id"}) {
+    EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, b, loser, "Accepted", "False", "Conflict"); }, 10s)) << loser;
+    auto c = condition(admin_client().get(res::kModelProviders, b, loser), "Accepted");
+    EXPECT_NE(c["message"].get<std::string>().find("ModelProvider/" + a + "/first"), std::string::npos) << c.dump();
+  }
+  EXPECT_TRUE(has_condition(res::kModelProviders, a, "first", "Programmed", "True"));
+  EXPECT_EQ(config_of(gw_ns, "gw").find("gpt-4o-mini"), std::string::npos);
+
+  admin_client().remove(res::kModelProviders, a, "first");
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, b, "second-default", "Programmed", "True"); }, 10s));
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, b, "same-model-id", "Programmed", "True"); }, 10s));
+  EXPECT_NE(config_of(gw_ns, "gw").find("gpt-4o-mini"), std::string::npos);
+}
+
+TEST_F(OperatorE2E, PolicyRefusalsAreNotRenderedAndSayWhy) {
+  const auto gw_ns = create_namespace(admin_client(), "e2e-policy");
+  const auto other = create_namespace(admin_client(), "e2e-policy-other");
+  apply_yaml(gateway_yaml(gw_ns, "gw", "{namespaces: {from: Same}, authModes: [Passthrough]}") +
+             "---\napiVersion: v1\nkind: Secret\nmetadata: {name: k, namespace: " + gw_ns + "}\nstringData: {key: sk-x}\n" +
+             provider_yaml(gw_ns, "ok", gw_ns, "  model: openai/gpt-4o\n  passthroughAuth: true\n  default: true\n") +
+             provider_yaml(gw_ns, "managed", gw_ns, "  model: openai/o3\n  accessKeySecretRef: {name: k, key: key}\n") +
+             provider_yaml(other, "outsider", gw_ns, "  model: openai/gpt-4.1\n  passthroughAuth: true\n"));
+  auto op = start_operator();
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, gw_ns, "managed", "Accepted", "False", "AuthModeNotAllowed"); }, 20s)) << op->log();
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, other, "outsider", "Accepted", "False", "NotAllowedByGateway"); }, 10s));
+  auto config = config_of(gw_ns, "gw");
+  EXPECT_NE(config.find("openai/gpt-4o"), std::string::npos);
+  EXPECT_EQ(config.find("openai/o3"), std::string::npos);
+  EXPECT_EQ(config.find("gpt-4.1"), std::string::npos);
+  auto c = condition(admin_client().get(res::kModelProviders, gw_ns, "managed"), "Accepted");
+  EXPECT_NE(c["message"].get<std::string>().find("does not allow auth mode AccessKey"), std::string::npos);
+}
+
+TEST_F(OperatorE2E, DriftIsRestoredAndRestartWritesNothing) {
+  const auto ns = create_namespace(admin_client(), "e2e-drift");
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}") +
+             provider_yaml(ns, "p", ns, "  model: openai/gpt-4o\n  passthroughAuth: true\n  default: true\n"));
+  auto op = start_operator();
+  ASSERT_TRUE(eventually([&] { return !config_of(ns, "gw").empty(); }, 20s)) << op->log();
+  const auto good = config_of(ns, "gw");
+  admin_client().patch(res::kConfigMaps, ns, "gw-plano-config", kube::PatchType::Merge, {{"data", {{"plano_config.yaml", "hand edit"}}}});
+  EXPECT_TRUE(eventually([&] { return config_of(ns, "gw") == good; }, 10s));
+  admin_client().remove(res::kServices, ns, "gw-plano");
+  EXPECT_TRUE(eventually([&] { return !get_or_null(res::kServices, ns, "gw-plano").is_null(); }, 10s));
+  ASSERT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Programmed", "True"); }, 10s));
+
+  // Restart with nothing changed: every object this project owns or reports on keeps its resourceVersion.
+  auto versions = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto* r : {&res::kConfigMaps, &res::kSecrets, &res::kDeployments, &res::kServices, &res::kPlanoGateways,
+                          &res::kModelProviders}) {
+      for (const auto& o : admin_client().list(*r, "").items) {
+        out[r->plural + "/" + kube::object_key(o)] = o["metadata"]["resourceVersion"].get<std::string>();
+      }
+    }
+    return out;
+  };
+  std::this_thread::sleep_for(500ms);
+  op->terminate();
+  const auto before = versions();
+  auto restarted = start_operator();
+  const auto gateways = static_cast<double>(admin_client().list(res::kPlanoGateways, "").items.size());
+  ASSERT_TRUE(eventually([&] { return restarted->metric("plano_operator_reconcile_total{result=\"success\"}") >= gateways; }, 20s))
+      << restarted->log();
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(versions(), before);
+  EXPECT_LT(restarted->metric("plano_operator_api_writes_total{kind=\"apply\"}"), 1);
+  EXPECT_LT(restarted->metric("plano_operator_api_writes_total{kind=\"status\"}"), 1);
+}
+
+TEST_F(OperatorE2E, StandbyTakesOverWithin20SecondsOfLeaderKill) {
+  const auto lease_ns = create_namespace(admin_client(), "e2e-lease");
+  auto a = start_operator({"--lease-namespace", lease_ns, "--identity", "replica-a"});
+  auto b = start_operator({"--lease-namespace", lease_ns, "--identity", "replica-b"});
+  std::string holder;
+  ASSERT_TRUE(eventually([&] {
+    auto lease = get_or_null(res::kLeases, lease_ns, "plano-operator");
+    holder = lease.is_null() ? "" : lease["spec"].value("holderIdentity", "");
+    return !holder.empty();
+  }, 20s)) << a->log() << b->log();
+  auto& leader = holder == "replica-a" ? a : b;
+  const std::string standby = holder == "replica-a" ? "replica-b" : "replica-a";
+  leader->kill9();
+  auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] {
+    auto lease = get_or_null(res::kLeases, lease_ns, "plano-operator");
+    return !lease.is_null() && lease["spec"].value("holderIdentity", "") == standby;
+  }, 25s));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed).count();
+  std::cout << "[ measured ] standby " << standby << " took the lease " << took << " ms after kill -9\n";
+  EXPECT_LE(took, 20000);
+  // The new leader reconciles.
+  const auto ns = create_namespace(admin_client(), "e2e-lease-work");
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}") +
+             provider_yaml(ns, "p", ns, "  model: openai/gpt-4o\n  passthroughAuth: true\n  default: true\n"));
+  EXPECT_TRUE(eventually([&] { return config_of(ns, "gw").find("openai/gpt-4o") != std::string::npos; }, 15s));
+}
+
+}  // namespace
+}  // namespace plano::testing
