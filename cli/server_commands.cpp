@@ -9,6 +9,7 @@
 #include "cli/offline_commands.h"
 #include "core/log/logging.h"
 #include "operator/manager.h"
+#include "webhook/webhook_server.h"
 
 namespace plano::cli {
 namespace {
@@ -97,6 +98,40 @@ int operator_command(const std::vector<std::string>& args, std::ostream& out, st
     return op::run_manager(o);
   } catch (const std::exception& e) {
     err << "plano-operator operator: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int webhook_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  webhook::WebhookOptions o;
+  std::string level = "info", format = "text";
+  const std::vector<Flag> flags = {
+      {"kubeconfig", "KUBECONFIG_PATH", "kubeconfig file; default $KUBECONFIG, in-cluster, ~/.kube/config", [&](auto v) { o.kubeconfig = v; }},
+      {"context", "PLANO_CONTEXT", "kubeconfig context; default the current one", [&](auto v) { o.context = v; }},
+      {"watch-namespace", "PLANO_WATCH_NAMESPACE", "cache only this namespace; default all", [&](auto v) { o.watchNamespace = v; }},
+      {"listen-address", "PLANO_LISTEN_ADDRESS", "HOST:PORT for HTTPS AdmissionReviews at /validate; default 0.0.0.0:9443", [&](auto v) { o.listenAddress = v; }},
+      {"probe-address", "PLANO_PROBE_ADDRESS", "HOST:PORT for /metrics, /healthz, /readyz; default 0.0.0.0:8081", [&](auto v) { o.probeAddress = v; }},
+      {"tls-cert-file", "PLANO_TLS_CERT_FILE", "serving certificate chain (PEM), reloaded when it changes; default /tls/tls.crt", [&](auto v) { o.certFile = v; }},
+      {"tls-key-file", "PLANO_TLS_KEY_FILE", "serving key (PEM); default /tls/tls.key", [&](auto v) { o.keyFile = v; }},
+      {"threads", "PLANO_THREADS", "server threads; default 2", [&](auto v) { o.threads = parse_positive(v, "--threads"); }},
+      {"log-level", "PLANO_LOG_LEVEL", "trace, debug, info, warn, error; default info", [&](auto v) { level = v; }},
+      {"log-format", "PLANO_LOG_FORMAT", "text or json; default text", [&](auto v) { format = v; }},
+  };
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    out << usage("webhook", flags);
+    return kExitOk;
+  }
+  try {
+    parse_flags(args, flags);
+    log::configure(level, format);
+  } catch (const std::invalid_argument& e) {
+    err << "plano-operator webhook: " << e.what() << "\n" << usage("webhook", flags);
+    return kExitUsage;
+  }
+  try {
+    return webhook::run_webhook(o);
+  } catch (const std::exception& e) {
+    err << "plano-operator webhook: " << e.what() << "\n";
     return 1;
   }
 }

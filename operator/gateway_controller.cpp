@@ -6,6 +6,7 @@
 #include "core/encoding/base64.h"
 #include "core/kube/errors.h"
 #include "core/kube/events.h"
+#include "core/kube/namespace_labels.h"
 #include "operator/conditions.h"
 #include "operator/desired_objects.h"
 #include "operator/gateway_plan.h"
@@ -156,16 +157,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
     providers.push_back(std::move(*decoded.object));
   }
   for (const auto& p : providers) snap.providers.push_back(&p);
-  snap.namespaceLabels = [this](const std::string& n) -> std::optional<std::map<std::string, std::string>> {
-    auto obj = caches_.namespaces.get(n);
-    if (!obj) return std::nullopt;
-    std::map<std::string, std::string> labels;
-    auto l = obj->value("metadata", json::object()).value("labels", json::object());
-    for (const auto& [k, v] : l.items()) {
-      if (v.is_string()) labels[k] = v.get<std::string>();
-    }
-    return labels;
-  };
+  snap.namespaceLabels = kube::namespace_labels(caches_.namespaces);
   snap.secretData = [this](const std::string& n, const std::string& s) { return secret_data(n, s); };
   kube::ObjectPtr live_deployment;
   if (gateway) {

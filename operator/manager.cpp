@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/http/address.h"
 #include "core/http/handler.h"
 #include "core/http/server.h"
 #include "core/kube/client.h"
@@ -20,22 +21,6 @@
 #endif
 
 namespace plano::op {
-
-std::pair<std::string, std::uint16_t> parse_address(const std::string& address, const std::string& flag) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument(flag + " must be HOST:PORT, e.g. 0.0.0.0:8080");
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  int port = 0;
-  try {
-    port = std::stoi(address.substr(colon + 1));
-  } catch (const std::exception&) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) throw std::invalid_argument(flag + ": \"" + address + "\" has no valid port");
-  return {host, static_cast<std::uint16_t>(port)};
-}
 
 int run_manager(const ManagerOptions& o) {
   // Signals go to this thread's sigwait only; every other thread starts with them blocked.
@@ -69,7 +54,7 @@ int run_manager(const ManagerOptions& o) {
   router->add("/readyz", [&caches](const http::Request&) {
     return caches.has_synced() ? http::Response::text(200, "ok\n") : http::Response::text(503, "caches not synced\n");
   }, {"GET"});
-  auto [probe_host, probe_port] = parse_address(o.probeAddress, "--probe-address");
+  auto [probe_host, probe_port] = http::parse_address(o.probeAddress, "--probe-address");
   http::ServerOptions server_options;
   server_options.address = probe_host;
   server_options.port = probe_port;

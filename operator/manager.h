@@ -24,7 +24,4 @@ struct ManagerOptions {
 // Runs until SIGTERM or SIGINT; returns the process exit code.
 int run_manager(const ManagerOptions& options);
 
-// "host:port" -> (host, port); throws std::invalid_argument naming the flag.
-std::pair<std::string, std::uint16_t> parse_address(const std::string& address, const std::string& flag);
-
 }  // namespace plano::op

@@ -49,15 +49,15 @@ Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& c
   const auto self = rules::ref_of(candidate);
   const auto gw_key = candidate.gatewayNamespace() + "/" + candidate.spec.gatewayRef.name;
   std::vector<const api::PlanoGateway*> gateways;
-  for (const auto* g : cluster.gateways) {
-    if (api::key_of(g->metadata) == gw_key) gateways.push_back(g);
+  for (const auto& g : cluster.gateways) {
+    if (api::key_of(g->metadata) == gw_key) gateways.push_back(g.get());
   }
   // Everyone already on the gateway, oldest first, then the request itself last: a change is
   // judged as a newcomer, so it can never take a value another provider already holds. Its own
   // older version is left out, so it never conflicts with itself.
   std::vector<const api::ModelProvider*> providers;
-  for (const auto* p : cluster.providers) {
-    if (rules::ref_of(*p) != self && p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == gw_key) providers.push_back(p);
+  for (const auto& p : cluster.providers) {
+    if (rules::ref_of(*p) != self && p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == gw_key) providers.push_back(p.get());
   }
   rules::by_age(providers);
   providers.push_back(&candidate);
@@ -79,13 +79,13 @@ Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& clu
   // Which attached providers this change would drop: allowed, but said.
   const auto key = api::key_of(candidate.metadata);
   std::vector<const api::ModelProvider*> attached;
-  for (const auto* p : cluster.providers) {
-    if (p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == key) attached.push_back(p);
+  for (const auto& p : cluster.providers) {
+    if (p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == key) attached.push_back(p.get());
   }
   rules::by_age(attached);
   const api::PlanoGateway* current = nullptr;
-  for (const auto* g : cluster.gateways) {
-    if (api::key_of(g->metadata) == key) current = g;
+  for (const auto& g : cluster.gateways) {
+    if (api::key_of(g->metadata) == key) current = g.get();
   }
   auto after = rules::evaluate({&candidate}, attached, cluster.namespaceLabels);
   std::set<std::string> accepted_before;
@@ -109,7 +109,7 @@ Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& clu
 
 }  // namespace
 
-AdmissionOutcome review(const std::string& request_body, const ClusterView& cluster) {
+AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster) {
   json review = json::parse(request_body, nullptr, false);
   if (review.is_discarded()) return bad_request("the body is not JSON; expected an admission.k8s.io/v1 AdmissionReview");
   if (!review.is_object() || review.value("apiVersion", json()) != "admission.k8s.io/v1" ||
@@ -149,11 +149,13 @@ AdmissionOutcome review(const std::string& request_body, const ClusterView& clus
     if (kind == api::kProviderKind) {
       auto decoded = api::decode_provider(object);
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
-      if (decoded.errors.empty()) verdict = judge_provider(*decoded.object, cluster);
+      if (decoded.errors.empty()) {
+        verdict = judge_provider(*decoded.object, cluster(decoded.object->gatewayNamespace() + "/" + decoded.object->spec.gatewayRef.name));
+      }
     } else {
       auto decoded = api::decode_gateway(object);
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
-      if (decoded.errors.empty()) verdict = judge_gateway(*decoded.object, cluster);
+      if (decoded.errors.empty()) verdict = judge_gateway(*decoded.object, cluster(api::key_of(decoded.object->metadata)));
     }
   }
   if (!verdict.warnings.empty()) response["warnings"] = verdict.warnings;

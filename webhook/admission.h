@@ -3,6 +3,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,12 +13,15 @@
 
 namespace plano::webhook {
 
-// What the webhook knows of the cluster when a request arrives; no API call per request.
+// What the webhook knows of one gateway's part of the cluster when a request arrives: the gateway
+// (if it exists) and every provider attached to it. From informer caches: no API call per request.
 struct ClusterView {
-  std::vector<const api::PlanoGateway*> gateways;
-  std::vector<const api::ModelProvider*> providers;
+  std::vector<std::shared_ptr<const api::PlanoGateway>> gateways;
+  std::vector<std::shared_ptr<const api::ModelProvider>> providers;
   rules::NamespaceLabels namespaceLabels;
 };
+// The view for a gateway key "namespace/name".
+using ClusterLookup = std::function<ClusterView(const std::string& gateway_key)>;
 
 struct AdmissionOutcome {
   int httpStatus = 200;  // 400 for requests that are not a usable AdmissionReview
@@ -25,6 +30,6 @@ struct AdmissionOutcome {
   std::string kind, operation, verdict;
 };
 
-AdmissionOutcome review(const std::string& request_body, const ClusterView& cluster);
+AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster);
 
 }  // namespace plano::webhook

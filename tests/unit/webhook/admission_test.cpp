@@ -22,12 +22,15 @@ struct Cluster {
     a.metadata.creationTimestamp = "2026-01-01T00:00:00Z";
     providers.push_back(a);
   }
-  ClusterView view() {
-    ClusterView v;
-    v.gateways = {&gw};
-    for (auto& p : providers) v.providers.push_back(&p);
-    v.namespaceLabels = [](const std::string&) { return std::map<std::string, std::string>{}; };
-    return v;
+  // Like the webhook's cache: everything known, whatever gateway is asked for (review filters).
+  ClusterLookup view() {
+    return [this](const std::string&) {
+      ClusterView v;
+      v.gateways = {std::make_shared<const api::PlanoGateway>(gw)};
+      for (auto& p : providers) v.providers.push_back(std::make_shared<const api::ModelProvider>(p));
+      v.namespaceLabels = [](const std::string&) { return std::map<std::string, std::string>{}; };
+      return v;
+    };
   }
 };
 

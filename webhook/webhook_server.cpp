@@ -1,0 +1,93 @@
+#include "webhook/webhook_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+#include "core/http/address.h"
+#include "core/http/certificate_watcher.h"
+#include "core/http/server.h"
+#include "core/kube/client.h"
+#include "webhook/cluster_cache.h"
+
+namespace plano::webhook {
+
+std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, metrics::Registry& registry) {
+  auto& requests = registry.counter("plano_webhook_admission_requests_total", "AdmissionReviews by kind, operation and verdict.",
+                                    {"kind", "operation", "verdict"});
+  auto& latency = registry.histogram("plano_webhook_admission_duration_seconds", "Time to judge one AdmissionReview.",
+                                     {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}, {"kind"});
+  auto router = std::make_shared<http::Router>();
+  router->add(kValidatePath, [cluster = std::move(cluster), &requests, &latency](const http::Request& req) {
+    auto started = std::chrono::steady_clock::now();
+    auto content_type = req.header("Content-Type");
+    if (!content_type || content_type->find("application/json") == std::string_view::npos) {
+      requests.labels({"", "", "error"}).inc();
+      return http::Response::text(415, "send an AdmissionReview as application/json\n");
+    }
+    auto outcome = review(req.body, cluster);
+    requests.labels({outcome.kind, outcome.operation, outcome.verdict}).inc();
+    latency.labels({outcome.kind}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return http::Response::json(outcome.httpStatus, outcome.body.dump());
+  }, {"POST"});
+  return router;
+}
+
+std::shared_ptr<http::Router> probe_router(std::function<bool()> ready, metrics::Registry& registry) {
+  auto router = std::make_shared<http::Router>();
+  router->add("/healthz", [](const http::Request&) { return http::Response::text(200, "ok\n"); }, {"GET"});
+  router->add("/readyz", [ready = std::move(ready)](const http::Request&) {
+    return ready() ? http::Response::text(200, "ok\n")
+                   : http::Response::text(503, "not ready: certificates not loaded or caches not synced\n");
+  }, {"GET"});
+  router->add("/metrics", [&registry](const http::Request&) {
+    auto r = http::Response::text(200, registry.render());
+    r.contentType = metrics::Registry::kContentType;
+    return r;
+  }, {"GET"});
+  return router;
+}
+
+int run_webhook(const WebhookOptions& o) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto config = kube::load_config(o.kubeconfig, o.context);
+  kube::Client client(config);
+  ClusterCache cache(client, o.watchNamespace);
+  cache.start();
+
+  auto certificates = std::make_shared<http::CertificateWatcher>(http::CertificateWatcherOptions{o.certFile, o.keyFile, o.certPoll});
+  metrics::Registry registry;
+  auto [host, port] = http::parse_address(o.listenAddress, "--listen-address");
+  http::ServerOptions admission;
+  admission.address = host;
+  admission.port = port;
+  admission.threads = o.threads;
+  admission.name = "admission";
+  auto admission_server = http::start_server(
+      admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, registry), certificates);
+  auto [probe_host, probe_port] = http::parse_address(o.probeAddress, "--probe-address");
+  http::ServerOptions probes;
+  probes.address = probe_host;
+  probes.port = probe_port;
+  probes.threads = 1;
+  probes.name = "probes";
+  auto probe_server = http::start_server(
+      probes, probe_router([&] { return certificates->certificates_loaded() && cache.has_synced(); }, registry));
+  spdlog::info("admission on https://{}:{}{}, probes and metrics on {}:{}", host, admission_server->port(), kValidatePath,
+               probe_host, probe_server->port());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received signal {}; draining", sig);
+  admission_server->stop(std::chrono::duration_cast<std::chrono::milliseconds>(o.shutdownGrace));
+  probe_server->stop(std::chrono::milliseconds(500));
+  cache.stop();
+  return 0;
+}
+
+}  // namespace plano::webhook
