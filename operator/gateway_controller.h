@@ -12,6 +12,7 @@
 #include "core/kube/client.h"
 #include "core/metrics/registry.h"
 #include "operator/caches.h"
+#include "operator/gateway_plan.h"
 #include "operator/work_queue.h"
 
 namespace plano::op {
@@ -44,6 +45,7 @@ class GatewayController {
   void work();
   void resync_loop();
   std::optional<std::map<std::string, std::string>> secret_data(const std::string& ns, const std::string& name);
+  void write_provider_statuses(const std::vector<ProviderStatusChange>& changes);
   void apply_if_changed(const kube::Resource& resource, const nlohmann::json& desired, const kube::Informer& cache);
 
   kube::ApiClient& client_;

@@ -100,21 +100,27 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     auto status = gw.status;
     status.observedGeneration = gen;
     status.attachedProviders = static_cast<std::int64_t>(providers.size());
-    if (result.valid) {
-      auto rendered = render::render(gw, renderable);
-      std::map<std::string, std::string> key_values;
-      for (const auto& b : rendered.keys) {
-        for (const auto* mp : renderable) {
-          const auto& ref = mp->spec.accessKeySecretRef;
-          if (ref && mp->metadata.namespace_ == b.namespace_ && ref->name == b.secret && ref->key == b.key) {
-            key_values[b.variable] = *keys.at(api::key_of(mp->metadata)).value;
-            break;
-          }
+    std::optional<render::RenderResult> rendered;
+    if (result.valid) rendered = render::render(gw, renderable);
+    if (rendered && rendered->config.size() > kMaxConfigBytes) {
+      programmed_reason = "ConfigTooLarge";
+      programmed_message = "the rendered config of " + std::to_string(renderable.size()) + " providers is " +
+                           std::to_string(rendered->config.size()) + " bytes, over the " + std::to_string(kMaxConfigBytes) +
+                           "-byte ConfigMap limit; the last good config keeps running: split the providers across gateways";
+      set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
+      set_condition(status.conditions, condition("Programmed", false, programmed_reason, programmed_message, gen), snap.now);
+    } else if (rendered) {
+      std::map<std::string, std::string> value_by_ref;  // namespace/secret/key -> value
+      for (const auto* mp : renderable) {
+        if (const auto& ref = mp->spec.accessKeySecretRef) {
+          value_by_ref[mp->metadata.namespace_ + "/" + ref->name + "/" + ref->key] = *keys.at(api::key_of(mp->metadata)).value;
         }
       }
-      const auto rollout = rollout_hash(rendered.config, key_values);
+      std::map<std::string, std::string> key_values;
+      for (const auto& b : rendered->keys) key_values[b.variable] = value_by_ref.at(b.namespace_ + "/" + b.secret + "/" + b.key);
+      const auto rollout = rollout_hash(rendered->config, key_values);
       plan.apply = true;
-      plan.configMap = desired_config_map(gw, rendered.config);
+      plan.configMap = desired_config_map(gw, rendered->config);
       plan.keysSecret = desired_keys_secret(gw, key_values);
       plan.deployment = desired_deployment(gw, rollout);
       plan.service = desired_service(gw);

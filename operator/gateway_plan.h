@@ -49,6 +49,9 @@ struct GatewayPlan {
   std::vector<EventNote> events;
 };
 
+// The API server refuses a ConfigMap over 1 MiB; keep room for metadata.
+inline constexpr std::size_t kMaxConfigBytes = 1000 * 1000;
+
 GatewayPlan plan_gateway(const GatewaySnapshot& snapshot);
 
 nlohmann::json status_json(const api::PlanoGatewayStatus& s);

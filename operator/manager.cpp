@@ -15,6 +15,7 @@
 #include "operator/caches.h"
 #include "operator/gateway_controller.h"
 #include "operator/leader_election.h"
+#include "operator/webhook_certificates.h"
 
 #ifndef PLANO_VERSION
 #define PLANO_VERSION "dev"
@@ -43,6 +44,17 @@ int run_manager(const ManagerOptions& o) {
   gethostname(host, sizeof host - 1);
   const std::string identity = o.identity.empty() ? std::string(host) + "_" + std::to_string(getpid()) : o.identity;
   GatewayController controller(client, caches, registry, ControllerOptions{o.workers, o.resync, identity});
+  const std::string lease_namespace = o.leaseNamespace.empty() ? config.namespace_ : o.leaseNamespace;
+  std::unique_ptr<WebhookCertificateController> certificates;
+  if (o.webhookCertMode == WebhookCertMode::SelfManaged) {
+    WebhookCertificateOptions wc;
+    wc.namespace_ = o.webhookNamespace.empty() ? lease_namespace : o.webhookNamespace;
+    wc.service = o.webhookService;
+    wc.secretName = o.webhookSecret;
+    wc.webhookConfiguration = o.webhookConfiguration;
+    wc.servingValidity = o.webhookCertValidity;
+    certificates = std::make_unique<WebhookCertificateController>(client, registry, wc);
+  }
 
   auto router = std::make_shared<http::Router>();
   router->add("/metrics", [&registry](const http::Request&) {
@@ -65,6 +77,8 @@ int run_manager(const ManagerOptions& o) {
 
   caches.start();
   auto start_controller = [&] {
+    // First: admission of every object waits on the webhook's certificate, and this needs no caches.
+    if (certificates) certificates->start();
     if (!caches.wait_for_sync(std::chrono::minutes(2))) spdlog::warn("caches not synced after 2 minutes; starting anyway");
     controller.start();
     leader_gauge.set(1);
@@ -75,7 +89,7 @@ int run_manager(const ManagerOptions& o) {
   std::thread election;
   if (o.leaderElect) {
     LeaderElectionOptions le;
-    le.leaseNamespace = o.leaseNamespace.empty() ? config.namespace_ : o.leaseNamespace;
+    le.leaseNamespace = lease_namespace;
     le.leaseName = o.leaseName;
     le.identity = identity;
     elector = std::make_unique<LeaderElector>(client, le);
@@ -94,6 +108,7 @@ int run_manager(const ManagerOptions& o) {
   sigwait(&signals, &sig);
   spdlog::info("received signal {}; shutting down", sig);
   controller.stop();
+  if (certificates) certificates->stop();
   if (elector) {
     elector->stop();  // releases the lease if held, so a standby takes over at once
     election.join();

@@ -7,6 +7,10 @@
 
 namespace plano::op {
 
+// Who keeps the webhook's serving certificate and caBundle: this operator (webhook_certificates.h),
+// or something else (cert-manager, a user-provided Secret).
+enum class WebhookCertMode { None, SelfManaged };
+
 struct ManagerOptions {
   std::string kubeconfig;          // empty: $KUBECONFIG, in-cluster, ~/.kube/config
   std::string context;
@@ -19,6 +23,12 @@ struct ManagerOptions {
   int workers = 2;
   std::chrono::seconds resync{600};
   std::chrono::seconds shutdownGrace{10};
+  WebhookCertMode webhookCertMode = WebhookCertMode::None;
+  std::string webhookNamespace;    // empty: the Lease's namespace
+  std::string webhookService = "plano-operator-webhook";
+  std::string webhookSecret = "plano-operator-webhook-tls";
+  std::string webhookConfiguration = "plano-operator";
+  std::chrono::hours webhookCertValidity{24 * 365};
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.

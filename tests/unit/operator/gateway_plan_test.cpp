@@ -184,6 +184,23 @@ TEST(GatewayPlan, InvalidGatewayKeepsLastGoodConfig) {
   EXPECT_NE(programmed->message.find("spec.listeners[0].port"), std::string::npos);
 }
 
+TEST(GatewayPlan, OversizedConfigIsNotApplied) {
+  Cluster c;
+  for (int i = 0; i < 6000; ++i) {
+    auto p = provider("team-c", "p" + std::to_string(i), "vllm/a-rather-long-model-name-for-sizing-" + std::to_string(i));
+    p.spec.baseURL = "http://vllm-" + std::to_string(i) + ".inference.svc.cluster.local:8000/v1";
+    p.spec.providerInterface = "openai";
+    c.providers.push_back(p);
+  }
+  auto plan = plan_gateway(c.snapshot());
+  EXPECT_FALSE(plan.apply);
+  c.accept(plan);
+  const auto* programmed = find_condition(c.gw.status.conditions, "Programmed");
+  ASSERT_TRUE(programmed);
+  EXPECT_EQ(programmed->reason, "ConfigTooLarge");
+  EXPECT_EQ(c.condition("p0", "Programmed").status, "False");
+}
+
 TEST(GatewayPlan, ReadyFollowsTheDeployment) {
   Cluster c;
   c.accept(plan_gateway(c.snapshot()));

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Benchmark (not a test) of the webhook's admission path: a real control plane, the webhook binary,
+# a gateway with N providers in the webhook's cache, and wrk posting one ModelProvider CREATE
+# AdmissionReview over keep-alive TLS: latency at a fixed rate, then throughput at saturation.
+#
+# Usage: bench/webhook_bench.sh PATH/TO/plano-operator [options]
+#   --providers N     providers on the gateway (default 100)
+#   --rate R          fixed rate in requests/s (default 1000)
+#   --duration S      seconds per measured run (default 20)
+#   --connections C   connections of the saturation run (default 16)
+#   --threads T       wrk threads (default 2); --webhook-threads W (default 2, the binary's default)
+# Needs wrk, openssl, curl, kubectl, python3 (scripts/setup.sh installs them). Builds nothing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${1:-}
+[[ -n $BIN && -x $BIN ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+shift
+PROVIDERS=100 RATE=1000 DURATION=20 CONNECTIONS=16 THREADS=2 WEBHOOK_THREADS=2
+while (($#)); do
+  case $1 in
+    --providers) PROVIDERS=$2 ;;
+    --rate) RATE=$2 ;;
+    --duration) DURATION=$2 ;;
+    --connections) CONNECTIONS=$2 ;;
+    --threads) THREADS=$2 ;;
+    --webhook-threads) WEBHOOK_THREADS=$2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+for tool in wrk openssl curl kubectl python3; do
+  command -v "$tool" >/dev/null || { echo "webhook_bench: $tool is missing (scripts/setup.sh installs it)" >&2; exit 2; }
+done
+
+log() { printf '[webhook-bench] %s\n' "$*" >&2; }
+WORK=$(mktemp -d /tmp/plano-webhook-bench-XXXXXX)
+CP=$WORK/cp
+WEBHOOK_PID=
+cleanup() {
+  if [[ -n $WEBHOOK_PID ]]; then
+    kill -TERM "$WEBHOOK_PID" 2>/dev/null || true
+    wait "$WEBHOOK_PID" 2>/dev/null || true
+  fi
+  "$ROOT/scripts/controlplane.sh" down "$CP" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "control plane in $CP"
+"$ROOT/scripts/controlplane.sh" up "$CP" >/dev/null
+k() { kubectl --kubeconfig "$CP/kubeconfig" "$@"; }
+k apply -f "$ROOT/crds/" >/dev/null
+k wait --for condition=established --timeout=60s crd --all >/dev/null
+k create namespace platform >/dev/null
+k create namespace bench-tenant >/dev/null
+
+# The gateway and its providers: distinct models, one default, half with their own upstream host,
+# so every rule (defaults, names, model_ids, upstream ports) has real work on each review.
+python3 - "$PROVIDERS" >"$WORK/providers.yaml" <<'EOF'
+import json, sys
+n = int(sys.argv[1])
+docs = [{"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
+         "metadata": {"name": "bench-gw", "namespace": "platform"},
+         "spec": {"listeners": [{"name": "llm", "type": "model", "port": 12000}],
+                  "allowedProviders": {"namespaces": {"from": "All"}}}}]
+for i in range(n):
+    spec = {"gatewayRef": {"name": "bench-gw", "namespace": "platform"}, "passthroughAuth": True}
+    if i % 2:
+        spec.update(model=f"vllm/bench-model-{i}", baseURL=f"http://vllm-{i}.inference.svc:8000/v1", providerInterface="openai")
+    else:
+        spec["model"] = f"openai/bench-model-{i}"
+    if i == 0:
+        spec["default"] = True
+        spec["routingPreferences"] = [{"name": "general", "description": "everything else"}]
+    docs.append({"apiVersion": "plano-operator.io/v1alpha1", "kind": "ModelProvider",
+                 "metadata": {"name": f"bench-{i}", "namespace": "bench-tenant"}, "spec": spec})
+print("\n".join("---\n" + json.dumps(d) for d in docs))
+EOF
+k apply -f "$WORK/providers.yaml" >/dev/null
+log "gateway platform/bench-gw with $PROVIDERS providers applied"
+
+# The request: the object as the API server hands it to admission (server-side dry run: uid,
+# creationTimestamp, managedFields filled in), wrapped as admission.k8s.io/v1 sends it.
+cat >"$WORK/candidate.yaml" <<'EOF'
+apiVersion: plano-operator.io/v1alpha1
+kind: ModelProvider
+metadata: {name: bench-candidate, namespace: bench-tenant}
+spec:
+  gatewayRef: {name: bench-gw, namespace: platform}
+  model: vllm/bench-candidate
+  baseURL: http://vllm-candidate.inference.svc:8000/v1
+  providerInterface: openai
+  passthroughAuth: true
+  routingPreferences: [{name: candidate, description: the request under test}]
+EOF
+k create --dry-run=server -o json -f "$WORK/candidate.yaml" >"$WORK/candidate.json"
+python3 - "$WORK/candidate.json" >"$WORK/review.json" <<'EOF'
+import json, sys
+obj = json.load(open(sys.argv[1]))
+gvk = {"group": "plano-operator.io", "version": "v1alpha1", "kind": "ModelProvider"}
+gvr = {"group": "plano-operator.io", "version": "v1alpha1", "resource": "modelproviders"}
+print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+    "uid": "0f0e6a4c-6d1b-4a59-9d8c-5b0d2c1e7a31", "kind": gvk, "resource": gvr, "requestKind": gvk,
+    "requestResource": gvr, "name": obj["metadata"]["name"], "namespace": obj["metadata"]["namespace"],
+    "operation": "CREATE", "userInfo": {"username": "tenant-ci", "groups": ["system:authenticated"]},
+    "object": obj, "oldObject": None, "dryRun": False,
+    "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "fieldManager": "kubectl-client-side-apply"}}},
+    separators=(",", ":")))
+EOF
+
+# A CA and a serving certificate for 127.0.0.1.
+EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+openssl req -x509 "${EC[@]}" -keyout "$WORK/ca.key" -out "$WORK/ca.crt" -days 1 -subj /CN=bench-ca \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -new "${EC[@]}" -keyout "$WORK/tls.key" -out "$WORK/tls.csr" -subj /CN=127.0.0.1 2>/dev/null
+printf '[ext]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$WORK/ext"
+openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -set_serial 1 -days 1 \
+  -extfile "$WORK/ext" -extensions ext -out "$WORK/tls.crt" 2>/dev/null
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+"$BIN" webhook --kubeconfig "$CP/kubeconfig" --listen-address 127.0.0.1:0 --probe-address 127.0.0.1:0 \
+  --tls-cert-file "$WORK/tls.crt" --tls-key-file "$WORK/tls.key" --threads "$WEBHOOK_THREADS" \
+  >"$WORK/webhook.log" 2>&1 &
+WEBHOOK_PID=$!
+PORT= PROBE=
+for ((i = 0; i < 200; i++)); do
+  line=$(grep -o 'admission on https://127.0.0.1:[0-9]*/validate, probes and metrics on 127.0.0.1:[0-9]*' "$WORK/webhook.log" || true)
+  if [[ -n $line ]]; then
+    PORT=$(sed 's|.*https://127.0.0.1:\([0-9]*\)/.*|\1|' <<<"$line")
+    PROBE=${line##*:}
+    break
+  fi
+  kill -0 "$WEBHOOK_PID" 2>/dev/null || { cat "$WORK/webhook.log" >&2; exit 1; }
+  sleep 0.05
+done
+[[ -n $PORT ]] || { echo "webhook_bench: the webhook did not start" >&2; cat "$WORK/webhook.log" >&2; exit 1; }
+for ((i = 0; i < 300; i++)); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PROBE/readyz") == 200 ]] && break
+  sleep 0.1
+done
+ANSWER=$(curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary "@$WORK/review.json" \
+  "https://127.0.0.1:$PORT/validate")
+[[ $ANSWER == *'"allowed":true'* ]] || { echo "webhook_bench: unexpected answer: $ANSWER" >&2; exit 1; }
+log "webhook pid $WEBHOOK_PID on https://127.0.0.1:$PORT/validate (probes :$PROBE); body $(wc -c <"$WORK/review.json") bytes"
+
+# run NAME RATE CONNECTIONS SECONDS -> the RESULT line of bench/webhook_bench.lua
+run() {
+  BENCH_BODY=$WORK/review.json BENCH_RATE=$2 BENCH_THREADS=$THREADS \
+    wrk -t "$THREADS" -c "$3" -d "${4}s" --timeout 5s -s "$ROOT/bench/webhook_bench.lua" \
+    "https://127.0.0.1:$PORT/validate" | grep '^RESULT'
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+log "warm-up (3 s, saturation)"
+run warmup 0 "$CONNECTIONS" 3 >/dev/null
+log "fixed rate: $RATE requests/s, ${DURATION}s"
+FIXED=$(run fixed "$RATE" "$CONNECTIONS" "$DURATION")
+log "saturation: $CONNECTIONS connections, ${DURATION}s"
+SAT=$(run saturation 0 "$CONNECTIONS" "$DURATION")
+
+RSS=$(awk '/^VmRSS/ {print $2}' "/proc/$WEBHOOK_PID/status")
+HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$WEBHOOK_PID/status")
+METRICS=$(curl -s "http://127.0.0.1:$PROBE/metrics")
+SERVER_MEAN=$(awk '/^plano_webhook_admission_duration_seconds_sum/ {s += $2} /^plano_webhook_admission_duration_seconds_count/ {c += $2}
+  END { if (c) printf "%.3f", 1000 * s / c; else print "?" }' <<<"$METRICS")
+
+echo
+echo "webhook admission benchmark: ModelProvider CREATE against a gateway with $PROVIDERS providers cached"
+echo "$(nproc) CPUs shared by wrk ($THREADS threads) and the webhook ($WEBHOOK_THREADS threads); keep-alive TLS over 127.0.0.1"
+printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' run "offered/s" "achieved/s" "p50 ms" "p90 ms" "p99 ms" "p99.9 ms" errors
+for row in "fixed $RATE/s, $CONNECTIONS conns|$RATE|$FIXED" "saturation, $CONNECTIONS conns|max|$SAT"; do
+  IFS='|' read -r name offered line <<<"$row"
+  printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' "$name" "$offered" "$(field rps "$line")" "$(field p50_ms "$line")" \
+    "$(field p90_ms "$line")" "$(field p99_ms "$line")" "$(field p999_ms "$line")" "$(field errors "$line")"
+done
+echo "webhook: mean time judging a review (its own histogram) ${SERVER_MEAN} ms; RSS ${RSS} KiB, peak ${HWM} KiB"
+echo "fixed rate: wrk 4.1 has no -R; the Lua delay() hook gives each connection the next slot of a per-thread"
+echo "schedule ($THREADS threads x $((RATE / THREADS))/s), so latency is measured per request as sent (no queueing time)."
