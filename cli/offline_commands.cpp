@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <ostream>
 
 #include "core/io/documents.h"
@@ -63,21 +64,28 @@ const char* kUsage =
     "       plano-operator render -f PATH... [--gateway NAMESPACE/NAME]\n"
     "PATH is a file, a directory (searched for *.yaml, *.yml, *.json) or - for stdin.\n";
 
+// Parses the flags and reads the manifests; nullopt (after saying why on err) for exit code 2.
+std::optional<std::pair<Options, io::ManifestSet>> load(const std::vector<std::string>& args, bool render,
+                                                        std::ostream& err) {
+  const char* command = render ? "plano-operator render: " : "plano-operator validate: ";
+  try {
+    Options o = parse(args, render);
+    auto set = io::collect(io::load_documents(o.paths));
+    return std::make_pair(std::move(o), std::move(set));
+  } catch (const UsageError& e) {
+    err << command << e.what() << "\n" << kUsage;
+  } catch (const io::InputError& e) {
+    err << command << e.what() << "\n";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int validate_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  Options o;
-  io::ManifestSet set;
-  try {
-    o = parse(args, false);
-    set = io::collect(io::load_documents(o.paths));
-  } catch (const UsageError& e) {
-    err << "plano-operator validate: " << e.what() << "\n" << kUsage;
-    return kExitUsage;
-  } catch (const io::InputError& e) {
-    err << "plano-operator validate: " << e.what() << "\n";
-    return kExitUsage;
-  }
+  auto loaded = load(args, false, err);
+  if (!loaded) return kExitUsage;
+  const auto& [o, set] = *loaded;
   auto ev = set.evaluate();
   auto findings = all_findings(set, ev);
   const bool invalid = rules::has_error(findings);
@@ -103,18 +111,9 @@ int validate_command(const std::vector<std::string>& args, std::ostream& out, st
 }
 
 int render_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  Options o;
-  io::ManifestSet set;
-  try {
-    o = parse(args, true);
-    set = io::collect(io::load_documents(o.paths));
-  } catch (const UsageError& e) {
-    err << "plano-operator render: " << e.what() << "\n" << kUsage;
-    return kExitUsage;
-  } catch (const io::InputError& e) {
-    err << "plano-operator render: " << e.what() << "\n";
-    return kExitUsage;
-  }
+  auto loaded = load(args, true, err);
+  if (!loaded) return kExitUsage;
+  const auto& [o, set] = *loaded;
   auto ev = set.evaluate();
   auto findings = all_findings(set, ev);
   for (const auto& f : findings) print_line(err, set, f);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/process/signals.h"
 #include "core/http/address.h"
 #include "core/http/handler.h"
 #include "core/http/server.h"
@@ -24,12 +25,7 @@
 namespace plano::op {
 
 int run_manager(const ManagerOptions& o) {
-  // Signals go to this thread's sigwait only; every other thread starts with them blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  process::block_termination_signals();
 
   auto config = kube::load_config(o.kubeconfig, o.context);
   spdlog::info("plano-operator {} using {} ({})", PLANO_VERSION, config.server, config.origin);
@@ -97,15 +93,14 @@ int run_manager(const ManagerOptions& o) {
       elector->run(start_controller, [] {
         // Leading half-way is worse than restarting: exit and let the Deployment restart us.
         spdlog::error("leadership lost; exiting");
-        std::raise(SIGTERM);
+        kill(getpid(), SIGTERM);  // process-directed, so the main thread's sigwait takes it
       });
     });
   } else {
     start_controller();
   }
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = process::wait_for_termination();
   spdlog::info("received signal {}; shutting down", sig);
   controller.stop();
   if (certificates) certificates->stop();

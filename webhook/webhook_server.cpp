@@ -4,6 +4,7 @@
 
 #include <csignal>
 
+#include "core/process/signals.h"
 #include "core/http/address.h"
 #include "core/http/certificate_watcher.h"
 #include "core/http/server.h"
@@ -49,11 +50,7 @@ std::shared_ptr<http::Router> probe_router(std::function<bool()> ready, metrics:
 }
 
 int run_webhook(const WebhookOptions& o) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  process::block_termination_signals();
 
   auto config = kube::load_config(o.kubeconfig, o.context);
   kube::Client client(config);
@@ -81,8 +78,7 @@ int run_webhook(const WebhookOptions& o) {
   spdlog::info("admission on https://{}:{}{}, probes and metrics on {}:{}", host, admission_server->port(), kValidatePath,
                probe_host, probe_server->port());
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = process::wait_for_termination();
   spdlog::info("received signal {}; draining", sig);
   admission_server->stop(std::chrono::duration_cast<std::chrono::milliseconds>(o.shutdownGrace));
   probe_server->stop(std::chrono::milliseconds(500));
