@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "core/kube/backoff.h"
 #include "core/kube/http.h"
@@ -242,7 +243,12 @@ struct Client::Impl {
       const bool last = attempt >= std::max(1, config.retry.max_attempts);
       const std::string token = config.token ? config.token->token() : std::string();
       auto request = detail::make_request(config, method, path_and_query, token);
-      if (body) request.set_body(std::string(payload), body_type);
+      if (body) {
+        // The byte-vector overload: the std::string one reinterprets a char buffer as
+        // a byte buffer inside cpprestsdk, which UBSan rightly flags.
+        request.headers().set_content_type(body_type);
+        request.set_body(std::vector<unsigned char>(payload.begin(), payload.end()));
+      }
 
       web::http::http_response response;
       std::string text;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <exception>
 #include <utility>
 #include <vector>
 
@@ -78,14 +79,25 @@ class HttpWatch final : public WatchStream {
 
  private:
   // The API server sends the response headers once the watch is registered.
+  // A failure is remembered: the response (and its body) can be consumed only once.
   void ensure_open() {
     if (opened_) return;
-    response_ = response_task_.get();
-    const int code = response_.status_code();
-    if (code != 200) {
-      std::string text = response_.extract_utf8string(/*ignore_content_type=*/true).get();
-      if (code == 401 && config_.token) config_.token->invalidate();  // pick up a rotated token on the next try
-      throw api_error_from_response(code, text, description_, retry_after(response_));
+    if (open_error_) std::rethrow_exception(open_error_);
+    try {
+      response_ = response_task_.get();
+      const int code = response_.status_code();
+      if (code != 200) {
+        std::string text = response_.extract_utf8string(/*ignore_content_type=*/true).get();
+        if (code == 401 && config_.token) config_.token->invalidate();  // pick up a rotated token on the next try
+        throw api_error_from_response(code, text, description_, retry_after(response_));
+      }
+    } catch (const ApiError&) {
+      open_error_ = std::current_exception();
+      throw;
+    } catch (const std::exception& e) {
+      if (stopped_) throw;
+      open_error_ = std::make_exception_ptr(transport_error(e, config_.server, description_));
+      std::rethrow_exception(open_error_);
     }
     body_ = response_.body().streambuf();
     opened_ = true;
@@ -153,6 +165,7 @@ class HttpWatch final : public WatchStream {
   concurrency::streams::streambuf<uint8_t> body_;
   std::atomic<bool> stopped_{false};
   bool opened_ = false;
+  std::exception_ptr open_error_;
   std::string pending_;
   size_t scanned_ = 0;  // bytes of pending_ already known to hold no newline
 };

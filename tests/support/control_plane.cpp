@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -61,18 +62,48 @@ nlohmann::json etcd_post(const std::string& endpoint, const std::string& path, c
   web::http::client::http_client client{web::uri(endpoint)};
   web::http::http_request request(web::http::methods::POST);
   request.set_request_uri(web::uri(path));
-  request.set_body(body.dump(), "application/json");
+  std::string text = body.dump();
+  request.headers().set_content_type("application/json");
+  request.set_body(std::vector<unsigned char>(text.begin(), text.end()));  // see Client: avoids UB in cpprestsdk
   auto response = client.request(request).get();
-  std::string text = response.extract_utf8string(true).get();
+  std::string answer = response.extract_utf8string(true).get();
   if (response.status_code() != 200) {
-    throw std::runtime_error("etcd " + path + " answered " + std::to_string(response.status_code()) + ": " + text);
+    throw std::runtime_error("etcd " + path + " answered " + std::to_string(response.status_code()) + ": " + answer);
   }
-  return nlohmann::json::parse(text);
+  return nlohmann::json::parse(answer);
 }
 
 std::int64_t as_int(const nlohmann::json& value) {
   // grpc-gateway writes int64 as a JSON string.
   return value.is_string() ? std::stoll(value.get<std::string>()) : value.get<std::int64_t>();
+}
+
+constexpr const char* kTempPrefix = "plano-kube-test-";
+
+// Alive and not a zombie waiting to be reaped.
+bool process_running(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto state = content.rfind(") ");
+  return state != std::string::npos && state + 2 < content.size() && content[state + 2] != 'Z';
+}
+
+// A test binary that crashed (or was killed) never ran its TearDown, so its
+// etcd and kube-apiserver keep running. Temp dirs carry the owner's pid: stop
+// the control planes whose owner is gone.
+void stop_orphaned_control_planes() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(kTempPrefix, 0) != 0) continue;
+    std::string rest = name.substr(std::string(kTempPrefix).size());
+    auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || rest.find_first_not_of("0123456789") != dash) continue;
+    if (process_running(rest.substr(0, dash))) continue;  // its owner still runs
+    fs::path dir = entry.path() / "cp";
+    if (fs::exists(dir / ".plano-controlplane")) run(quote(script_path()) + " down " + quote(dir.string()));
+    fs::remove_all(entry.path(), ec);
+  }
 }
 
 }  // namespace
@@ -86,7 +117,9 @@ std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>&
   if (shared_dir) {
     dir = *shared_dir;
   } else {
-    std::string pattern = (fs::temp_directory_path() / "plano-kube-test-XXXXXX").string();
+    stop_orphaned_control_planes();
+    std::string pattern =
+        (fs::temp_directory_path() / (kTempPrefix + std::to_string(getpid()) + "-XXXXXX")).string();
     if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
     parent = pattern;
     dir = parent / "cp";  // the script wants to create DIR itself (and puts DIR.lock beside it)

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "core/kube/client.h"
 #include "tests/support/control_plane.h"
@@ -161,6 +163,92 @@ TEST(Auth, TheServerCertificateIsVerified) {
   config.insecure_skip_tls_verify = true;
   Client insecure(config);
   EXPECT_EQ(whoami(insecure), "plano-admin");
+}
+
+// API Priority and Fairness throttling only the reader's requests: a priority level with the smallest
+// share of the server's concurrency that rejects (429) instead of queueing.
+void throttle(ApiClient& admin, const Reader& reader) {
+  const Resource levels{"flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations",
+                        "PriorityLevelConfiguration", false};
+  const Resource schemas{"flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "FlowSchema", false};
+  std::string name = "plano-test-" + reader.ns;
+  admin.create(levels, "",
+               {{"metadata", {{"name", name}}},
+                {"spec",
+                 {{"type", "Limited"},
+                  {"limited",
+                   {{"nominalConcurrencyShares", 1}, {"lendablePercent", 0}, {"limitResponse", {{"type", "Reject"}}}}}}}});
+  admin.create(
+      schemas, "",
+      {{"metadata", {{"name", name}}},
+       {"spec",
+        {{"priorityLevelConfiguration", {{"name", name}}},
+         {"matchingPrecedence", 100},
+         {"distinguisherMethod", {{"type", "ByUser"}}},
+         {"rules", json::array({{{"subjects", json::array({{{"kind", "ServiceAccount"},
+                                                             {"serviceAccount",
+                                                              {{"name", reader.account}, {"namespace", reader.ns}}}}})},
+                                 {"resourceRules", json::array({{{"verbs", {"*"}},
+                                                                 {"apiGroups", {"*"}},
+                                                                 {"resources", {"*"}},
+                                                                 {"namespaces", {"*"}}}})}}})}}}});
+}
+
+// Runs `threads` x `per_thread` lists concurrently; returns the TooManyRequests errors seen.
+std::vector<ApiError> flood(Client& client, const std::string& ns, int threads, int per_thread) {
+  std::mutex mu;
+  std::vector<ApiError> throttled;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = 0; i < per_thread; ++i) {
+        try {
+          client.list(resources::kConfigMaps, ns);
+        } catch (const ApiError& e) {
+          std::lock_guard lock(mu);
+          if (e.is(ErrorReason::TooManyRequests)) {
+            throttled.push_back(e);
+          } else {
+            ADD_FAILURE() << e.what();
+          }
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return throttled;
+}
+
+TEST(Auth, TooManyRequestsIsTypedAndRetriedAfterRetryAfter) {
+  Client& admin = admin_client();
+  Reader reader(admin);
+  for (int i = 0; i < 50; ++i) {
+    admin.create(resources::kConfigMaps, reader.ns,
+                 {{"metadata", {{"name", "cm-" + std::to_string(i)}}}, {"data", {{"blob", std::string(4000, 'x')}}}});
+  }
+  std::string token = reader.token(admin);
+  throttle(admin, reader);
+
+  ClientConfig impatient_config = token_only(TokenSource::fixed(token));
+  impatient_config.retry.max_attempts = 1;
+  Client impatient(impatient_config);
+  std::vector<ApiError> throttled;
+  ASSERT_TRUE(eventually(
+      [&] {
+        throttled = flood(impatient, reader.ns, 16, 5);
+        return !throttled.empty();
+      },
+      10s, 100ms))
+      << "the server never answered 429";
+  EXPECT_EQ(throttled[0].code(), 429);
+  ASSERT_TRUE(throttled[0].retry_after()) << "APF answers 429 with Retry-After";
+  EXPECT_GE(throttled[0].retry_after()->count(), 1);
+
+  // The same load through a client that retries completes, each 429 waiting out its Retry-After.
+  ClientConfig patient_config = token_only(TokenSource::fixed(token));
+  patient_config.retry.max_attempts = 30;
+  Client patient(patient_config);
+  EXPECT_TRUE(flood(patient, reader.ns, 8, 3).empty());
 }
 
 TEST(Auth, UnusableTlsMaterialIsAConfigErrorAtConstruction) {
