@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# helm install, upgrade and uninstall on a real API server:
+#  - install with default values creates every object, adopting CRDs that
+#    were applied by hand beforehand;
+#  - upgrade with a chart whose CRD changed (a new printer column) and with
+#    changed values updates the CRD in the cluster (CRDs are templates, not
+#    crds/, which helm never upgrades) and the objects the values drive, and
+#    keeps the caBundle the operator wrote into the webhook configuration;
+#  - uninstall removes everything but the CRDs, and the custom resources in
+#    them survive; installing again adopts the kept CRDs.
+# No controllers run here, so nothing is waited for (no --wait).
+set -euo pipefail
+# shellcheck source=tests/chart/lib.sh
+source "$(dirname "$0")/lib.sh"
+need_helm
+start_control_plane
+
+NS=plano-operator
+RELEASE=plano-operator
+GW_CRD=crd/planogateways.plano-operator.io
+MP_CRD=crd/modelproviders.plano-operator.io
+h() { "$HELM" "$@" --namespace "$NS"; }
+
+k create namespace "$NS" >/dev/null
+
+# --- install over CRDs applied by hand ---------------------------------------
+# `kubectl apply -f crds/` first (as the README allows) makes helm refuse to
+# take the CRDs over, until they carry the release's ownership metadata: the
+# adoption steps docs/install.md gives.
+k apply --server-side -f "$ROOT/crds/" >/dev/null || fail "kubectl apply -f crds/"
+if h install "$RELEASE" "$CHART" >"$WORK/refused.log" 2>&1; then
+  fail "helm install took over hand-applied CRDs without adoption metadata"
+fi
+grep -q 'invalid ownership metadata' "$WORK/refused.log" || { cat "$WORK/refused.log" >&2; fail "unexpected helm error"; }
+for crd in planogateways.plano-operator.io modelproviders.plano-operator.io; do
+  k label crd "$crd" app.kubernetes.io/managed-by=Helm --overwrite >/dev/null
+  k annotate crd "$crd" meta.helm.sh/release-name="$RELEASE" meta.helm.sh/release-namespace="$NS" --overwrite >/dev/null
+done
+
+# --- install -----------------------------------------------------------------
+h install "$RELEASE" "$CHART" >/dev/null || fail "helm install with default values (CRDs adopted)"
+for object in $GW_CRD $MP_CRD deploy/$RELEASE-operator deploy/$RELEASE-webhook \
+  service/$RELEASE-webhook pdb/$RELEASE-webhook sa/$RELEASE-operator sa/$RELEASE-webhook \
+  validatingwebhookconfiguration/$RELEASE clusterrole/$RELEASE-operator clusterrole/$RELEASE-webhook \
+  role/$RELEASE-operator-leader-election role/$RELEASE-operator-webhook-certificates; do
+  k -n "$NS" get "$object" >/dev/null 2>&1 || fail "after install, $object is missing"
+done
+k wait --for=condition=Established --timeout=60s $GW_CRD $MP_CRD >/dev/null || fail "CRDs not established"
+[[ $(k get $GW_CRD -o jsonpath='{.metadata.annotations.helm\.sh/resource-policy}') == keep ]] ||
+  fail "the PlanoGateway CRD lacks helm.sh/resource-policy: keep"
+log "ok: install"
+
+# What the operator does in selfManaged mode: write caBundle into the live
+# webhook configuration. The upgrade below must leave it alone.
+ca_bundle=$(printf 'stand-in CA written by the operator' | base64 -w0)
+k patch validatingwebhookconfiguration "$RELEASE" --type=json \
+  -p "[{\"op\":\"add\",\"path\":\"/webhooks/0/clientConfig/caBundle\",\"value\":\"$ca_bundle\"}]" >/dev/null ||
+  fail "cannot set caBundle"
+
+# --- upgrade -----------------------------------------------------------------
+# A copy of the chart whose PlanoGateway CRD has one more printer column.
+cp -R "$CHART" "$WORK/chart"
+crd=$WORK/chart/files/crds/plano-operator.io_planogateways.yaml
+grep -q '^      additionalPrinterColumns:$' "$crd" || fail "test setup: cannot find additionalPrinterColumns in $crd"
+sed -i 's/^      additionalPrinterColumns:$/&\n        - {name: ConfigHash, type: string, priority: 1, description: Hash of the running config (test column)., jsonPath: .status.configHash}/' "$crd"
+grep -q 'name: ConfigHash' "$crd" || fail "test setup: could not add the printer column"
+
+# Changed values: debug logs, and the webhook no longer reviews objects in
+# namespaces labelled plano-chart-test/skip-webhook (so the custom resources
+# below can be created although no webhook pod can run here).
+h upgrade "$RELEASE" "$WORK/chart" --set logging.level=debug \
+  --set-json 'webhook.namespaceSelector={"matchExpressions":[{"key":"plano-chart-test/skip-webhook","operator":"DoesNotExist"}]}' \
+  >/dev/null || fail "helm upgrade with a changed CRD and changed values"
+columns=$(k get $GW_CRD -o jsonpath='{.spec.versions[0].additionalPrinterColumns[*].name}')
+[[ " $columns " == *" ConfigHash "* ]] || fail "helm upgrade did not update the CRD (printer columns: $columns)"
+k -n "$NS" get deploy/$RELEASE-operator -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--log-level=debug' ||
+  fail "helm upgrade did not change the operator's --log-level"
+[[ $(k get validatingwebhookconfiguration/$RELEASE -o jsonpath='{.webhooks[0].namespaceSelector.matchExpressions[0].key}') == plano-chart-test/skip-webhook ]] ||
+  fail "helm upgrade did not change the webhook's namespaceSelector"
+[[ $(k get validatingwebhookconfiguration/$RELEASE -o jsonpath='{.webhooks[0].clientConfig.caBundle}') == "$ca_bundle" ]] ||
+  fail "helm upgrade erased or changed the caBundle the operator wrote"
+[[ $(h history "$RELEASE" -o json | grep -o '"revision":[0-9]*' | wc -l) -eq 2 ]] || fail "expected two revisions"
+log "ok: upgrade (new CRD printer column, changed args and webhook selector, caBundle kept)"
+
+# Custom resources, which must outlive the release.
+k create namespace tenants >/dev/null
+k label namespace tenants plano-chart-test/skip-webhook=true >/dev/null
+k apply -f - >/dev/null <<'EOF' || fail "cannot create custom resources"
+apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: gw, namespace: tenants}
+spec:
+  listeners: [{name: llm, type: model, port: 12000}]
+---
+apiVersion: plano-operator.io/v1alpha1
+kind: ModelProvider
+metadata: {name: gpt-4o, namespace: tenants}
+spec:
+  gatewayRef: {name: gw}
+  model: openai/gpt-4o
+  passthroughAuth: true
+  default: true
+EOF
+
+# --- uninstall ---------------------------------------------------------------
+out=$(h uninstall "$RELEASE" 2>&1) || { printf '%s\n' "$out" >&2; fail "helm uninstall"; }
+grep -q 'kept due to the resource policy' <<<"$out" || fail "helm did not report keeping the CRDs: $out"
+for object in $GW_CRD $MP_CRD; do
+  k get "$object" >/dev/null 2>&1 || fail "$object was deleted by helm uninstall"
+done
+k -n tenants get planogateway/gw modelprovider/gpt-4o >/dev/null 2>&1 || fail "custom resources did not survive uninstall"
+for object in deploy/$RELEASE-operator deploy/$RELEASE-webhook validatingwebhookconfiguration/$RELEASE \
+  clusterrole/$RELEASE-operator clusterrolebinding/$RELEASE-operator role/$RELEASE-operator-leader-election; do
+  if k -n "$NS" get "$object" >/dev/null 2>&1; then fail "$object is still there after uninstall"; fi
+done
+log "ok: uninstall (CRDs and custom resources kept, the rest removed)"
+
+# --- install again -------------------------------------------------------------
+# The kept CRDs still carry this release's ownership annotations, so the same
+# release name in the same namespace adopts them instead of failing.
+h install "$RELEASE" "$CHART" >/dev/null || fail "helm install over kept CRDs"
+columns=$(k get $GW_CRD -o jsonpath='{.spec.versions[0].additionalPrinterColumns[*].name}')
+[[ " $columns " != *" ConfigHash "* ]] || fail "reinstall did not bring the CRD back to the chart's version"
+k -n tenants get planogateway/gw >/dev/null 2>&1 || fail "custom resources lost on reinstall"
+h uninstall "$RELEASE" >/dev/null || fail "second helm uninstall"
+k get $GW_CRD >/dev/null 2>&1 || fail "CRD deleted by the second uninstall"
+log "ok: install again adopts the kept CRDs"

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# What the chart renders, checked object by object: the webhook configuration's contract, the
+# pods' security settings and probes, names that must agree between objects and the operator's
+# flags, each certificate mode, watchNamespace, and deterministic output (no random or
+# cluster-dependent template functions).
+set -euo pipefail
+# shellcheck source=tests/chart/lib.sh
+source "$(dirname "$0")/lib.sh"
+need_helm
+# PyYAML from the virtualenv scripts/setup.sh creates (Plano's validator depends on it).
+PYTHON=${PLANO_VENV:-$ROOT/.cache/venv}/bin/python
+"$PYTHON" -c 'import yaml' 2>/dev/null || fail "no Python with PyYAML at $PYTHON; run scripts/setup.sh"
+
+# Determinism: nothing in the templates may depend on randomness, time or the live cluster.
+if grep -nE '\b(genCA|genPrivateKey|genSelfSignedCert|genSignedCert|randAlpha|randAlphaNum|randNumeric|randAscii|randBytes|uuidv4|lookup|now|date|dateInZone|unixEpoch)\b' \
+  "$CHART"/templates/*; then
+  fail "a template uses a non-deterministic function (above)"
+fi
+"$HELM" template plano-operator "$CHART" -n plano-operator -f "$TESTS/values-all-options.yaml" > "$WORK/a.yaml"
+"$HELM" template plano-operator "$CHART" -n plano-operator -f "$TESTS/values-all-options.yaml" > "$WORK/b.yaml"
+cmp -s "$WORK/a.yaml" "$WORK/b.yaml" || fail "two renders of the same values differ"
+log "ok: deterministic"
+
+render() { # NAME HELM-ARGS...
+  local name=$1
+  shift
+  "$HELM" template plano-operator "$CHART" --namespace plano-operator "$@" > "$WORK/$name.yaml" || fail "helm template $*"
+}
+render defaults
+render cert-manager --set webhook.certificates.mode=certManager
+render existing-secret -f "$TESTS/values-existing-secret.yaml"
+render watch-namespace --set watchNamespace=team-a
+render all -f "$TESTS/values-all-options.yaml"
+
+"$PYTHON" - "$WORK" <<'PY' || fail "rendered objects (above)"
+import sys, yaml
+
+work = sys.argv[1]
+problems = []
+
+def load(name):
+    docs = [d for d in yaml.safe_load_all(open(f"{work}/{name}.yaml")) if d]
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+def check(cond, what):
+    if not cond:
+        problems.append(what)
+
+def get(objs, kind, name):
+    o = objs.get((kind, name))
+    check(o is not None, f"missing {kind}/{name}")
+    return o or {}
+
+def args_of(deploy):
+    return deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+
+def flag(args, name):
+    for a in args:
+        if a.startswith(f"--{name}="):
+            return a.split("=", 1)[1]
+    return None
+
+def volume_secret(deploy):
+    for v in deploy["spec"]["template"]["spec"]["volumes"]:
+        if v["name"] == "tls":
+            return v["secret"]
+    return {}
+
+# --- defaults ---
+d = load("defaults")
+kinds = sorted({k for k, _ in d})
+check(kinds == sorted(["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
+                        "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount",
+                        "ValidatingWebhookConfiguration"]), f"default kinds: {kinds}")
+
+vwc = get(d, "ValidatingWebhookConfiguration", "plano-operator")
+hooks = vwc.get("webhooks", [])
+check(len(hooks) == 1, "one webhook")
+w = hooks[0] if hooks else {}
+check(w.get("sideEffects") == "None", "sideEffects None")
+check(w.get("admissionReviewVersions") == ["v1"], "admissionReviewVersions [v1]")
+check(w.get("timeoutSeconds") == 5, "timeoutSeconds 5")
+check(w.get("failurePolicy") == "Fail", "failurePolicy Fail")
+svc = w.get("clientConfig", {}).get("service", {})
+check(svc == {"name": "plano-operator-webhook", "namespace": "plano-operator", "path": "/validate", "port": 443},
+      f"clientConfig.service {svc}")
+check("caBundle" not in w.get("clientConfig", {}), "no caBundle in selfManaged mode (the operator owns it)")
+check("namespaceSelector" not in w, "no namespaceSelector by default")
+rules = w.get("rules", [])
+check(rules == [{"apiGroups": ["plano-operator.io"], "apiVersions": ["v1alpha1"], "operations": ["CREATE", "UPDATE"],
+                 "resources": ["planogateways", "modelproviders"], "scope": "Namespaced"}], f"rules {rules}")
+
+service = get(d, "Service", "plano-operator-webhook")
+check(service.get("spec", {}).get("ports") == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}],
+      "webhook Service 443 -> https")
+
+op = get(d, "Deployment", "plano-operator-operator")
+wh = get(d, "Deployment", "plano-operator-webhook")
+for dep in (op, wh):
+    name = dep["metadata"]["name"]
+    pod = dep["spec"]["template"]["spec"]
+    psc = pod.get("securityContext", {})
+    check(psc.get("runAsNonRoot") is True and isinstance(psc.get("runAsUser"), int) and psc["runAsUser"] > 0,
+          f"{name}: non-root pod")
+    check(psc.get("seccompProfile") == {"type": "RuntimeDefault"}, f"{name}: seccomp RuntimeDefault")
+    check(pod.get("automountServiceAccountToken") is True, f"{name}: token mounted (the SA does not automount)")
+    for c in pod["containers"]:
+        sc = c.get("securityContext", {})
+        check(sc.get("readOnlyRootFilesystem") is True, f"{name}: read-only root")
+        check(sc.get("allowPrivilegeEscalation") is False, f"{name}: no privilege escalation")
+        check(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{name}: drop ALL")
+        res = c.get("resources", {})
+        check(res.get("requests", {}).get("cpu") and res.get("requests", {}).get("memory"), f"{name}: requests")
+        check(res.get("limits", {}).get("cpu") and res.get("limits", {}).get("memory"), f"{name}: limits")
+        check(c.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/healthz", f"{name}: liveness /healthz")
+        check(c.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/readyz", f"{name}: readiness /readyz")
+    sa = get(d, "ServiceAccount", pod["serviceAccountName"])
+    check(sa.get("automountServiceAccountToken") is False, f"{name}: its ServiceAccount does not automount")
+
+oa, wa = args_of(op), args_of(wh)
+check(oa[0] == "operator" and wa[0] == "webhook", "subcommands")
+check(flag(oa, "leader-elect") == "true", "leader election on")
+check(flag(oa, "webhook-cert-mode") == "self-managed", "operator issues the certificate by default")
+check(flag(oa, "webhook-service") == "plano-operator-webhook", "--webhook-service names the Service")
+check(flag(oa, "webhook-configuration") == "plano-operator", "--webhook-configuration names the VWC")
+check(flag(oa, "webhook-namespace") == "plano-operator", "--webhook-namespace is the release namespace")
+check(flag(oa, "webhook-secret") == volume_secret(wh).get("secretName"), "--webhook-secret is the Secret the webhook mounts")
+check(volume_secret(wh).get("optional") is True, "selfManaged: the webhook starts before the Secret exists")
+check(flag(wa, "tls-cert-file") == "/tls/tls.crt" and flag(wa, "tls-key-file") == "/tls/tls.key", "webhook TLS files")
+check(wh["spec"]["replicas"] == 2, "two webhook replicas")
+check(op["spec"]["replicas"] == 1, "one operator replica")
+spread = wh["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+check(any(t["topologyKey"] == "kubernetes.io/hostname" for t in spread), "webhook spread across nodes")
+pdb = get(d, "PodDisruptionBudget", "plano-operator-webhook")
+check(pdb.get("spec", {}).get("selector", {}).get("matchLabels") == wh["spec"]["selector"]["matchLabels"],
+      "the PDB selects the webhook pods")
+
+lease_role = get(d, "Role", "plano-operator-operator-leader-election")
+check(lease_role.get("metadata", {}).get("namespace") == "plano-operator", "Lease Role in the release namespace")
+named = [r for r in lease_role.get("rules", []) if r.get("resourceNames")]
+check(named and named[0]["resourceNames"] == [flag(oa, "lease-name")], "Lease Role names --lease-name")
+check(get(d, "ClusterRoleBinding", "plano-operator-operator").get("roleRef", {}).get("name") == "plano-operator-operator",
+      "operator rights bound cluster-wide by default")
+for crd in ("planogateways.plano-operator.io", "modelproviders.plano-operator.io"):
+    o = get(d, "CustomResourceDefinition", crd)
+    check(o.get("metadata", {}).get("annotations", {}).get("helm.sh/resource-policy") == "keep", f"{crd}: keep")
+# Nothing but the CRDs is cluster-scoped apart from RBAC and the webhook configuration.
+for (kind, name), o in d.items():
+    if kind in ("Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "PodDisruptionBudget"):
+        check(o["metadata"].get("namespace") == "plano-operator", f"{kind}/{name} in the release namespace")
+
+# --- certManager ---
+c = load("cert-manager")
+vwc = get(c, "ValidatingWebhookConfiguration", "plano-operator")
+cert = get(c, "Certificate", "plano-operator-webhook-serving")
+check(vwc.get("metadata", {}).get("annotations", {}).get("cert-manager.io/inject-ca-from")
+      == "plano-operator/plano-operator-webhook-serving", "inject-ca-from names the Certificate")
+check("caBundle" not in vwc["webhooks"][0]["clientConfig"], "certManager: no caBundle")
+check(cert.get("spec", {}).get("secretName") == volume_secret(get(c, "Deployment", "plano-operator-webhook")).get("secretName"),
+      "the Certificate writes the Secret the webhook mounts")
+check("plano-operator-webhook.plano-operator.svc" in cert.get("spec", {}).get("dnsNames", []), "Certificate DNS name")
+check(cert.get("spec", {}).get("issuerRef", {}).get("name") == "plano-operator-webhook-selfsigned", "self-signed Issuer")
+get(c, "Issuer", "plano-operator-webhook-selfsigned")
+check(flag(args_of(get(c, "Deployment", "plano-operator-operator")), "webhook-cert-mode") == "none", "certManager: --webhook-cert-mode=none")
+check(("Role", "plano-operator-operator-webhook-certificates") not in c, "certManager: no certificate Role")
+cluster_rules = get(c, "ClusterRole", "plano-operator-operator-cluster").get("rules", [])
+check(all("validatingwebhookconfigurations" not in r["resources"] for r in cluster_rules), "certManager: no VWC rights")
+
+# --- existingSecret ---
+e = load("existing-secret")
+w = get(e, "ValidatingWebhookConfiguration", "plano-operator")["webhooks"][0]
+check(w["clientConfig"].get("caBundle", "").startswith("LS0t"), "existingSecret: caBundle from values")
+check(volume_secret(get(e, "Deployment", "plano-operator-webhook")).get("secretName") == "my-webhook-tls", "existing Secret mounted")
+check("optional" not in volume_secret(get(e, "Deployment", "plano-operator-webhook")), "existing Secret is required")
+check(flag(args_of(get(e, "Deployment", "plano-operator-operator")), "webhook-cert-mode") == "none", "existingSecret: mode none")
+
+# --- watchNamespace ---
+n = load("watch-namespace")
+for who in ("operator", "webhook"):
+    rb = get(n, "RoleBinding", f"plano-operator-{who}")
+    check(rb.get("metadata", {}).get("namespace") == "team-a", f"{who} rights bound in team-a only")
+    check(("ClusterRoleBinding", f"plano-operator-{who}") not in n, f"{who}: no cluster-wide binding of namespaced rights")
+    check(flag(args_of(get(n, "Deployment", f"plano-operator-{who}")), "watch-namespace") == "team-a", f"{who}: --watch-namespace")
+w = get(n, "ValidatingWebhookConfiguration", "plano-operator")["webhooks"][0]
+check(w.get("namespaceSelector") == {"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}, "webhook reviews team-a only")
+
+# --- every option ---
+a = load("all")
+for kind in ("ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"):
+    check(any(k == kind for k, _ in a), f"all options: a {kind}")
+for (kind, name), o in a.items():
+    check(o["metadata"].get("labels", {}).get("example.com/team") == "platform", f"{kind}/{name}: commonLabels")
+    check(o["metadata"].get("annotations", {}).get("example.com/owner") == "platform-team", f"{kind}/{name}: commonAnnotations")
+img = get(a, "Deployment", "plano-all-operator")["spec"]["template"]["spec"]["containers"][0]["image"]
+check(img.endswith("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), "digest wins over tag")
+
+if problems:
+    print("\n".join("  - " + p for p in problems))
+    sys.exit(1)
+print(f"checked {sum(len(load(n)) for n in ('defaults', 'cert-manager', 'existing-secret', 'watch-namespace', 'all'))} rendered objects")
+PY
+log "ok: rendered objects"
