@@ -1,5 +1,12 @@
 # Entry points; the real work lives in scripts/ and CMake.
-.PHONY: build test examples bench clean
+.PHONY: run stop build test examples bench clean
+
+# The first command: everything running locally with the examples applied.
+run:
+	scripts/demo.sh
+
+stop:
+	scripts/demo.sh stop
 
 build:
 	scripts/setup.sh
