@@ -4,7 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
-#include <iterator>
+#include <memory>
+#include <string>
 
 namespace plano::http {
 namespace {

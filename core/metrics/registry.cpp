@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 
 namespace plano::metrics {
 namespace {
