@@ -57,6 +57,12 @@ int parse_positive(const std::string& v, const std::string& flag) {
   throw std::invalid_argument(flag + " must be a positive integer");
 }
 
+op::WebhookCertMode parse_cert_mode(const std::string& v) {
+  if (v == "self-managed") return op::WebhookCertMode::SelfManaged;
+  if (v == "none") return op::WebhookCertMode::None;
+  throw std::invalid_argument("--webhook-cert-mode must be self-managed or none, not \"" + v + "\"");
+}
+
 std::string usage(const std::string& command, const std::vector<Flag>& flags) {
   std::string out = "usage: plano-operator " + command + " [flags]\n";
   for (const auto& f : flags) out += "  --" + f.name + "  " + f.help + " (env " + f.env + ")\n";
@@ -80,6 +86,22 @@ int operator_command(const std::vector<std::string>& args, std::ostream& out, st
       {"workers", "PLANO_WORKERS", "concurrent reconciles; default 2", [&](auto v) { o.workers = parse_positive(v, "--workers"); }},
       {"resync-seconds", "PLANO_RESYNC_SECONDS", "reconcile every gateway at least this often; default 600",
        [&](auto v) { o.resync = std::chrono::seconds(parse_positive(v, "--resync-seconds")); }},
+      {"webhook-cert-mode", "PLANO_WEBHOOK_CERT_MODE",
+       "self-managed (this operator issues the webhook's certificate and fills caBundle) or none (cert-manager or "
+       "your own Secret does); default none",
+       [&](auto v) { o.webhookCertMode = parse_cert_mode(v); }},
+      {"webhook-namespace", "PLANO_WEBHOOK_NAMESPACE", "namespace of the webhook Service and Secret; default the Lease's",
+       [&](auto v) { o.webhookNamespace = v; }},
+      {"webhook-service", "PLANO_WEBHOOK_SERVICE", "webhook Service the certificate names; default plano-operator-webhook",
+       [&](auto v) { o.webhookService = v; }},
+      {"webhook-secret", "PLANO_WEBHOOK_SECRET", "kubernetes.io/tls Secret for the certificate; default plano-operator-webhook-tls",
+       [&](auto v) { o.webhookSecret = v; }},
+      {"webhook-configuration", "PLANO_WEBHOOK_CONFIGURATION",
+       "ValidatingWebhookConfiguration whose caBundle is kept in sync; default plano-operator",
+       [&](auto v) { o.webhookConfiguration = v; }},
+      {"webhook-cert-validity-hours", "PLANO_WEBHOOK_CERT_VALIDITY_HOURS",
+       "serving certificate lifetime, renewed with a third left; default 8760 (the CA lives 10 years)",
+       [&](auto v) { o.webhookCertValidity = std::chrono::hours(parse_positive(v, "--webhook-cert-validity-hours")); }},
       {"log-level", "PLANO_LOG_LEVEL", "trace, debug, info, warn, error; default info", [&](auto v) { level = v; }},
       {"log-format", "PLANO_LOG_FORMAT", "text or json; default text", [&](auto v) { format = v; }},
   };

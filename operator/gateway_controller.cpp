@@ -55,11 +55,14 @@ GatewayController::GatewayController(kube::ApiClient& client, Caches& caches, me
 GatewayController::~GatewayController() { stop(); }
 
 void GatewayController::start() {
+  std::lock_guard lock(lifecycle_mu_);
+  if (stopping_) return;  // stopped before it started (shutdown during leader election)
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { work(); });
   threads_.emplace_back([this] { resync_loop(); });
 }
 
 void GatewayController::stop() {
+  std::lock_guard lock(lifecycle_mu_);  // start() runs on the election thread
   if (stopping_.exchange(true)) return;
   queue_.shut_down();
   resync_cv_.notify_all();

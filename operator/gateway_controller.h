@@ -53,6 +53,7 @@ class GatewayController {
   ControllerOptions options_;
   WorkQueue queue_;
   std::vector<std::thread> threads_;
+  std::mutex lifecycle_mu_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> writes_{0};
   std::mutex resync_mu_;

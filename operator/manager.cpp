@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <stdexcept>
 #include <thread>
@@ -72,10 +73,20 @@ int run_manager(const ManagerOptions& o) {
   spdlog::info("serving /metrics, /healthz, /readyz on {}:{}", probe_host, server->port());
 
   caches.start();
+  std::atomic<bool> shutting_down{false};
   auto start_controller = [&] {
     // First: admission of every object waits on the webhook's certificate, and this needs no caches.
     if (certificates) certificates->start();
-    if (!caches.wait_for_sync(std::chrono::minutes(2))) spdlog::warn("caches not synced after 2 minutes; starting anyway");
+    // Waits in slices so that a SIGTERM during the wait is not held up for minutes.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    while (!caches.wait_for_sync(std::chrono::milliseconds(200))) {
+      if (shutting_down) return;
+      if (std::chrono::steady_clock::now() > give_up) {
+        spdlog::warn("caches not synced after 2 minutes; starting anyway");
+        break;
+      }
+    }
+    if (shutting_down) return;
     controller.start();
     leader_gauge.set(1);
     spdlog::info("controller started with {} worker(s)", o.workers);
@@ -101,6 +112,7 @@ int run_manager(const ManagerOptions& o) {
   }
 
   const int sig = process::wait_for_termination();
+  shutting_down = true;
   spdlog::info("received signal {}; shutting down", sig);
   controller.stop();
   if (certificates) certificates->stop();

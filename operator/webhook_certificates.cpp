@@ -496,25 +496,28 @@ WebhookCertificateController::WebhookCertificateController(kube::ApiClient& clie
 WebhookCertificateController::~WebhookCertificateController() { stop(); }
 
 void WebhookCertificateController::start() {
-  if (started_) return;
-  started_ = true;
+  std::lock_guard lifecycle(lifecycle_);
+  {
+    std::lock_guard lock(mu_);
+    // The manager may start us on the election thread after shutdown already stopped us.
+    if (started_ || stopping_) return;
+    started_ = true;
+  }
   secrets_.start();
   configurations_.start();
   thread_ = std::thread([this] { loop(); });
 }
 
 void WebhookCertificateController::stop() {
+  std::lock_guard lifecycle(lifecycle_);
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;
     stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (started_) {
-    secrets_.stop();
-    configurations_.stop();
-  }
+  secrets_.stop();  // idempotent, and harmless when never started
+  configurations_.stop();
 }
 
 void WebhookCertificateController::trigger() {

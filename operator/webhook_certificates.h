@@ -130,6 +130,7 @@ class WebhookCertificateController {
   WebhookCertificateController(const WebhookCertificateController&) = delete;
   WebhookCertificateController& operator=(const WebhookCertificateController&) = delete;
 
+  // Starts the watches and the pass thread; a no-op once stop() has been called.
   void start();
   void stop();
 
@@ -154,12 +155,13 @@ class WebhookCertificateController {
   const WebhookCertificateOptions options_;
   kube::Informer secrets_;
   kube::Informer configurations_;
+  std::mutex lifecycle_;  // serialises start() and stop(), which may run on different threads
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool dirty_ = true;  // guarded by mu_
+  bool dirty_ = true;      // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
-  bool started_ = false;
+  bool started_ = false;   // guarded by mu_
   std::atomic<bool> warnedMissingConfiguration_{false};
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> passes_{0};

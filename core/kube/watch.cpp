@@ -39,7 +39,17 @@ class HttpWatch final : public WatchStream {
     response_task_ = client_.request(request, cancel_.get_token());
   }
 
-  ~HttpWatch() override { stop(); }
+  ~HttpWatch() override {
+    stop();
+    // pplx raises SIGTRAP when a task holding an exception is destroyed unobserved, as a request
+    // cancelled before ensure_open() waited for it is: observe it.
+    if (!opened_ && !open_error_) {
+      try {
+        response_task_.wait();
+      } catch (...) {
+      }
+    }
+  }
 
   void stop() override {
     stopped_ = true;

@@ -259,6 +259,21 @@ TEST(WebhookCertificates, PlanRepairsACertificateForAnotherService) {
   EXPECT_NE(verify_chain(plan.data.tlsCrt, plan.data.caCrt, "hook.system.svc", kNow), X509_V_OK);
 }
 
+TEST(WebhookCertificates, PlanRepairsACertificateNamingMoreThanTheService) {
+  auto data = fresh();
+  auto names = webhook_dns_names("hook", "system");
+  names.push_back("attacker.example.com");
+  auto wide = issue_serving_certificate({data.caCrt, data.caKey}, names, std::chrono::hours(3), kNow);
+  auto with_wide = data;
+  with_wide.tlsCrt = wide.certPem;
+  with_wide.tlsKey = wide.keyPem;
+  ASSERT_EQ(verify_chain(wide.certPem, data.caCrt, "hook.system.svc", kNow), X509_V_OK);  // usable, but too wide
+  auto plan = plan_certificates(with_wide, kRequirements, kNow);
+  ASSERT_TRUE(plan.changed);
+  EXPECT_EQ(plan.data.caCrt, data.caCrt);
+  EXPECT_EQ(verify_chain(plan.data.tlsCrt, plan.data.caCrt, "attacker.example.com", kNow), X509_V_ERR_HOSTNAME_MISMATCH);
+}
+
 TEST(WebhookCertificates, PlanRepairsAServingCertificateFromAnotherCa) {
   auto data = fresh();
   auto other = fresh();
