@@ -95,7 +95,7 @@ spec:
   passthroughAuth: true
   routingPreferences: [{name: candidate, description: the request under test}]
 EOF
-k create --dry-run=server -o json -f "$WORK/candidate.yaml" >"$WORK/candidate.json"
+k create --dry-run=server --show-managed-fields -o json -f "$WORK/candidate.yaml" >"$WORK/candidate.json"
 python3 - "$WORK/candidate.json" >"$WORK/review.json" <<'EOF'
 import json, sys
 obj = json.load(open(sys.argv[1]))
@@ -143,7 +143,11 @@ done
 ANSWER=$(curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary "@$WORK/review.json" \
   "https://127.0.0.1:$PORT/validate")
 [[ $ANSWER == *'"allowed":true'* ]] || { echo "webhook_bench: unexpected answer: $ANSWER" >&2; exit 1; }
-log "webhook pid $WEBHOOK_PID on https://127.0.0.1:$PORT/validate (probes :$PROBE); body $(wc -c <"$WORK/review.json") bytes"
+DEPTH=$(python3 -c '
+import json, sys
+def depth(v): return 1 + max(map(depth, v.values() if isinstance(v, dict) else v), default=0) if isinstance(v, (dict, list)) else 0
+print(depth(json.load(open(sys.argv[1]))))' "$WORK/review.json")
+log "webhook pid $WEBHOOK_PID on https://127.0.0.1:$PORT/validate (probes :$PROBE); body $(wc -c <"$WORK/review.json") bytes, nesting $DEPTH"
 
 # run NAME RATE CONNECTIONS SECONDS -> the RESULT line of bench/webhook_bench.lua
 run() {

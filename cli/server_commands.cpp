@@ -69,15 +69,49 @@ std::string usage(const std::string& command, const std::vector<Flag>& flags) {
   return out;
 }
 
+// Flags both long-running commands take, bound to their option fields.
+struct Common {
+  std::string level = "info", format = "text";
+};
+std::vector<Flag> common_flags(std::string& kubeconfig, std::string& context, std::string& watch_namespace, Common& c) {
+  return {
+      {"kubeconfig", "KUBECONFIG_PATH", "kubeconfig file; default $KUBECONFIG, in-cluster, ~/.kube/config", [&](auto v) { kubeconfig = v; }},
+      {"context", "PLANO_CONTEXT", "kubeconfig context; default the current one", [&](auto v) { context = v; }},
+      {"watch-namespace", "PLANO_WATCH_NAMESPACE", "only this namespace; default all", [&](auto v) { watch_namespace = v; }},
+      {"log-level", "PLANO_LOG_LEVEL", "trace, debug, info, warn, error; default info", [&](auto v) { c.level = v; }},
+      {"log-format", "PLANO_LOG_FORMAT", "text or json; default text", [&](auto v) { c.format = v; }},
+  };
+}
+
+// --help, flag parsing, logging set-up, then `run`; usage errors exit 2, failures 1.
+int serve(const std::string& command, const std::vector<std::string>& args, const std::vector<Flag>& flags,
+          const Common& common, const std::function<int()>& run, std::ostream& out, std::ostream& err) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    out << usage(command, flags);
+    return kExitOk;
+  }
+  try {
+    parse_flags(args, flags);
+    log::configure(common.level, common.format);
+  } catch (const std::invalid_argument& e) {
+    err << "plano-operator " << command << ": " << e.what() << "\n" << usage(command, flags);
+    return kExitUsage;
+  }
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    err << "plano-operator " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int operator_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   op::ManagerOptions o;
-  std::string level = "info", format = "text";
-  const std::vector<Flag> flags = {
-      {"kubeconfig", "KUBECONFIG_PATH", "kubeconfig file; default $KUBECONFIG, in-cluster, ~/.kube/config", [&](auto v) { o.kubeconfig = v; }},
-      {"context", "PLANO_CONTEXT", "kubeconfig context; default the current one", [&](auto v) { o.context = v; }},
-      {"watch-namespace", "PLANO_WATCH_NAMESPACE", "watch only this namespace; default all", [&](auto v) { o.watchNamespace = v; }},
+  Common common;
+  auto flags = common_flags(o.kubeconfig, o.context, o.watchNamespace, common);
+  flags.insert(flags.end(), {
       {"probe-address", "PLANO_PROBE_ADDRESS", "HOST:PORT for /metrics, /healthz, /readyz; default 0.0.0.0:8080", [&](auto v) { o.probeAddress = v; }},
       {"leader-elect", "PLANO_LEADER_ELECT", "true or false; default true", [&](auto v) { o.leaderElect = parse_bool(v, "--leader-elect"); }},
       {"lease-namespace", "POD_NAMESPACE", "namespace of the leader-election Lease; default the client's namespace", [&](auto v) { o.leaseNamespace = v; }},
@@ -102,60 +136,22 @@ int operator_command(const std::vector<std::string>& args, std::ostream& out, st
       {"webhook-cert-validity-hours", "PLANO_WEBHOOK_CERT_VALIDITY_HOURS",
        "serving certificate lifetime, renewed with a third left; default 8760 (the CA lives 10 years)",
        [&](auto v) { o.webhookCertValidity = std::chrono::hours(parse_positive(v, "--webhook-cert-validity-hours")); }},
-      {"log-level", "PLANO_LOG_LEVEL", "trace, debug, info, warn, error; default info", [&](auto v) { level = v; }},
-      {"log-format", "PLANO_LOG_FORMAT", "text or json; default text", [&](auto v) { format = v; }},
-  };
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    out << usage("operator", flags);
-    return kExitOk;
-  }
-  try {
-    parse_flags(args, flags);
-    log::configure(level, format);
-  } catch (const std::invalid_argument& e) {
-    err << "plano-operator operator: " << e.what() << "\n" << usage("operator", flags);
-    return kExitUsage;
-  }
-  try {
-    return op::run_manager(o);
-  } catch (const std::exception& e) {
-    err << "plano-operator operator: " << e.what() << "\n";
-    return 1;
-  }
+  });
+  return serve("operator", args, flags, common, [&] { return op::run_manager(o); }, out, err);
 }
 
 int webhook_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   webhook::WebhookOptions o;
-  std::string level = "info", format = "text";
-  const std::vector<Flag> flags = {
-      {"kubeconfig", "KUBECONFIG_PATH", "kubeconfig file; default $KUBECONFIG, in-cluster, ~/.kube/config", [&](auto v) { o.kubeconfig = v; }},
-      {"context", "PLANO_CONTEXT", "kubeconfig context; default the current one", [&](auto v) { o.context = v; }},
-      {"watch-namespace", "PLANO_WATCH_NAMESPACE", "cache only this namespace; default all", [&](auto v) { o.watchNamespace = v; }},
+  Common common;
+  auto flags = common_flags(o.kubeconfig, o.context, o.watchNamespace, common);
+  flags.insert(flags.end(), {
       {"listen-address", "PLANO_LISTEN_ADDRESS", "HOST:PORT for HTTPS AdmissionReviews at /validate; default 0.0.0.0:9443", [&](auto v) { o.listenAddress = v; }},
       {"probe-address", "PLANO_PROBE_ADDRESS", "HOST:PORT for /metrics, /healthz, /readyz; default 0.0.0.0:8081", [&](auto v) { o.probeAddress = v; }},
       {"tls-cert-file", "PLANO_TLS_CERT_FILE", "serving certificate chain (PEM), reloaded when it changes; default /tls/tls.crt", [&](auto v) { o.certFile = v; }},
       {"tls-key-file", "PLANO_TLS_KEY_FILE", "serving key (PEM); default /tls/tls.key", [&](auto v) { o.keyFile = v; }},
       {"threads", "PLANO_THREADS", "server threads; default 2", [&](auto v) { o.threads = parse_positive(v, "--threads"); }},
-      {"log-level", "PLANO_LOG_LEVEL", "trace, debug, info, warn, error; default info", [&](auto v) { level = v; }},
-      {"log-format", "PLANO_LOG_FORMAT", "text or json; default text", [&](auto v) { format = v; }},
-  };
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    out << usage("webhook", flags);
-    return kExitOk;
-  }
-  try {
-    parse_flags(args, flags);
-    log::configure(level, format);
-  } catch (const std::invalid_argument& e) {
-    err << "plano-operator webhook: " << e.what() << "\n" << usage("webhook", flags);
-    return kExitUsage;
-  }
-  try {
-    return webhook::run_webhook(o);
-  } catch (const std::exception& e) {
-    err << "plano-operator webhook: " << e.what() << "\n";
-    return 1;
-  }
+  });
+  return serve("webhook", args, flags, common, [&] { return webhook::run_webhook(o); }, out, err);
 }
 
 }  // namespace plano::cli

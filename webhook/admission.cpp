@@ -18,6 +18,35 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// JSON nesting is refused beyond this before parsing: the parser allocates per level, so a body
+// of 3 MiB of '[' would cost about 200 MB (which the allocator then keeps). A real review nests
+// far less: a ModelProvider CREATE, managedFields and all, 11 levels.
+constexpr int kMaxNesting = 64;
+
+// Whether `text` has more than `limit` arrays and objects open at once, counting outside strings.
+bool nested_deeper_than(const std::string& text, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 AdmissionOutcome bad_request(std::string reason, std::string kind = "", std::string operation = "") {
   AdmissionOutcome out;
   out.httpStatus = 400;
@@ -110,6 +139,9 @@ Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& clu
 }  // namespace
 
 AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster) {
+  if (nested_deeper_than(request_body, kMaxNesting)) {
+    return bad_request("the body nests deeper than " + std::to_string(kMaxNesting) + " levels; expected an AdmissionReview");
+  }
   json review = json::parse(request_body, nullptr, false);
   if (review.is_discarded()) return bad_request("the body is not JSON; expected an admission.k8s.io/v1 AdmissionReview");
   if (!review.is_object() || review.value("apiVersion", json()) != "admission.k8s.io/v1" ||

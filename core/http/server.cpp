@@ -252,7 +252,7 @@ class Session final : public Connection {
 
   void close_if_idle() override {
     net::post(executor_, [self = self()] {
-      if (self->state_ == State::Idle) self->tcp().close();
+      if (self->state_ == State::Idle || self->state_ == State::Handshake) self->tcp().close();
     });
   }
 
@@ -276,6 +276,9 @@ class Session final : public Connection {
 
   void begin() {
     if constexpr (kTls) {
+      // A connection that has not finished its handshake does no work yet, so it may be evicted
+      // like an idle one: otherwise clients that never send a ClientHello could hold every slot.
+      if (!enter_idle()) return close_gracefully();  // stopping
       state_ = State::Handshake;
       tcp().expires_after(options().handshakeTimeout);
       stream_.async_handshake(net::ssl::stream_base::server,
@@ -286,6 +289,7 @@ class Session final : public Connection {
   }
 
   void on_handshake(error_code ec) {
+    leave_idle();
     if (ec) return finish("TLS handshake", ec);
     wait_for_request();
   }

@@ -18,9 +18,9 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0 picks a free port: see Server::port()
   int threads = 2;         // workers running the one io_context; handlers run on them
 
-  // A new connection at the cap evicts the longest-idle one (waiting between requests, or for
-  // its first after the handshake), so idle clients cannot lock out a real one; with none idle
-  // (all mid-handshake or mid-request) the new connection is closed at once. The cap is soft: a
+  // A new connection at the cap evicts the longest-idle one (still in its TLS handshake, waiting
+  // between requests, or for its first), so clients that stall cannot lock out a real one; with
+  // none idle (all mid-request) the new connection is closed at once. The cap is soft: a
   // connection whose request starts just as it is evicted is served.
   std::size_t maxConnections = 512;
 

@@ -15,9 +15,10 @@
 
 namespace plano::testing {
 
-OperatorProcess::OperatorProcess(const std::string& kubeconfig, std::vector<std::string> args, std::string log_path)
+OperatorProcess::OperatorProcess(const std::string& kubeconfig, std::vector<std::string> args, std::string log_path,
+                                 const std::string& subcommand)
     : log_path_(std::move(log_path)) {
-  std::vector<std::string> argv = {PLANO_BINARY, "operator", "--kubeconfig", kubeconfig, "--probe-address", "127.0.0.1:0"};
+  std::vector<std::string> argv = {PLANO_BINARY, subcommand, "--kubeconfig", kubeconfig, "--probe-address", "127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -72,7 +73,8 @@ std::string OperatorProcess::log() const {
 }
 
 int OperatorProcess::probe_port() const {
-  static const std::regex line("serving /metrics, /healthz, /readyz on [^:]+:([0-9]+)");
+  // The operator's line, then the webhook's ("..., probes and metrics on HOST:PORT").
+  static const std::regex line("(?:serving /metrics, /healthz, /readyz|probes and metrics) on [^:]+:([0-9]+)");
   std::smatch m;
   auto text = log();
   if (std::regex_search(text, m, line)) return std::stoi(m[1]);

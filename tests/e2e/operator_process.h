@@ -1,4 +1,4 @@
-// The real operator binary as a child process, for end-to-end tests.
+// The real plano-operator binary as a child process (any server subcommand), for end-to-end tests.
 #pragma once
 
 #include <sys/types.h>
@@ -11,8 +11,10 @@ namespace plano::testing {
 
 class OperatorProcess {
  public:
-  // Starts `plano-operator operator` with `args` after --kubeconfig; output goes to `log_path`.
-  OperatorProcess(const std::string& kubeconfig, std::vector<std::string> args, std::string log_path);
+  // Starts `plano-operator <subcommand>` (operator or webhook) with `args` after --kubeconfig and
+  // --probe-address 127.0.0.1:0; output goes to `log_path`.
+  OperatorProcess(const std::string& kubeconfig, std::vector<std::string> args, std::string log_path,
+                  const std::string& subcommand = "operator");
   ~OperatorProcess();
   OperatorProcess(const OperatorProcess&) = delete;
   OperatorProcess& operator=(const OperatorProcess&) = delete;

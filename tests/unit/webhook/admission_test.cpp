@@ -214,6 +214,19 @@ TEST(Admission, BadRequestsGetA400WithAReason) {
   EXPECT_NE(out.body["message"].get<std::string>().find("core/ConfigMap"), std::string::npos);
 }
 
+TEST(Admission, DeepNestingIsRefusedBeforeParsing) {
+  Cluster c;
+  auto deep = request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b");
+  deep.insert(deep.size() - 1, ",\"x\":" + std::string(100, '[') + std::string(100, ']'));
+  auto out = review(deep, c.view());
+  EXPECT_EQ(out.httpStatus, 400);
+  EXPECT_NE(out.body["message"].get<std::string>().find("nest"), std::string::npos) << out.body.dump();
+  // Brackets inside strings do not count.
+  auto quoted = request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b");
+  quoted.insert(quoted.size() - 1, ",\"x\":\"" + std::string(100, '[') + "\"");
+  EXPECT_EQ(review(quoted, c.view()).httpStatus, 200);
+}
+
 TEST(Admission, HostileObjectsAreDeniedNotCrashes) {
   Cluster c;
   for (const json& obj : {json{{"metadata", "x"}, {"spec", 5}}, json{{"metadata", {{"name", 5}}}, {"spec", {{"model", json::array()}}}},

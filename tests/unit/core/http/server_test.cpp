@@ -520,6 +520,31 @@ TEST(Server, ThousandIdleTlsClientsAtTheDefaultCapDoNotLockOutARealClient) {
               r.stats.openConnections, r.rssGrowthKib);
 }
 
+TEST(Server, ThousandClientsThatNeverStartTlsDoNotLockOutARealClient) {
+  ASSERT_GE(test::raise_fd_limit(4096), 2200u);
+  auto options = test::local_options();
+  auto server = start_server(options, test::demo_router(), test::fixed_tls(test::make_certificate("webhook", 1)));
+  // Plain TCP connections that never send a ClientHello: stuck in the handshake for its timeout.
+  std::vector<std::unique_ptr<Client>> stalled;
+  for (int i = 0; i < 1000; ++i) {
+    stalled.push_back(std::make_unique<Client>(server->port()));
+    ASSERT_TRUE(stalled.back()->ok()) << stalled.back()->error();
+  }
+  ASSERT_TRUE(eventually([&] { return server->stats().acceptedConnections + server->stats().rejectedConnections >= 1000u; }));
+  auto tls = test::client_context();
+  auto start = Clock::now();
+  Client normal(server->port(), tls.get());
+  auto response = normal.round_trip("GET", "/hello");
+  const long long took = ms_since(start);
+  ASSERT_TRUE(normal.ok()) << normal.error();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_LT(took, 1000) << "a real client waited behind stalled handshakes";
+  EXPECT_GE(server->stats().evictedConnections, 489u);
+  std::printf("[ measured ] 1000 stalled handshakes, cap 512: normal TLS request in %lld ms, evicted %llu\n", took,
+              static_cast<unsigned long long>(server->stats().evictedConnections));
+}
+
 TEST(Server, ThousandIdleTlsConnectionsHeldOpenKeepMemoryBounded) {
   ASSERT_GE(test::raise_fd_limit(4096), 2200u);
   auto options = test::local_options();

@@ -1,0 +1,166 @@
+#include "tests/e2e/webhook_support.h"
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/io/documents.h"
+#include "tests/e2e/operator_process.h"
+#include "tests/support/control_plane.h"
+
+namespace plano::testing {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void must(const std::string& command) {
+  std::string out;
+  if (run_command(command, &out) != 0) throw std::runtime_error("failed: " + command + "\n" + out);
+}
+
+const char* kEcKey = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+
+}  // namespace
+
+TestPki::TestPki(fs::path dir) : dir_(std::move(dir)) {
+  fs::create_directories(dir_);
+  must(std::string("openssl req -x509 ") + kEcKey + " -keyout " + quote((dir_ / "ca.key").string()) + " -out " +
+       quote((dir_ / "ca.crt").string()) + " -days 2 -sha256 -subj /CN=plano-webhook-e2e-ca" +
+       " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign");
+}
+
+void TestPki::issue(long serial, const fs::path& cert, const fs::path& key) const {
+  const auto stem = dir_ / ("leaf-" + std::to_string(serial));
+  std::ofstream(stem.string() + ".ext") << "[ext]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                           "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n";
+  must(std::string("openssl req -new ") + kEcKey + " -keyout " + quote(stem.string() + ".key") +
+       " -subj /CN=127.0.0.1 -out " + quote(stem.string() + ".csr"));
+  must("openssl x509 -req -in " + quote(stem.string() + ".csr") + " -CA " + quote(ca_cert().string()) + " -CAkey " +
+       quote((dir_ / "ca.key").string()) + " -set_serial " + std::to_string(serial) + " -days 2 -sha256 -extfile " +
+       quote(stem.string() + ".ext") + " -extensions ext -out " + quote(stem.string() + ".crt"));
+  fs::rename(stem.string() + ".key", key);
+  fs::rename(stem.string() + ".crt", cert);
+}
+
+std::string TestPki::ca_base64() const {
+  std::string out;
+  if (run_command("base64 -w0 " + quote(ca_cert().string()), &out) != 0) throw std::runtime_error("base64: " + out);
+  return out;
+}
+
+std::string served_serial(int port, const fs::path& ca) {
+  // s_client prints the leaf; only a chain verified against `ca` for IP 127.0.0.1 counts.
+  const std::string command =
+      "out=$(timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -CAfile " + quote(ca.string()) +
+      " -verify_ip 127.0.0.1 -verify_return_error </dev/null 2>&1); "
+      "echo \"$out\" | grep -q 'Verify return code: 0 (ok)' && echo \"$out\" | openssl x509 -noout -serial";
+  std::string out;
+  if (run_command(command, &out) != 0) return "";
+  auto eq = out.find("serial=");
+  if (eq == std::string::npos) return "";
+  auto value = out.substr(eq + 7);
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  return "0x" + value;
+}
+
+KubectlResult kubectl_run(const std::string& kubeconfig, const std::string& args) {
+  const auto err_file = fs::temp_directory_path() / (unique_name("kubectl-stderr") + ".txt");
+  KubectlResult r;
+  // The subshell's own redirection keeps stderr out of run_command's 2>&1.
+  r.code = run_command("( kubectl --kubeconfig " + quote(kubeconfig) + " " + args + " 2>" + quote(err_file.string()) + " )",
+                       &r.out);
+  r.err = read_text(err_file);
+  fs::remove(err_file);
+  return r;
+}
+
+std::vector<ManifestObject> read_manifest(const fs::path& file) {
+  std::vector<ManifestObject> objects;
+  for (auto& doc : io::load_documents({file.string()})) {
+    ManifestObject o;
+    o.kind = doc.body.value("kind", "");
+    const auto meta = doc.body.value("metadata", json::object());
+    o.namespace_ = meta.value("namespace", "");
+    o.name = meta.value("name", "");
+    o.body = std::move(doc.body);
+    objects.push_back(std::move(o));
+  }
+  return objects;
+}
+
+fs::path write_manifest(const std::vector<ManifestObject>& objects, const fs::path& dir, const std::string& stem) {
+  auto path = dir / (unique_name(stem) + ".yaml");
+  std::ofstream out(path);
+  for (const auto& o : objects) out << "---\n" << o.body.dump() << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+  return path;
+}
+
+std::vector<Expectation> expectations_of(const fs::path& file) {
+  std::vector<Expectation> out;
+  std::istringstream lines(read_text(file));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# expect: ", 0) != 0) continue;
+    const auto rest = line.substr(10);
+    const auto first = rest.find(": ");
+    const auto second = first == std::string::npos ? first : rest.find(": ", first + 2);
+    if (second == std::string::npos) throw std::runtime_error(file.string() + ": malformed expect line: " + line);
+    out.push_back({rest.substr(0, first), rest.substr(first + 2, second - first - 2), rest.substr(second + 2)});
+  }
+  return out;
+}
+
+json admission_review(const std::string& uid, const std::string& operation, const json& object) {
+  const std::string kind = object.value("kind", "");
+  const std::string api_version = object.value("apiVersion", "");
+  const auto slash = api_version.find('/');
+  const json gvk = {{"group", api_version.substr(0, slash)}, {"version", api_version.substr(slash + 1)}, {"kind", kind}};
+  std::string plural = kind;
+  for (auto& c : plural) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const json gvr = {{"group", gvk["group"]}, {"version", gvk["version"]}, {"resource", plural + "s"}};
+  const auto& meta = object.at("metadata");
+  return {{"apiVersion", "admission.k8s.io/v1"},
+          {"kind", "AdmissionReview"},
+          {"request",
+           {{"uid", uid},
+            {"kind", gvk},
+            {"resource", gvr},
+            {"requestKind", gvk},
+            {"requestResource", gvr},
+            {"name", meta.value("name", "")},
+            {"namespace", meta.value("namespace", "")},
+            {"operation", operation},
+            {"userInfo", {{"username", "system:admin"}, {"groups", {"system:masters", "system:authenticated"}}}},
+            {"object", object},
+            {"oldObject", nullptr},
+            {"dryRun", false},
+            {"options", {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "CreateOptions"}}}}}};
+}
+
+Memory memory_of(pid_t pid) {
+  Memory m;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) m.rssKib = std::stoul(line.substr(6));
+    if (line.rfind("VmHWM:", 0) == 0) m.peakKib = std::stoul(line.substr(6));
+  }
+  return m;
+}
+
+}  // namespace plano::testing
