@@ -9,9 +9,7 @@
 #include <thread>
 
 #include "core/process/signals.h"
-#include "core/http/address.h"
-#include "core/http/handler.h"
-#include "core/http/server.h"
+#include "core/http/probes.h"
 #include "core/kube/client.h"
 #include "core/metrics/registry.h"
 #include "operator/caches.h"
@@ -53,24 +51,8 @@ int run_manager(const ManagerOptions& o) {
     certificates = std::make_unique<WebhookCertificateController>(client, registry, wc);
   }
 
-  auto router = std::make_shared<http::Router>();
-  router->add("/metrics", [&registry](const http::Request&) {
-    http::Response r = http::Response::text(200, registry.render());
-    r.contentType = metrics::Registry::kContentType;
-    return r;
-  }, {"GET"});
-  router->add("/healthz", [](const http::Request&) { return http::Response::text(200, "ok\n"); }, {"GET"});
-  router->add("/readyz", [&caches](const http::Request&) {
-    return caches.has_synced() ? http::Response::text(200, "ok\n") : http::Response::text(503, "caches not synced\n");
-  }, {"GET"});
-  auto [probe_host, probe_port] = http::parse_address(o.probeAddress, "--probe-address");
-  http::ServerOptions server_options;
-  server_options.address = probe_host;
-  server_options.port = probe_port;
-  server_options.threads = 1;
-  server_options.name = "probes";
-  auto server = http::start_server(server_options, router);
-  spdlog::info("serving /metrics, /healthz, /readyz on {}:{}", probe_host, server->port());
+  auto server = http::start_probe_server(o.probeAddress, [&caches] { return caches.has_synced(); }, "caches not synced",
+                                        registry);
 
   caches.start();
   std::atomic<bool> shutting_down{false};

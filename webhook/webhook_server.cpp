@@ -7,6 +7,7 @@
 #include "core/process/signals.h"
 #include "core/http/address.h"
 #include "core/http/certificate_watcher.h"
+#include "core/http/probes.h"
 #include "core/http/server.h"
 #include "core/kube/client.h"
 #include "webhook/cluster_cache.h"
@@ -34,21 +35,6 @@ std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, metrics::R
   return router;
 }
 
-std::shared_ptr<http::Router> probe_router(std::function<bool()> ready, metrics::Registry& registry) {
-  auto router = std::make_shared<http::Router>();
-  router->add("/healthz", [](const http::Request&) { return http::Response::text(200, "ok\n"); }, {"GET"});
-  router->add("/readyz", [ready = std::move(ready)](const http::Request&) {
-    return ready() ? http::Response::text(200, "ok\n")
-                   : http::Response::text(503, "not ready: certificates not loaded or caches not synced\n");
-  }, {"GET"});
-  router->add("/metrics", [&registry](const http::Request&) {
-    auto r = http::Response::text(200, registry.render());
-    r.contentType = metrics::Registry::kContentType;
-    return r;
-  }, {"GET"});
-  return router;
-}
-
 int run_webhook(const WebhookOptions& o) {
   process::block_termination_signals();
 
@@ -67,14 +53,10 @@ int run_webhook(const WebhookOptions& o) {
   admission.name = "admission";
   auto admission_server = http::start_server(
       admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, registry), certificates);
-  auto [probe_host, probe_port] = http::parse_address(o.probeAddress, "--probe-address");
-  http::ServerOptions probes;
-  probes.address = probe_host;
-  probes.port = probe_port;
-  probes.threads = 1;
-  probes.name = "probes";
-  auto probe_server = http::start_server(
-      probes, probe_router([&] { return certificates->certificates_loaded() && cache.has_synced(); }, registry));
+  auto probe_server = http::start_probe_server(
+      o.probeAddress, [&] { return certificates->certificates_loaded() && cache.has_synced(); },
+      "not ready: certificates not loaded or caches not synced", registry);
+  const auto probe_host = http::parse_address(o.probeAddress, "--probe-address").first;
   spdlog::info("admission on https://{}:{}{}, probes and metrics on {}:{}", host, admission_server->port(), kValidatePath,
                probe_host, probe_server->port());
 

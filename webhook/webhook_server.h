@@ -30,9 +30,6 @@ struct WebhookOptions {
 // POST /validate: AdmissionReviews through review(), with metrics by kind, operation and verdict.
 std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, metrics::Registry& registry);
 
-// GET /healthz, /readyz (ready() decides), /metrics.
-std::shared_ptr<http::Router> probe_router(std::function<bool()> ready, metrics::Registry& registry);
-
 // Runs until SIGTERM or SIGINT; returns the exit code.
 int run_webhook(const WebhookOptions& options);
 

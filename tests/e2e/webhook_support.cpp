@@ -16,12 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
@@ -40,8 +34,8 @@ const char* kEcKey = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
 
 TestPki::TestPki(fs::path dir) : dir_(std::move(dir)) {
   fs::create_directories(dir_);
-  must(std::string("openssl req -x509 ") + kEcKey + " -keyout " + quote((dir_ / "ca.key").string()) + " -out " +
-       quote((dir_ / "ca.crt").string()) + " -days 2 -sha256 -subj /CN=plano-webhook-e2e-ca" +
+  must(std::string("openssl req -x509 ") + kEcKey + " -keyout " + shell_quote((dir_ / "ca.key").string()) + " -out " +
+       shell_quote((dir_ / "ca.crt").string()) + " -days 2 -sha256 -subj /CN=plano-webhook-e2e-ca" +
        " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign");
 }
 
@@ -49,25 +43,25 @@ void TestPki::issue(long serial, const fs::path& cert, const fs::path& key) cons
   const auto stem = dir_ / ("leaf-" + std::to_string(serial));
   std::ofstream(stem.string() + ".ext") << "[ext]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                                            "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n";
-  must(std::string("openssl req -new ") + kEcKey + " -keyout " + quote(stem.string() + ".key") +
-       " -subj /CN=127.0.0.1 -out " + quote(stem.string() + ".csr"));
-  must("openssl x509 -req -in " + quote(stem.string() + ".csr") + " -CA " + quote(ca_cert().string()) + " -CAkey " +
-       quote((dir_ / "ca.key").string()) + " -set_serial " + std::to_string(serial) + " -days 2 -sha256 -extfile " +
-       quote(stem.string() + ".ext") + " -extensions ext -out " + quote(stem.string() + ".crt"));
+  must(std::string("openssl req -new ") + kEcKey + " -keyout " + shell_quote(stem.string() + ".key") +
+       " -subj /CN=127.0.0.1 -out " + shell_quote(stem.string() + ".csr"));
+  must("openssl x509 -req -in " + shell_quote(stem.string() + ".csr") + " -CA " + shell_quote(ca_cert().string()) + " -CAkey " +
+       shell_quote((dir_ / "ca.key").string()) + " -set_serial " + std::to_string(serial) + " -days 2 -sha256 -extfile " +
+       shell_quote(stem.string() + ".ext") + " -extensions ext -out " + shell_quote(stem.string() + ".crt"));
   fs::rename(stem.string() + ".key", key);
   fs::rename(stem.string() + ".crt", cert);
 }
 
 std::string TestPki::ca_base64() const {
   std::string out;
-  if (run_command("base64 -w0 " + quote(ca_cert().string()), &out) != 0) throw std::runtime_error("base64: " + out);
+  if (run_command("base64 -w0 " + shell_quote(ca_cert().string()), &out) != 0) throw std::runtime_error("base64: " + out);
   return out;
 }
 
 std::string served_serial(int port, const fs::path& ca) {
   // s_client prints the leaf; only a chain verified against `ca` for IP 127.0.0.1 counts.
   const std::string command =
-      "out=$(timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -CAfile " + quote(ca.string()) +
+      "out=$(timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -CAfile " + shell_quote(ca.string()) +
       " -verify_ip 127.0.0.1 -verify_return_error </dev/null 2>&1); "
       "echo \"$out\" | grep -q 'Verify return code: 0 (ok)' && echo \"$out\" | openssl x509 -noout -serial";
   std::string out;
@@ -83,7 +77,7 @@ KubectlResult kubectl_run(const std::string& kubeconfig, const std::string& args
   const auto err_file = fs::temp_directory_path() / (unique_name("kubectl-stderr") + ".txt");
   KubectlResult r;
   // The subshell's own redirection keeps stderr out of run_command's 2>&1.
-  r.code = run_command("( kubectl --kubeconfig " + quote(kubeconfig) + " " + args + " 2>" + quote(err_file.string()) + " )",
+  r.code = run_command("( kubectl --kubeconfig " + shell_quote(kubeconfig) + " " + args + " 2>" + shell_quote(err_file.string()) + " )",
                        &r.out);
   r.err = read_text(err_file);
   fs::remove(err_file);

@@ -25,13 +25,13 @@ namespace plano::testing {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string quote(const std::string& s) {
+std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
+
+namespace {
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -101,7 +101,7 @@ void stop_orphaned_control_planes() {
     if (dash == std::string::npos || dash == 0 || rest.find_first_not_of("0123456789") != dash) continue;
     if (process_running(rest.substr(0, dash))) continue;  // its owner still runs
     fs::path dir = entry.path() / "cp";
-    if (fs::exists(dir / ".plano-controlplane")) run(quote(script_path()) + " down " + quote(dir.string()));
+    if (fs::exists(dir / ".plano-controlplane")) run(shell_quote(script_path()) + " down " + shell_quote(dir.string()));
     fs::remove_all(entry.path(), ec);
   }
 }
@@ -125,8 +125,8 @@ std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>&
     dir = parent / "cp";  // the script wants to create DIR itself (and puts DIR.lock beside it)
   }
   std::unique_ptr<ControlPlane> cp(new ControlPlane(dir, parent));
-  auto [code, output] = run("PLANO_CP_APISERVER_EXTRA_ARGS=" + quote(kUncachedResourceFlag) + " " +
-                            quote(script_path()) + " up " + quote(dir.string()));
+  auto [code, output] = run("PLANO_CP_APISERVER_EXTRA_ARGS=" + shell_quote(kUncachedResourceFlag) + " " +
+                            shell_quote(script_path()) + " up " + shell_quote(dir.string()));
   if (code != 0) {
     throw std::runtime_error("scripts/controlplane.sh up " + dir.string() + " failed (exit " + std::to_string(code) +
                              "):\n" + output);
@@ -136,14 +136,14 @@ std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>&
 
 ControlPlane::~ControlPlane() {
   if (owned_parent_.empty()) return;
-  auto [code, output] = run(quote(script_path()) + " down " + quote(dir_.string()));
+  auto [code, output] = run(shell_quote(script_path()) + " down " + shell_quote(dir_.string()));
   if (code != 0) std::fprintf(stderr, "warning: controlplane.sh down %s failed:\n%s\n", dir_.c_str(), output.c_str());
   std::error_code ignored;
   fs::remove_all(owned_parent_, ignored);
 }
 
 std::string ControlPlane::script(const std::string& command) const {
-  auto [code, output] = run(quote(script_path()) + " " + command + " " + quote(dir_.string()));
+  auto [code, output] = run(shell_quote(script_path()) + " " + command + " " + shell_quote(dir_.string()));
   if (code != 0) throw std::runtime_error("controlplane.sh " + command + " failed:\n" + output);
   return output;
 }

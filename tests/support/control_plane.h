@@ -71,6 +71,9 @@ class ControlPlaneEnvironment : public ::testing::Environment {
 ControlPlane& control_plane();
 kube::Client& admin_client();
 
+// `s` as one single-quoted shell word.
+std::string shell_quote(const std::string& s);
+
 // A name unique across test processes: "<prefix>-<pid>-<n>".
 std::string unique_name(const std::string& prefix);
 // Creates a fresh namespace and returns its name.
