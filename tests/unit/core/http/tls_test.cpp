@@ -117,7 +117,9 @@ TEST(Tls, Tls11AndTls10ClientsAreRefused) {
     Client client(server->port(), context.get());
     EXPECT_FALSE(client.ok()) << "version " << std::hex << version << " was accepted";
   }
-  if (checked == 0) GTEST_SKIP() << "this OpenSSL cannot offer TLS 1.0 or 1.1 even at security level 0";
+  // Debian's OpenSSL 3 can still offer them at security level 0; if a platform cannot, this test
+  // proves nothing there and says so rather than passing.
+  ASSERT_GT(checked, 0) << "this OpenSSL cannot offer TLS 1.0 or 1.1 even at security level 0, so refusal is unproven";
   // The server is unaffected.
   auto modern = test::client_context();
   Client client(server->port(), modern.get());
