@@ -110,21 +110,17 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   }
 }
 
-std::vector<kube::Informer*> Caches::all() {
-  return {&gateways, &providers, &namespaces, &referencedSecrets, &configMaps, &ownedSecrets, &deployments, &services};
-}
-
 void Caches::start() {
-  for (auto* i : all()) i->start();
+  for (auto* i : all(*this)) i->start();
 }
 
 void Caches::stop() {
-  for (auto* i : all()) i->stop();
+  for (auto* i : all(*this)) i->stop();
 }
 
 bool Caches::wait_for_sync(std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (auto* i : const_cast<Caches*>(this)->all()) {
+  for (const auto* i : all(*this)) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (!i->wait_for_sync(std::max(left, std::chrono::milliseconds(0)))) return false;
   }
@@ -132,7 +128,7 @@ bool Caches::wait_for_sync(std::chrono::milliseconds timeout) const {
 }
 
 bool Caches::has_synced() const {
-  for (auto* i : const_cast<Caches*>(this)->all()) {
+  for (const auto* i : all(*this)) {
     if (!i->has_synced()) return false;
   }
   return true;
@@ -140,7 +136,7 @@ bool Caches::has_synced() const {
 
 std::uint64_t Caches::watch_restarts() const {
   std::uint64_t n = 0;
-  for (auto* i : const_cast<Caches*>(this)->all()) n += i->stats().watch_restarts;
+  for (const auto* i : all(*this)) n += i->stats().watch_restarts;
   return n;
 }
 

@@ -44,7 +44,12 @@ class Caches {
   kube::Informer gateways, providers, namespaces, referencedSecrets, configMaps, ownedSecrets, deployments, services;
 
  private:
-  std::vector<kube::Informer*> all();
+  // Every informer, const or not as the caller is.
+  template <class Self>
+  static auto all(Self& self) {
+    return std::vector{&self.gateways, &self.providers, &self.namespaces, &self.referencedSecrets,
+                       &self.configMaps, &self.ownedSecrets, &self.deployments, &self.services};
+  }
 };
 
 // "namespace/name" of the gateway a provider object points at.
