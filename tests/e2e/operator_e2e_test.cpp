@@ -225,6 +225,16 @@ TEST_F(OperatorE2E, ConflictLoserNamesWinnerAndIsPromotedWhenWinnerGoes) {
   }
   EXPECT_TRUE(has_condition(res::kModelProviders, a, "first", "Programmed", "True"));
   EXPECT_EQ(config_of(gw_ns, "gw").find("gpt-4o-mini"), std::string::npos);
+  // The loser's owners also hear it as a Warning Event on their object.
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& e : admin_client().list(res::kEvents, b).items) {
+      if (e.value("reason", "") == "Conflict" && e.value("type", "") == "Warning" &&
+          e["regarding"].value("name", "") == "second-default") {
+        return true;
+      }
+    }
+    return false;
+  }, 10s));
 
   admin_client().remove(res::kModelProviders, a, "first");
   EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, b, "second-default", "Programmed", "True"); }, 10s));
