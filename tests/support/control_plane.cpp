@@ -25,6 +25,16 @@ namespace plano::testing {
 
 namespace fs = std::filesystem;
 
+kube::ApiError expect_api_error(const std::function<void()>& request) {
+  try {
+    request();
+  } catch (const kube::ApiError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected an ApiError";
+  return kube::ApiError(0, kube::ErrorReason::Other, {}, "no error", {});
+}
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

@@ -14,6 +14,7 @@
 
 #include "core/kube/client.h"
 #include "core/kube/config.h"
+#include "core/kube/errors.h"
 
 namespace plano::testing {
 
@@ -70,6 +71,9 @@ class ControlPlaneEnvironment : public ::testing::Environment {
 // The shared control plane and an admin client for it.
 ControlPlane& control_plane();
 kube::Client& admin_client();
+
+// Runs `request`, which must throw kube::ApiError, and returns that error (a test failure if not).
+kube::ApiError expect_api_error(const std::function<void()>& request);
 
 // `s` as one single-quoted shell word.
 std::string shell_quote(const std::string& s);

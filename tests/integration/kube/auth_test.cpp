@@ -17,6 +17,7 @@ using testing::admin_client;
 using testing::control_plane;
 using testing::create_namespace;
 using testing::eventually;
+using testing::expect_api_error;
 
 const Resource kRoles{"rbac.authorization.k8s.io", "v1", "roles", "Role", true};
 const Resource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true};
@@ -25,16 +26,6 @@ const Resource kSelfSubjectReviews{"authentication.k8s.io", "v1", "selfsubjectre
 std::string whoami(ApiClient& client) {
   json review = client.create(kSelfSubjectReviews, "", json::object());
   return review["status"]["userInfo"]["username"];
-}
-
-ApiError expect_api_error(const std::function<void()>& request) {
-  try {
-    request();
-  } catch (const ApiError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected an ApiError";
-  return ApiError(0, ErrorReason::Other, {}, "no error", {});
 }
 
 // A ServiceAccount allowed to read ConfigMaps (and nothing else) in its namespace.

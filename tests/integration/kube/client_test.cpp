@@ -15,6 +15,7 @@ namespace {
 
 using testing::admin_client;
 using testing::create_namespace;
+using testing::expect_api_error;
 
 json config_map(const std::string& ns, const std::string& name, json data = json::object(),
                 json labels = json::object()) {
@@ -22,16 +23,6 @@ json config_map(const std::string& ns, const std::string& name, json data = json
           {"kind", "ConfigMap"},
           {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
           {"data", data}};
-}
-
-ApiError expect_api_error(const std::function<void()>& request) {
-  try {
-    request();
-  } catch (const ApiError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected an ApiError";
-  return ApiError(0, ErrorReason::Other, {}, "no error", {});
 }
 
 TEST(ClientRequests, CreateGetAndTypedErrors) {
