@@ -198,7 +198,7 @@ TEST_F(OperatorE2E, ProviderChangesKeyRotationAndRemovalFollow) {
   EXPECT_TRUE(rotated);
   EXPECT_EQ(config_of(ns, "gw"), config) << "a key rotation must not change the config";
   auto keys = admin_client().get(res::kSecrets, ns, "gw-plano-keys");
-  EXPECT_EQ(*encoding::base64_decode(keys["data"].begin()->get<std::string>()), "sk-two");
+  EXPECT_EQ(*encoding::base64_decode(keys["data"].begin()->get<std::string>()), "sk-two") << op->log();
   std::cout << "[ measured ] key rotation reached the pod template in " << rotate_ms << " ms\n";
 
   admin_client().remove(res::kModelProviders, ns, "local");
