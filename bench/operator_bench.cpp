@@ -1,17 +1,23 @@
-// Benchmark (not a test): the operator against a real local control plane.
-//   1,000 providers in 100 namespaces on one gateway: time from the last create to a ConfigMap
-//   carrying all of them; then the latency of one changed provider reaching the ConfigMap
-//   (median over 21 changes); RSS idle and with 10,000 providers cached (10 gateways, since one
-//   ConfigMap cannot hold 10,000 providers: the API server caps it at 1 MiB).
-// Usage: bench_operator PLANO_OPERATOR_BINARY [STATE_DIR]
+// Benchmark (not a test): the operator against a real local control plane, at several scales.
+// For each N (default 100, 1000, 10000): a fresh control plane; N/10 tenant namespaces; one gateway
+// per 1,000 providers (a ConfigMap holds at most 1 MiB); N providers, each with its own key Secret.
+// Measures, in one table:
+//   converge  last create -> every gateway's ConfigMap carries all its providers
+//   change    one provider's model patched -> the ConfigMap carries it (median and p90 of 21)
+//   cold      operator restarted with everything cached -> /readyz answers 200, and -> the first
+//             reconcile of every gateway is done
+//   RSS       the operator's resident memory idle (nothing created yet) and with all N cached
+// Usage: bench_operator PLANO_OPERATOR_BINARY [N,N,...] [STATE_DIR]
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -25,8 +31,11 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace res = plano::kube::resources;
+constexpr int kProvidersPerGateway = 1000;
 
 std::string root() { return PLANO_SOURCE_DIR; }
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -36,24 +45,82 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Output of a shell command (curl for the probe endpoints keeps this file free of an HTTP client).
+std::string run(const std::string& command) {
+  std::string out;
+  if (FILE* p = popen(command.c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
+}
+
+struct Operator {
+  pid_t pid = -1;
+  std::string log;
+  Clock::time_point started;
+
+  Operator(const std::string& binary, const std::string& kubeconfig, std::string log_path) : log(std::move(log_path)) {
+    started = Clock::now();
+    pid = fork();
+    if (pid == 0) {
+      if (!freopen(log.c_str(), "w", stderr) || !freopen(log.c_str(), "a", stdout)) _exit(126);
+      execl(binary.c_str(), binary.c_str(), "operator", "--kubeconfig", kubeconfig.c_str(), "--probe-address",
+            "127.0.0.1:0", "--leader-elect=false", nullptr);
+      _exit(127);
+    }
+  }
+  ~Operator() {
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+  }
+  int probe_port() const {
+    static const std::regex line("/readyz on [^:]+:([0-9]+)");
+    std::smatch m;
+    const auto text = slurp(log);
+    return std::regex_search(text, m, line) ? std::stoi(m[1]) : 0;
+  }
+  std::string get(const std::string& path) const {
+    const int port = probe_port();
+    if (!port) return "";
+    return run("curl -s -o /dev/stdout -w ' HTTP%{http_code}' http://127.0.0.1:" + std::to_string(port) + path + " 2>/dev/null");
+  }
+  double reconciles() const {
+    double total = 0;
+    std::istringstream in(get("/metrics"));
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("plano_operator_reconcile_total{", 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return total;
+  }
+};
+
+json secret(const std::string& ns, int i) {
+  return {{"apiVersion", "v1"}, {"kind", "Secret"},
+          {"metadata", {{"name", "key-" + std::to_string(i)}, {"namespace", ns}}},
+          {"stringData", {{"api-key", "sk-bench-" + std::to_string(i)}}}};
+}
 
 json provider(const std::string& ns, int i, const std::string& gateway) {
-  return {{"apiVersion", "plano-operator.io/v1alpha1"},
-          {"kind", "ModelProvider"},
+  return {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "ModelProvider"},
           {"metadata", {{"name", "p" + std::to_string(i)}, {"namespace", ns}}},
-          {"spec",
-           {{"gatewayRef", {{"name", gateway}, {"namespace", "platform"}}},
-            {"model", "vllm/model-" + gateway + "-" + std::to_string(i)},
-            {"baseURL", "http://vllm-" + std::to_string(i) + ".inference.svc:8000/v1"},
-            {"providerInterface", "openai"},
-            {"passthroughAuth", true}}}};
+          {"spec", {{"gatewayRef", {{"name", gateway}, {"namespace", "platform"}}},
+                    {"model", "openai/model-" + std::to_string(i)},
+                    {"baseURL", "https://llm-" + std::to_string(i) + ".example.com/v1"},
+                    {"accessKeySecretRef", {{"name", "key-" + std::to_string(i)}, {"key", "api-key"}}}}}};
 }
 
 std::string config(plano::kube::Client& c, const std::string& gateway) {
   try {
-    auto cm = c.get(res::kConfigMaps, "platform", gateway + "-plano-config");
-    return cm["data"].value("plano_config.yaml", "");
+    return c.get(res::kConfigMaps, "platform", gateway + "-plano-config")["data"].value("plano_config.yaml", "");
   } catch (const plano::kube::ApiError&) {
     return "";
   }
@@ -65,100 +132,133 @@ std::size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-void create_all(plano::kube::Client& c, const std::vector<json>& objects, int threads) {
+void create_all(plano::kube::Client& c, const plano::kube::Resource& r, const std::vector<json>& objects) {
+  constexpr std::size_t kThreads = 8;
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
+  for (std::size_t t = 0; t < kThreads; ++t) {
     pool.emplace_back([&, t] {
-      for (std::size_t i = static_cast<std::size_t>(t); i < objects.size(); i += static_cast<std::size_t>(threads)) {
-        c.create(res::kModelProviders, objects[i]["metadata"]["namespace"], objects[i]);
-      }
+      for (std::size_t i = t; i < objects.size(); i += kThreads) c.create(r, objects[i]["metadata"]["namespace"], objects[i]);
     });
   }
   for (auto& th : pool) th.join();
 }
 
-}  // namespace
+struct Row {
+  int providers = 0;
+  double create_ms = 0, converge_ms = 0, change_p50 = 0, change_p90 = 0, ready_ms = 0, first_pass_ms = 0;
+  long idle_kib = 0, loaded_kib = 0;
+};
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PLANO_OPERATOR_BINARY [STATE_DIR]\n", argv[0]);
-    return 2;
-  }
-  const std::string binary = argv[1];
-  const std::string dir = argc > 2 ? argv[2] : "/tmp/plano-bench-cp";
+Row measure(const std::string& binary, int n, const std::string& dir) {
+  Row row;
+  row.providers = n;
   const std::string script = root() + "/scripts/controlplane.sh";
-  if (std::system((script + " up " + dir + " >/dev/null").c_str()) != 0) return 1;
+  if (std::system((script + " up " + dir + " >/dev/null").c_str()) != 0) throw std::runtime_error("control plane did not start");
   const std::string kubeconfig = dir + "/kubeconfig";
   if (std::system(("kubectl --kubeconfig " + kubeconfig + " apply -f " + root() + "/crds >/dev/null && kubectl --kubeconfig " +
                    kubeconfig + " wait --for condition=established crd --all --timeout=60s >/dev/null").c_str()) != 0) {
-    return 1;
+    throw std::runtime_error("CRDs not established");
   }
   plano::kube::Client c(plano::kube::load_kubeconfig({kubeconfig, ""}));
-  auto ensure_ns = [&](const std::string& ns) {
-    try {
-      c.create(res::kNamespaces, "", {{"metadata", {{"name", ns}}}});
-    } catch (const plano::kube::ApiError&) {
-    }
-  };
-  ensure_ns("platform");
-  for (int n = 0; n < 100; ++n) ensure_ns("tenant-" + std::to_string(n));
-  auto gateway = [&](const std::string& name) {
+  const int namespaces = std::max(1, n / 10);
+  const int gateways = (n + kProvidersPerGateway - 1) / kProvidersPerGateway;
+  c.create(res::kNamespaces, "", {{"metadata", {{"name", "platform"}}}});
+  for (int k = 0; k < namespaces; ++k) c.create(res::kNamespaces, "", {{"metadata", {{"name", "tenant-" + std::to_string(k)}}}});
+  for (int g = 0; g < gateways; ++g) {
     c.create(res::kPlanoGateways, "platform",
              {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},
-              {"metadata", {{"name", name}, {"namespace", "platform"}}},
+              {"metadata", {{"name", "g" + std::to_string(g)}, {"namespace", "platform"}}},
               {"spec", {{"listeners", json::array({{{"name", "llm"}, {"type", "model"}, {"port", 12000}}})},
                         {"allowedProviders", {{"namespaces", {{"from", "All"}}}}}}}});
-  };
-  gateway("g0");
-
-  pid_t op = fork();
-  if (op == 0) {
-    freopen("/tmp/plano-bench-operator.log", "w", stderr);
-    execl(binary.c_str(), binary.c_str(), "operator", "--kubeconfig", kubeconfig.c_str(), "--probe-address", "127.0.0.1:0",
-          "--leader-elect=false", "--log-level", "warn", nullptr);
-    _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  const long idle = rss_kib(op);
 
-  std::vector<json> first;
-  for (int i = 0; i < 1000; ++i) first.push_back(provider("tenant-" + std::to_string(i % 100), i, "g0"));
+  auto op = std::make_unique<Operator>(binary, kubeconfig, dir + "-operator.log");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  row.idle_kib = rss_kib(op->pid);
+
+  std::vector<json> secrets, providers;
+  for (int i = 0; i < n; ++i) {
+    const auto ns = "tenant-" + std::to_string(i % namespaces);
+    secrets.push_back(secret(ns, i));
+    providers.push_back(provider(ns, i, "g" + std::to_string(i / kProvidersPerGateway)));
+  }
   auto t0 = Clock::now();
-  create_all(c, first, 8);
-  const double create_ms = ms_since(t0);
+  create_all(c, res::kSecrets, secrets);
+  create_all(c, res::kModelProviders, providers);
+  row.create_ms = ms_since(t0);
   auto last = Clock::now();
-  while (count(config(c, "g0"), "model: \"vllm/") < 1000 && ms_since(last) < 120000) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const double converge_ms = ms_since(last);
+  auto all_in = [&] {
+    for (int g = 0; g < gateways; ++g) {
+      const int want = std::min(kProvidersPerGateway, n - g * kProvidersPerGateway);
+      if (static_cast<int>(count(config(c, "g" + std::to_string(g)), "access_key: \"$")) < want) return false;
+    }
+    return true;
+  };
+  while (!all_in() && ms_since(last) < 300000) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  row.converge_ms = ms_since(last);
+  {  // where the operator's time went, for the reader of the figures
+    std::istringstream metrics(op->get("/metrics"));
+    for (std::string line; std::getline(metrics, line);) {
+      if (line.rfind("plano_operator_api_writes_total{", 0) == 0 || line.rfind("plano_operator_reconcile_duration_seconds_sum", 0) == 0 ||
+          line.rfind("plano_operator_reconcile_duration_seconds_count", 0) == 0) {
+        std::fprintf(stderr, "  %d providers, converged: %s\n", n, line.c_str());
+      }
+    }
+  }
 
   std::vector<double> change;
   for (int k = 0; k < 21; ++k) {
-    const std::string model = "vllm/changed-" + std::to_string(k);
+    const int i = (k * 37) % std::min(n, kProvidersPerGateway);  // all on gateway g0
+    const std::string model = "openai/changed-" + std::to_string(k);
     auto t = Clock::now();
-    c.patch(res::kModelProviders, "tenant-" + std::to_string(k % 100), "p" + std::to_string(k), plano::kube::PatchType::Merge,
-            {{"spec", {{"model", model}}}});
+    c.patch(res::kModelProviders, "tenant-" + std::to_string(i % namespaces), "p" + std::to_string(i),
+            plano::kube::PatchType::Merge, {{"spec", {{"model", model}}}});
     while (config(c, "g0").find("\"" + model + "\"") == std::string::npos && ms_since(t) < 30000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     change.push_back(ms_since(t));
   }
   std::sort(change.begin(), change.end());
-
-  for (int g = 1; g < 10; ++g) gateway("g" + std::to_string(g));
-  std::vector<json> rest;
-  for (int i = 1000; i < 10000; ++i) rest.push_back(provider("tenant-" + std::to_string(i % 100), i, "g" + std::to_string(i / 1000)));
-  create_all(c, rest, 8);
-  auto wait_all = Clock::now();
-  while (count(config(c, "g9"), "model: \"vllm/") < 1000 && ms_since(wait_all) < 300000) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  row.change_p50 = change[10];
+  row.change_p90 = change[18];
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  const long loaded = rss_kib(op);
+  row.loaded_kib = rss_kib(op->pid);
 
-  std::printf("create 1000 providers (8 client threads): %8.0f ms\n", create_ms);
-  std::printf("last create -> ConfigMap has all 1000:     %8.0f ms\n", converge_ms);
-  std::printf("one changed provider -> ConfigMap (n=21):  median %.0f ms, p90 %.0f ms, max %.0f ms\n", change[10], change[18], change[20]);
-  std::printf("operator RSS idle:                         %8ld KiB\n", idle);
-  std::printf("operator RSS with 10000 providers cached:  %8ld KiB\n", loaded);
-  kill(op, SIGTERM);
-  waitpid(op, nullptr, 0);
+  op.reset();
+  op = std::make_unique<Operator>(binary, kubeconfig, dir + "-operator-restart.log");
+  while (op->get("/readyz").find("HTTP200") == std::string::npos && ms_since(op->started) < 60000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  row.ready_ms = ms_since(op->started);
+  while (op->reconciles() < gateways && ms_since(op->started) < 60000) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  row.first_pass_ms = ms_since(op->started);
+  op.reset();
   std::system((script + " down " + dir + " >/dev/null").c_str());
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s PLANO_OPERATOR_BINARY [N,N,...] [STATE_DIR]\n", argv[0]);
+    return 2;
+  }
+  std::vector<int> sizes;
+  std::stringstream list(argc > 2 ? argv[2] : "100,1000,10000");
+  for (std::string item; std::getline(list, item, ',');) sizes.push_back(std::stoi(item));
+  const std::string dir = argc > 3 ? argv[3] : "/tmp/plano-bench-cp";
+  std::vector<Row> rows;
+  for (int n : sizes) {
+    rows.push_back(measure(argv[1], n, dir));
+    std::fprintf(stderr, "measured %d providers\n", n);
+  }
+  std::printf("| providers | gateways | create (8 clients) | converge after last create | one change p50 / p90 | cold start: ready / first pass | RSS idle | RSS loaded |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : rows) {
+    std::printf("| %d | %d | %.0f ms | %.0f ms | %.0f / %.0f ms | %.0f / %.0f ms | %.1f MB | %.1f MB |\n", r.providers,
+                (r.providers + kProvidersPerGateway - 1) / kProvidersPerGateway, r.create_ms, r.converge_ms, r.change_p50,
+                r.change_p90, r.ready_ms, r.first_pass_ms, r.idle_kib / 1024.0, r.loaded_kib / 1024.0);
+  }
   return 0;
 }

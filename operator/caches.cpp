@@ -59,15 +59,27 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
   }
 }
 
+bool only_status_changed(const json& before, const json& after) {
+  auto without_status = [](json o) {
+    o.erase("status");
+    if (auto m = o.find("metadata"); m != o.end() && m->is_object()) m->erase("resourceVersion");
+    return o;
+  };
+  return before.value("status", json()) != after.value("status", json()) && without_status(before) == without_status(after);
+}
+
 void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   auto self = [enqueue](const json& o) { enqueue(ns_of(o) + "/" + str(o, "metadata", "name")); };
   gateways.on_add(self);
-  gateways.on_update([self](const json&, const json& n) { self(n); });
+  gateways.on_update([self](const json& o, const json& n) {
+    if (!only_status_changed(o, n)) self(n);
+  });
   gateways.on_delete(self);
 
   auto provider = [enqueue](const json& p) { enqueue(gateway_key_of_provider(p)); };
   providers.on_add(provider);
   providers.on_update([enqueue](const json& o, const json& n) {
+    if (only_status_changed(o, n)) return;
     // A provider that moves to another gateway leaves the old one too.
     enqueue(gateway_key_of_provider(o));
     enqueue(gateway_key_of_provider(n));

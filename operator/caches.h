@@ -52,6 +52,10 @@ class Caches {
   }
 };
 
+// True when an update changed nothing but the status: mostly the operator's own status writes,
+// which need no reconcile (a foreign status edit is put right by the periodic resync).
+bool only_status_changed(const nlohmann::json& before, const nlohmann::json& after);
+
 // "namespace/name" of the gateway a provider object points at.
 std::string gateway_key_of_provider(const nlohmann::json& provider);
 

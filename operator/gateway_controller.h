@@ -4,6 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +15,7 @@
 
 #include "core/kube/client.h"
 #include "core/metrics/registry.h"
+#include "operator/async_writer.h"
 #include "operator/caches.h"
 #include "operator/gateway_plan.h"
 #include "operator/work_queue.h"
@@ -44,8 +49,18 @@ class GatewayController {
  private:
   void work();
   void resync_loop();
-  std::optional<std::map<std::string, std::string>> secret_data(const std::string& ns, const std::string& name);
-  void write_provider_statuses(const std::vector<ProviderStatusChange>& changes);
+  // API calls that may run side by side: Secret lookups of one reconcile, and status and Event writes.
+  static constexpr std::size_t kParallelWrites = 8;
+  // Secrets the providers reference: from the informer, or fetched (and labelled, so that the
+  // informer has them next time) all at once for those it does not hold yet.
+  SecretData lookup_secrets(const std::vector<api::ModelProvider>& providers);
+  std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);
+  // Queues the status writes; returns the providers whose status was already written from the
+  // same resourceVersion (the informer has not seen that write yet), which are skipped.
+  std::set<std::string> write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
+                                                const std::map<std::string, kube::ObjectPtr>& provider_by_key);
+  void record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
+                     const std::map<std::string, kube::ObjectPtr>& provider_by_key);
   void apply_if_changed(const kube::Resource& resource, const nlohmann::json& desired, const kube::Informer& cache);
 
   kube::ApiClient& client_;
@@ -56,12 +71,24 @@ class GatewayController {
   std::mutex lifecycle_mu_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> writes_{0};
+  std::atomic<std::uint64_t> events_submitted_{0};
+  // Per provider ("ns/name"), the last status written (a hash) and the resourceVersion it was
+  // computed from. While the informer still holds that version, the same status is neither written
+  // again nor are its Events recorded again.
+  struct StatusWrite {
+    std::size_t hash;
+    std::string basedOn;
+  };
+  std::mutex status_writes_mu_;
+  std::map<std::string, StatusWrite> status_writes_;
   std::mutex resync_mu_;
   std::condition_variable resync_cv_;
 
   metrics::Family<metrics::Counter>& reconciles_;
   metrics::Family<metrics::Histogram>& duration_;
   metrics::Family<metrics::Counter>& writes_metric_;
+  // Last, so that its workers stop before anything they use is destroyed.
+  AsyncWriter writer_{kParallelWrites};
 };
 
 }  // namespace plano::op

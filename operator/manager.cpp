@@ -28,6 +28,7 @@ int run_manager(const ManagerOptions& o) {
 
   auto config = kube::load_config(o.kubeconfig, o.context);
   spdlog::info("plano-operator {} using {} ({})", PLANO_VERSION, config.server, config.origin);
+  kube::prepare_process_for_clients(config);
   kube::Client client(config);
 
   metrics::Registry registry;

@@ -39,6 +39,7 @@ int run_webhook(const WebhookOptions& o) {
   process::block_termination_signals();
 
   auto config = kube::load_config(o.kubeconfig, o.context);
+  kube::prepare_process_for_clients(config);
   kube::Client client(config);
   ClusterCache cache(client, o.watchNamespace);
   cache.start();

@@ -1,6 +1,8 @@
 #include "core/kube/client.h"
 
 #include <openssl/ssl.h>
+#include <pplx/threadpool.h>
+#include <stdlib.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -122,6 +124,11 @@ std::optional<std::chrono::seconds> retry_after(const web::http::http_response& 
 }
 
 }  // namespace detail
+
+void prepare_process_for_clients(const ClientConfig& config, std::size_t io_threads) {
+  crossplat::threadpool::initialize_with_threads(io_threads);
+  if (!config.ca_pem.empty()) setenv("SSL_CERT_FILE", "/dev/null", 1);
+}
 
 // ---- ApiClient ----
 

@@ -122,6 +122,14 @@ class ApiClient {
   }
 };
 
+// Call once at the start of a long-running process, before any Client connects (it sets the
+// process environment and sizes cpprestsdk's thread pool, which cannot change later):
+// - cpprestsdk's pool defaults to 40 threads; watches and requests are asynchronous, so a few do.
+// - cpprestsdk loads OpenSSL's default trust file (~0.8 MB of parsed roots) into every new
+//   connection before our callback replaces the store with the configured CA. With a CA
+//   configured that load is wasted, so OpenSSL is pointed at an empty file instead.
+void prepare_process_for_clients(const ClientConfig& config, std::size_t io_threads = 4);
+
 // The HTTPS implementation. Thread-safe: one Client serves all threads.
 //
 // Retries (bounded, jittered exponential backoff): 429 and failures before the

@@ -79,8 +79,8 @@ nlohmann::json make_event(const EventRecord& record) {
   require(record.action, "action");
   require(record.reporting_controller, "reporting_controller");
   require(record.reporting_instance, "reporting_instance");
-  nlohmann::json regarding = object_reference(record.regarding);
-  if (!regarding.contains("name")) throw std::invalid_argument("event: the regarding object has no metadata.name");
+  const nlohmann::json& regarding = record.regarding;
+  if (!regarding.contains("name")) throw std::invalid_argument("event: the regarding reference has no name");
   std::string ns = regarding.value("namespace", "default");
   std::string name = regarding["name"].get<std::string>();
   nlohmann::json event = {
@@ -96,7 +96,7 @@ nlohmann::json make_event(const EventRecord& record) {
       {"reportingController", record.reporting_controller},
       {"reportingInstance", record.reporting_instance},
   };
-  if (record.related) event["related"] = object_reference(*record.related);
+  if (record.related) event["related"] = *record.related;
   return event;
 }
 

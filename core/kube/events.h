@@ -13,14 +13,16 @@ namespace plano::kube {
 enum class EventType { Normal, Warning };
 
 struct EventRecord {
-  nlohmann::json regarding;  // the object the event is about (apiVersion, kind and metadata are used)
+  // What the event is about, as object_reference(object) gives it: a reference, not the object, so
+  // that events waiting to be written hold a few fields rather than whole objects.
+  nlohmann::json regarding;
   EventType type = EventType::Normal;
   std::string reason;  // UpperCamelCase, machine-readable: "ProviderRejected"
   std::string note;    // for humans; cut to the API's 1 kB limit
   std::string action;  // what was done or failed: "Reconcile"
   std::string reporting_controller;  // "plano-operator.io/operator"
   std::string reporting_instance;    // this replica, e.g. the pod name
-  std::optional<nlohmann::json> related;  // a second object involved, if any
+  std::optional<nlohmann::json> related;  // a second object involved, if any, also as a reference
 };
 
 // An ObjectReference {apiVersion, kind, namespace, name, uid, resourceVersion} to an object.

@@ -67,6 +67,15 @@ std::string rollout_of(const std::string& ns, const std::string& gateway) {
   return d["spec"]["template"]["metadata"]["annotations"].value("plano-operator.io/config-hash", "");
 }
 
+// The pod template's hash once a reconcile has finished, or "" while one is midway: the ConfigMap
+// is applied before the Deployment, and the gateway's status after both.
+std::string settled_rollout_of(const std::string& ns, const std::string& gateway) {
+  const auto rollout = rollout_of(ns, gateway);
+  auto gw = get_or_null(res::kPlanoGateways, ns, gateway);
+  if (gw.is_null() || rollout.empty()) return "";
+  return gw.value("status", json::object()).value("configHash", "") == rollout ? rollout : "";
+}
+
 json condition(const json& object, const std::string& type) {
   for (const auto& c : object.value("status", json::object()).value("conditions", json::array())) {
     if (c["type"] == type) return c;
@@ -177,7 +186,9 @@ TEST_F(OperatorE2E, ProviderChangesKeyRotationAndRemovalFollow) {
              provider_yaml(ns, "managed", ns, "  model: openai/gpt-4o\n  accessKeySecretRef: {name: openai, key: api-key}\n  default: true\n") +
              provider_yaml(ns, "local", ns, "  model: ollama/llama3.1\n  baseURL: http://ollama:11434\n  passthroughAuth: true\n"));
   auto op = start_operator();
-  ASSERT_TRUE(eventually([&] { return config_of(ns, "gw").find("ollama/llama3.1") != std::string::npos; }, 20s)) << op->log();
+  ASSERT_TRUE(eventually([&] {
+    return config_of(ns, "gw").find("ollama/llama3.1") != std::string::npos && !settled_rollout_of(ns, "gw").empty();
+  }, 20s)) << op->log();
   auto timed = [](const std::function<bool()>& done) {
     auto start = std::chrono::steady_clock::now();
     bool ok = eventually(done, 10s, 5ms);
@@ -185,21 +196,28 @@ TEST_F(OperatorE2E, ProviderChangesKeyRotationAndRemovalFollow) {
     return std::make_pair(ok, ms);
   };
 
-  auto hash = rollout_of(ns, "gw");
+  auto hash = settled_rollout_of(ns, "gw");
   admin_client().patch(res::kModelProviders, ns, "local", kube::PatchType::Merge, {{"spec", {{"model", "ollama/qwen3"}}}});
-  auto [changed, change_ms] = timed([&] { return config_of(ns, "gw").find("ollama/qwen3") != std::string::npos && rollout_of(ns, "gw") != hash; });
+  auto [changed, change_ms] = timed([&] {
+    const auto now = settled_rollout_of(ns, "gw");
+    return config_of(ns, "gw").find("ollama/qwen3") != std::string::npos && !now.empty() && now != hash;
+  });
   EXPECT_TRUE(changed);
-  std::cout << "[ measured ] provider change reached ConfigMap and pod template in " << change_ms << " ms\n";
+  std::cout << "[ measured ] provider change reached ConfigMap, pod template and status in " << change_ms << " ms\n";
 
   const auto config = config_of(ns, "gw");
-  hash = rollout_of(ns, "gw");
+  hash = settled_rollout_of(ns, "gw");
+  ASSERT_FALSE(hash.empty()) << "another reconcile followed the provider change:\n" << op->log();
   admin_client().patch(res::kSecrets, ns, "openai", kube::PatchType::Merge, {{"stringData", {{"api-key", "sk-two"}}}});
-  auto [rotated, rotate_ms] = timed([&] { return rollout_of(ns, "gw") != hash; });
+  auto [rotated, rotate_ms] = timed([&] {
+    const auto now = settled_rollout_of(ns, "gw");
+    return !now.empty() && now != hash;
+  });
   EXPECT_TRUE(rotated);
   EXPECT_EQ(config_of(ns, "gw"), config) << "a key rotation must not change the config";
   auto keys = admin_client().get(res::kSecrets, ns, "gw-plano-keys");
   EXPECT_EQ(*encoding::base64_decode(keys["data"].begin()->get<std::string>()), "sk-two") << op->log();
-  std::cout << "[ measured ] key rotation reached the pod template in " << rotate_ms << " ms\n";
+  std::cout << "[ measured ] key rotation reached the pod template and status in " << rotate_ms << " ms\n";
 
   admin_client().remove(res::kModelProviders, ns, "local");
   auto [removed, remove_ms] = timed([&] { return config_of(ns, "gw").find("ollama") == std::string::npos; });

@@ -289,7 +289,7 @@ TEST(ClientRequests, RecordsEventsAboutObjects) {
   json subject = client.create(resources::kConfigMaps, ns, config_map(ns, "subject"));
 
   EventRecord record;
-  record.regarding = subject;
+  record.regarding = object_reference(subject);
   record.type = EventType::Warning;
   record.reason = "ProviderRejected";
   record.note = std::string(2000, 'x');  // longer than the API allows: cut to 1 kB
