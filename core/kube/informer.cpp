@@ -18,10 +18,17 @@ std::string metadata_field(const nlohmann::json& object, const char* key) {
   return value != metadata->end() && value->is_string() ? value->get<std::string>() : std::string();
 }
 
-// managedFields is bookkeeping for server-side apply: large and never read from a cache.
+// managedFields (server-side apply) and kubectl's last-applied-configuration (client-side apply, a
+// second copy of the object) are bookkeeping: large and never read from a cache.
 ObjectPtr cached(nlohmann::json object) {
   auto metadata = object.find("metadata");
-  if (metadata != object.end() && metadata->is_object()) metadata->erase("managedFields");
+  if (metadata != object.end() && metadata->is_object()) {
+    metadata->erase("managedFields");
+    if (auto annotations = metadata->find("annotations"); annotations != metadata->end() && annotations->is_object()) {
+      annotations->erase("kubectl.kubernetes.io/last-applied-configuration");
+      if (annotations->empty()) metadata->erase(annotations);
+    }
+  }
   return std::make_shared<const nlohmann::json>(std::move(object));
 }
 

@@ -110,7 +110,8 @@ class Informer {
   // a time, in the order the changes happened, after the cache has applied the
   // change; a slow handler delays the cache. After a relist the differences to
   // the old cache are reported (update only where the resourceVersion changed).
-  // Objects passed to them have metadata.managedFields removed.
+  // Objects passed to them have metadata.managedFields and kubectl's last-applied-configuration
+  // annotation removed.
   void add_index(const std::string& name, IndexFunc fn);
   void on_add(AddHandler handler);
   void on_update(UpdateHandler handler);

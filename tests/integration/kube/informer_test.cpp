@@ -89,7 +89,10 @@ TEST(Informer, SyncsThenFollowsChangesWithHandlersInOrder) {
   EXPECT_FALSE(informer.resource_version().empty());
 
   client.create(resources::kConfigMaps, ns, config_map(ns, "c", "x", "1"));
-  client.patch(resources::kConfigMaps, ns, "a", PatchType::Merge, {{"data", {{"v", "2"}}}});
+  client.patch(resources::kConfigMaps, ns, "a", PatchType::Merge,
+               {{"data", {{"v", "2"}}},
+                {"metadata", {{"annotations", {{"kubectl.kubernetes.io/last-applied-configuration", "{\"kind\":\"ConfigMap\"}"},
+                                               {"team", "x"}}}}}});
   client.remove(resources::kConfigMaps, ns, "b");
 
   ASSERT_TRUE(eventually([&] { return recorder.size() >= 5; }, 10s)) << recorder.size();
@@ -101,6 +104,7 @@ TEST(Informer, SyncsThenFollowsChangesWithHandlersInOrder) {
   ASSERT_TRUE(a);
   EXPECT_EQ((*a)["data"]["v"], "2");
   EXPECT_FALSE((*a)["metadata"].contains("managedFields")) << "the cache strips managedFields";
+  EXPECT_EQ((*a)["metadata"]["annotations"], (json{{"team", "x"}})) << "and kubectl's last-applied copy, nothing else";
   EXPECT_EQ(informer.get(ns + "/a"), a);
   EXPECT_FALSE(informer.get(ns, "b"));
 
