@@ -6,7 +6,8 @@
 //   change    one provider's model patched -> the ConfigMap carries it (median and p90 of 21)
 //   cold      operator restarted with everything cached -> /readyz answers 200, and -> the first
 //             reconcile of every gateway is done
-//   RSS       the operator's resident memory idle (nothing created yet) and with all N cached
+//   RSS       the operator's resident memory idle (nothing created yet) and with all N cached, once
+//             its writes have stopped
 // Usage: bench_operator PLANO_OPERATOR_BINARY [N,N,...] [STATE_DIR]
 #include <signal.h>
 #include <sys/wait.h>
@@ -93,11 +94,12 @@ struct Operator {
     if (!port) return "";
     return run("curl -s -o /dev/stdout -w ' HTTP%{http_code}' http://127.0.0.1:" + std::to_string(port) + path + " 2>/dev/null");
   }
-  double reconciles() const {
+  // Sum of a counter's series in /metrics.
+  double counter(const std::string& name) const {
     double total = 0;
     std::istringstream in(get("/metrics"));
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("plano_operator_reconcile_total{", 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
+      if (line.rfind(name + "{", 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
     }
     return total;
   }
@@ -221,7 +223,11 @@ Row measure(const std::string& binary, int n, const std::string& dir) {
   std::sort(change.begin(), change.end());
   row.change_p50 = change[10];
   row.change_p90 = change[18];
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // Steady state: the status writes and Events of the initial sync have all been made.
+  auto writes = [&] { return op->counter("plano_operator_api_writes_total"); };
+  for (double before = -1, now = writes(); now != before && ms_since(last) < 600000; before = now, now = writes()) {
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
   row.loaded_kib = rss_kib(op->pid);
 
   op.reset();
@@ -230,7 +236,7 @@ Row measure(const std::string& binary, int n, const std::string& dir) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   row.ready_ms = ms_since(op->started);
-  while (op->reconciles() < gateways && ms_since(op->started) < 60000) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  while (op->counter("plano_operator_reconcile_total") < gateways && ms_since(op->started) < 60000) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   row.first_pass_ms = ms_since(op->started);
   op.reset();
   std::system((script + " down " + dir + " >/dev/null").c_str());
