@@ -22,8 +22,9 @@ examples: build
 	./build/plano-operator validate -f examples/*.yaml
 	./build/plano-operator render -f examples/*.yaml
 
-bench: build
-	./build/bench/bench_offline 1000 10000
+# The core's benchmarks (rules, render, admission decode) as one table; see docs/performance.md.
+bench:
+	scripts/bench.sh core
 
 clean:
 	rm -rf build build-asan build-kube

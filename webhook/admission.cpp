@@ -58,11 +58,6 @@ AdmissionOutcome bad_request(std::string reason, std::string kind = "", std::str
   return out;
 }
 
-struct Verdict {
-  std::vector<std::string> errors;
-  std::vector<std::string> warnings;
-};
-
 void add_finding(Verdict& v, const std::string& field, const std::string& message, rules::Severity s) {
   (s == rules::Severity::Error ? v.errors : v.warnings).push_back((field.empty() ? "" : field + ": ") + message);
 }
@@ -73,54 +68,37 @@ std::string visible_message(const rules::ProviderVerdict& v, const std::string& 
   return v.message;
 }
 
-Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& cluster) {
-  Verdict out;
-  const auto self = rules::ref_of(candidate);
-  const auto gw_key = candidate.gatewayNamespace() + "/" + candidate.spec.gatewayRef.name;
+// Everyone on the gateway but `self`'s earlier version, oldest first, then the candidate last,
+// evaluated together: what judge_next answers at once, when it may.
+rules::Judgement judge_everyone_again(const api::ModelProvider& candidate, const rules::ObjectRef& self,
+                                      const ClusterView& view) {
   std::vector<const api::PlanoGateway*> gateways;
-  for (const auto& g : cluster.gateways) {
-    if (api::key_of(g->metadata) == gw_key) gateways.push_back(g.get());
-  }
-  // Everyone already on the gateway, oldest first, then the request itself last: a change is
-  // judged as a newcomer, so it can never take a value another provider already holds. Its own
-  // older version is left out, so it never conflicts with itself.
+  if (view.gateway) gateways.push_back(view.gateway.get());
   std::vector<const api::ModelProvider*> providers;
-  for (const auto& p : cluster.providers) {
-    if (rules::ref_of(*p) != self && p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == gw_key) providers.push_back(p.get());
+  for (const auto& p : view.providers) {
+    if (rules::ref_of(*p) != self) providers.push_back(p.get());
   }
-  rules::by_age(providers);
   providers.push_back(&candidate);
-  auto ev = rules::evaluate(gateways, providers, cluster.namespaceLabels);
-  const auto& verdict = ev.providers.at(api::key_of(candidate.metadata));
-  for (const auto& f : ev.findings) {
-    if (f.object != self) continue;
-    const bool decided_by_verdict = !verdict.accepted() && verdict.reason != rules::Reason::Invalid && f.field == verdict.field &&
-                                    f.message == rules::describe(verdict);
-    add_finding(out, f.field, decided_by_verdict ? visible_message(verdict, candidate.metadata.namespace_) : f.message, f.severity);
+  auto ev = rules::evaluate(gateways, providers, view.namespaceLabels);
+  rules::Judgement out{ev.providers.at(api::key_of(candidate.metadata)), {}};
+  for (auto& f : ev.findings) {
+    if (f.object == self) out.findings.push_back(std::move(f));
   }
   return out;
 }
 
-Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& cluster) {
+Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& view) {
   Verdict out;
   for (const auto& f : rules::check_gateway(candidate)) add_finding(out, f.field, f.message, f.severity);
   if (!out.errors.empty()) return out;
   // Which attached providers this change would drop: allowed, but said.
   const auto key = api::key_of(candidate.metadata);
   std::vector<const api::ModelProvider*> attached;
-  for (const auto& p : cluster.providers) {
-    if (p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == key) attached.push_back(p.get());
-  }
-  rules::by_age(attached);
-  const api::PlanoGateway* current = nullptr;
-  for (const auto& g : cluster.gateways) {
-    if (api::key_of(g->metadata) == key) current = g.get();
-  }
-  auto after = rules::evaluate({&candidate}, attached, cluster.namespaceLabels);
+  for (const auto& p : view.providers) attached.push_back(p.get());
+  auto after = rules::evaluate({&candidate}, attached, view.namespaceLabels);
   std::set<std::string> accepted_before;
-  if (current) {
-    auto before = rules::evaluate({current}, attached, cluster.namespaceLabels);
-    for (const auto* p : before.gateways.at(key).accepted) accepted_before.insert(api::key_of(p->metadata));
+  if (view.gateway) {
+    for (const auto* p : view.evaluation.gateways.at(key).accepted) accepted_before.insert(api::key_of(p->metadata));
   }
   std::vector<std::string> dropped;
   for (const auto& name : accepted_before) {
@@ -137,6 +115,49 @@ Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& clu
 }
 
 }  // namespace
+
+std::shared_ptr<const ClusterView> make_view(const std::string& gateway_key,
+                                             const std::vector<std::shared_ptr<const api::PlanoGateway>>& gateways,
+                                             const std::vector<std::shared_ptr<const api::ModelProvider>>& providers,
+                                             rules::NamespaceLabels namespace_labels) {
+  auto view = std::make_shared<ClusterView>();
+  view->gatewayKey = gateway_key;
+  for (const auto& g : gateways) {
+    if (api::key_of(g->metadata) == gateway_key) view->gateway = g;
+  }
+  for (const auto& p : providers) {
+    if (p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == gateway_key) view->providers.push_back(p);
+  }
+  std::stable_sort(view->providers.begin(), view->providers.end(), [](const auto& a, const auto& b) { return rules::older(*a, *b); });
+  view->namespaceLabels = std::move(namespace_labels);
+  std::vector<const api::PlanoGateway*> gateway;
+  if (view->gateway) gateway.push_back(view->gateway.get());
+  std::vector<const api::ModelProvider*> attached;
+  for (const auto& p : view->providers) attached.push_back(p.get());
+  view->evaluation = rules::evaluate(gateway, attached, view->namespaceLabels);
+  return view;
+}
+
+Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& view) {
+  // The request is judged as the newest provider, so a change can never take a value another
+  // provider already holds, and its own earlier version never conflicts with it. Leaving that
+  // version out changes no one else's verdict unless it held something another was refused for.
+  const auto self = rules::ref_of(candidate);
+  const auto* gateway = view.gateway ? &view.evaluation.gateways.at(view.gatewayKey) : nullptr;
+  const auto earlier = view.evaluation.providers.find(api::key_of(candidate.metadata));
+  const bool earlier_held_claims = earlier != view.evaluation.providers.end() && earlier->second.accepted();
+  const auto judgement = earlier_held_claims && gateway && gateway->conflicts
+                             ? judge_everyone_again(candidate, self, view)
+                             : rules::judge_next(candidate, gateway, view.namespaceLabels, &self);
+  const auto& verdict = judgement.verdict;
+  Verdict out;
+  for (const auto& f : judgement.findings) {
+    const bool decided_by_verdict = !verdict.accepted() && verdict.reason != rules::Reason::Invalid && f.field == verdict.field &&
+                                    f.message == rules::describe(verdict);
+    add_finding(out, f.field, decided_by_verdict ? visible_message(verdict, candidate.metadata.namespace_) : f.message, f.severity);
+  }
+  return out;
+}
 
 AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster) {
   if (nested_deeper_than(request_body, kMaxNesting)) {
@@ -182,12 +203,12 @@ AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cl
       auto decoded = api::decode_provider(object);
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
       if (decoded.errors.empty()) {
-        verdict = judge_provider(*decoded.object, cluster(decoded.object->gatewayNamespace() + "/" + decoded.object->spec.gatewayRef.name));
+        verdict = judge_provider(*decoded.object, *cluster(decoded.object->gatewayNamespace() + "/" + decoded.object->spec.gatewayRef.name));
       }
     } else {
       auto decoded = api::decode_gateway(object);
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
-      if (decoded.errors.empty()) verdict = judge_gateway(*decoded.object, cluster(api::key_of(decoded.object->metadata)));
+      if (decoded.errors.empty()) verdict = judge_gateway(*decoded.object, *cluster(api::key_of(decoded.object->metadata)));
     }
   }
   if (!verdict.warnings.empty()) response["warnings"] = verdict.warnings;

@@ -13,15 +13,37 @@
 
 namespace plano::webhook {
 
-// What the webhook knows of one gateway's part of the cluster when a request arrives: the gateway
-// (if it exists) and every provider attached to it. From informer caches: no API call per request.
+// What the webhook knows of one gateway's part of the cluster when a request arrives, from
+// informer caches (no API call per request), judged once when it changes rather than per request:
+// the gateway (null while it does not exist), every provider attached to it, oldest first, and the
+// rules' evaluation of them, after which a provider under review is judged.
 struct ClusterView {
-  std::vector<std::shared_ptr<const api::PlanoGateway>> gateways;
+  std::string gatewayKey;  // namespace/name
+  std::shared_ptr<const api::PlanoGateway> gateway;
   std::vector<std::shared_ptr<const api::ModelProvider>> providers;
   rules::NamespaceLabels namespaceLabels;
+  rules::Evaluation evaluation;  // points into gateway and providers
 };
+
+// The view of gateway `gateway_key` from what is known of the cluster: the gateway of that key
+// among `gateways`, the providers among `providers` whose gatewayRef names it, and their evaluation.
+std::shared_ptr<const ClusterView> make_view(const std::string& gateway_key,
+                                             const std::vector<std::shared_ptr<const api::PlanoGateway>>& gateways,
+                                             const std::vector<std::shared_ptr<const api::ModelProvider>>& providers,
+                                             rules::NamespaceLabels namespace_labels);
+
 // The view for a gateway key "namespace/name".
-using ClusterLookup = std::function<ClusterView(const std::string& gateway_key)>;
+using ClusterLookup = std::function<std::shared_ptr<const ClusterView>(const std::string& gateway_key)>;
+
+// What the webhook says of one object: each message prefixed with its field.
+struct Verdict {
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+};
+
+// The shared rules' verdict on a decoded provider joining (or changing on) its gateway: the
+// webhook's per-request rules path, which `view` makes independent of the gateway's size.
+Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& view);
 
 struct AdmissionOutcome {
   int httpStatus = 200;  // 400 for requests that are not a usable AdmissionReview

@@ -31,6 +31,9 @@ ClusterCache::ClusterCache(kube::ApiClient& client, const std::string& watch_nam
     put_provider(n);
   });
   providers_.on_delete([this](const auto& o) { drop_provider(o); });
+  namespaces_.on_add([this](const auto&) { ++namespaceGeneration_; });
+  namespaces_.on_update([this](const auto&, const auto&) { ++namespaceGeneration_; });
+  namespaces_.on_delete([this](const auto&) { ++namespaceGeneration_; });
 }
 
 void ClusterCache::start() {
@@ -52,13 +55,17 @@ bool ClusterCache::has_synced() const {
 void ClusterCache::put_gateway(const nlohmann::json& object) {
   auto decoded = api::decode_gateway(object);
   auto gw = std::make_shared<const api::PlanoGateway>(std::move(*decoded.object));
+  const auto key = api::key_of(gw->metadata);
   std::unique_lock lock(mu_);
-  gatewayByKey_[api::key_of(gw->metadata)] = std::move(gw);
+  gatewayByKey_[key] = std::move(gw);
+  forget_view_locked(key);
 }
 
 void ClusterCache::drop_gateway(const nlohmann::json& object) {
+  const auto key = kube::object_key(object);
   std::unique_lock lock(mu_);
-  gatewayByKey_.erase(kube::object_key(object));
+  gatewayByKey_.erase(key);
+  forget_view_locked(key);
 }
 
 void ClusterCache::put_provider(const nlohmann::json& object) {
@@ -75,6 +82,7 @@ void ClusterCache::put_provider(const nlohmann::json& object) {
   std::unique_lock lock(mu_);
   gatewayOfProvider_[key] = gw;
   providersByGateway_[gw][key] = std::move(mp);
+  forget_view_locked(gw);
 }
 
 void ClusterCache::drop_provider(const nlohmann::json& object) {
@@ -87,21 +95,40 @@ void ClusterCache::drop_provider(const nlohmann::json& object) {
     group->second.erase(key);
     if (group->second.empty()) providersByGateway_.erase(group);
   }
+  forget_view_locked(it->second);
   gatewayOfProvider_.erase(it);
 }
 
-ClusterView ClusterCache::view(const std::string& gateway_key) const {
-  ClusterView v;
+void ClusterCache::forget_view_locked(const std::string& gateway_key) { views_.erase(gateway_key); }
+
+std::shared_ptr<const ClusterView> ClusterCache::build_view_locked(const std::string& gateway_key) const {
+  std::vector<std::shared_ptr<const api::PlanoGateway>> gateways;
+  if (auto g = gatewayByKey_.find(gateway_key); g != gatewayByKey_.end()) gateways.push_back(g->second);
+  std::vector<std::shared_ptr<const api::ModelProvider>> providers;
+  if (auto group = providersByGateway_.find(gateway_key); group != providersByGateway_.end()) {
+    providers.reserve(group->second.size());
+    for (const auto& [key, mp] : group->second) providers.push_back(mp);
+  }
+  return make_view(gateway_key, gateways, providers, kube::namespace_labels(namespaces_));
+}
+
+std::shared_ptr<const ClusterView> ClusterCache::view(const std::string& gateway_key) const {
+  const auto generation = namespaceGeneration_.load();
   {
     std::shared_lock lock(mu_);
-    if (auto g = gatewayByKey_.find(gateway_key); g != gatewayByKey_.end()) v.gateways.push_back(g->second);
-    if (auto group = providersByGateway_.find(gateway_key); group != providersByGateway_.end()) {
-      v.providers.reserve(group->second.size());
-      for (const auto& [key, mp] : group->second) v.providers.push_back(mp);
+    if (auto it = views_.find(gateway_key); it != views_.end() && it->second.namespaceGeneration == generation) {
+      return it->second.view;
     }
   }
-  v.namespaceLabels = kube::namespace_labels(namespaces_);
-  return v;
+  std::unique_lock lock(mu_);
+  if (auto it = views_.find(gateway_key); it != views_.end() && it->second.namespaceGeneration == generation) {
+    return it->second.view;
+  }
+  auto view = build_view_locked(gateway_key);
+  // Kept only for keys the cluster has objects for: a request naming a gateway nobody uses must
+  // not grow the cache.
+  if (view->gateway || !view->providers.empty()) views_[gateway_key] = CachedView{view, generation};
+  return view;
 }
 
 }  // namespace plano::webhook

@@ -1,7 +1,10 @@
 // The webhook's picture of the cluster: gateways and providers decoded once, when informers
-// report them, and grouped by gateway, so a request only reads memory.
+// report them, and grouped by gateway; each gateway's view (its evaluation) built on the first
+// request after a change and kept until the next, so a request only reads memory.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -18,7 +21,7 @@ class ClusterCache {
   void start();
   void stop();
   bool has_synced() const;
-  ClusterView view(const std::string& gateway_key) const;
+  std::shared_ptr<const ClusterView> view(const std::string& gateway_key) const;
 
  private:
   void put_gateway(const nlohmann::json& object);
@@ -31,6 +34,17 @@ class ClusterCache {
   std::map<std::string, std::shared_ptr<const api::PlanoGateway>> gatewayByKey_;
   std::map<std::string, std::string> gatewayOfProvider_;  // provider key -> gateway key
   std::map<std::string, std::map<std::string, std::shared_ptr<const api::ModelProvider>>> providersByGateway_;
+
+  // Views stay valid until their gateway or one of its providers changes (then dropped), or any
+  // Namespace does (labels decide policy; then the generation moves on and each is rebuilt).
+  struct CachedView {
+    std::shared_ptr<const ClusterView> view;
+    std::uint64_t namespaceGeneration = 0;
+  };
+  void forget_view_locked(const std::string& gateway_key);
+  std::shared_ptr<const ClusterView> build_view_locked(const std::string& gateway_key) const;
+  mutable std::map<std::string, CachedView> views_;
+  std::atomic<std::uint64_t> namespaceGeneration_{0};
 };
 
 }  // namespace plano::webhook

@@ -1,12 +1,14 @@
 #include "core/render/renderer.h"
 
 #include <openssl/evp.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <stdexcept>
+#include <string_view>
+
+#include "core/render/yaml_text.h"
 
 namespace plano::render {
 namespace {
@@ -15,52 +17,156 @@ using api::ModelProvider;
 
 std::string env_token(const std::string& s) {
   std::string out;
+  out.reserve(s.size());
   for (unsigned char c : s) out += std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_';
   return out;
 }
 
-void quoted(YAML::Emitter& e, const char* key, const std::string& value) {
-  e << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
-}
+// Block-style YAML in the layout the renderer has always written (yaml-cpp's, indent 2): a mapping
+// entry at column c; the first entry of a sequence item carries "- " at c - 2.
+class ConfigWriter {
+ public:
+  explicit ConfigWriter(std::string& out) : out_(out) {}
 
-void emit_provider(YAML::Emitter& e, const ModelProvider& mp, bool inline_preferences) {
-  const auto& s = mp.spec;
-  e << YAML::BeginMap;
-  quoted(e, "name", mp.planoName());
-  quoted(e, "model", s.model);
-  if (mp.isDefault()) e << YAML::Key << "default" << YAML::Value << true;
-  if (s.baseURL) quoted(e, "base_url", *s.baseURL);
-  if (s.providerInterface) quoted(e, "provider_interface", *s.providerInterface);
-  if (s.accessKeySecretRef) {
-    const auto& ref = *s.accessKeySecretRef;
-    quoted(e, "access_key", "$" + key_variable(mp.metadata.namespace_, ref.name, ref.key));
+  // Each line of `text` as a comment line; CR and CRLF end a line too, as YAML readers see them.
+  void comment(std::string_view text) {
+    out_ += "# ";
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '\r' || c == '\n') {
+        if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        out_ += "\n# ";
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '\n';
   }
-  if (mp.usesPassthrough()) e << YAML::Key << "passthrough_auth" << YAML::Value << true;
-  if (s.httpHost) quoted(e, "http_host", *s.httpHost);
+
+  // The next key written starts a sequence item.
+  void item() { item_ = true; }
+
+  // "name:" for the renderer's own key names, plain words; the value or a block follows.
+  void key(int column, const char* name) {
+    indent(column);
+    out_ += name;
+    out_ += ':';
+  }
+
+  void quoted(int column, const char* name, std::string_view value) {
+    key(column, name);
+    quoted_value(value);
+  }
+
+  // An entry whose key a tenant chose (a header name): in the style yaml-cpp gave such a key,
+  // and in the explicit form "? key\n: value" when long.
+  void quoted_with_tenant_key(int column, std::string_view key, std::string_view value) {
+    indent(column);
+    if (key.size() > yaml::kMaxSimpleKeyBytes) {
+      out_ += "? ";
+      yaml::append_scalar(out_, key);
+      out_ += '\n';
+      indent(column);
+    } else {
+      yaml::append_scalar(out_, key);
+    }
+    out_ += ':';
+    quoted_value(value);
+  }
+
+  // A value that yaml-cpp chose the style of: plain when it reads back as itself.
+  void scalar(int column, const char* name, std::string_view value) {
+    key(column, name);
+    out_ += ' ';
+    yaml::append_scalar(out_, value);
+    out_ += '\n';
+  }
+
+  void literal(int column, const char* name, std::string_view yaml_text) {
+    key(column, name);
+    out_ += ' ';
+    out_ += yaml_text;
+    out_ += '\n';
+  }
+
+  // A key whose value is the block on the following lines.
+  void block(int column, const char* name) {
+    key(column, name);
+    out_ += '\n';
+  }
+
+  void quoted_item(int column, std::string_view value) {
+    out_.append(column, ' ');
+    out_ += "- ";
+    yaml::append_double_quoted(out_, value);
+    out_ += '\n';
+  }
+
+  void empty_sequence(int column) {
+    out_.append(column, ' ');
+    out_ += "[]\n";
+  }
+
+ private:
+  void quoted_value(std::string_view value) {
+    out_ += ' ';
+    yaml::append_double_quoted(out_, value);
+    out_ += '\n';
+  }
+
+  void indent(int column) {
+    if (item_) {
+      out_.append(column - 2, ' ');
+      out_ += "- ";
+      item_ = false;
+    } else {
+      out_.append(column, ' ');
+    }
+  }
+
+  std::string& out_;
+  bool item_ = false;
+};
+
+// One model_providers item at column 4; `access_key_variable` is empty when the provider has none.
+void write_provider(ConfigWriter& w, const ModelProvider& mp, const std::string& access_key_variable,
+                    bool inline_preferences) {
+  const auto& s = mp.spec;
+  w.item();
+  w.quoted(4, "name", mp.planoName());
+  w.quoted(4, "model", s.model);
+  if (mp.isDefault()) w.literal(4, "default", "true");
+  if (s.baseURL) w.quoted(4, "base_url", *s.baseURL);
+  if (s.providerInterface) w.quoted(4, "provider_interface", *s.providerInterface);
+  if (!access_key_variable.empty()) w.quoted(4, "access_key", "$" + access_key_variable);
+  if (mp.usesPassthrough()) w.literal(4, "passthrough_auth", "true");
+  if (s.httpHost) w.quoted(4, "http_host", *s.httpHost);
   if (!s.headers.empty()) {
-    e << YAML::Key << "headers" << YAML::Value << YAML::BeginMap;
-    for (const auto& [k, v] : s.headers) quoted(e, k.c_str(), v);  // std::map: sorted
-    e << YAML::EndMap;
+    w.block(4, "headers");
+    for (const auto& [k, v] : s.headers) w.quoted_with_tenant_key(6, k, v);  // std::map: sorted
   }
   if (inline_preferences && !s.routingPreferences.empty()) {
-    e << YAML::Key << "routing_preferences" << YAML::Value << YAML::BeginSeq;
+    w.block(4, "routing_preferences");
     for (const auto& p : s.routingPreferences) {
-      e << YAML::BeginMap;
-      quoted(e, "name", p.name);
-      quoted(e, "description", p.description);
-      e << YAML::EndMap;
+      w.item();
+      w.quoted(8, "name", p.name);
+      w.quoted(8, "description", p.description);
     }
-    e << YAML::EndSeq;
   }
-  e << YAML::EndMap;
 }
+
+// Bytes of config per provider, roughly: enough that the output buffer rarely grows.
+constexpr std::size_t kConfigBytesPerProvider = 256;
 
 }  // namespace
 
 std::string sha256_hex(const std::string& data) {
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up again on every digest,
+  // which cost more than the digest itself (a key variable per provider in each render).
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+  if (!sha256 || EVP_Digest(data.data(), data.size(), digest, &len, sha256, nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
   static const char* hex = "0123456789abcdef";
@@ -85,57 +191,52 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
   // v0.4.0 lists routing preferences at the top level; v0.3.0 (archgw 0.3) keeps them inline.
   const bool top_level_preferences = gw.spec.configVersion != "v0.3.0";
 
-  YAML::Emitter e;
-  e.SetIndent(2);
-  e << YAML::Comment("Rendered by plano-operator from PlanoGateway " + api::key_of(gw.metadata) +
-                     ". Edits are overwritten.");
-  e << YAML::BeginMap;
-  e << YAML::Key << "version" << YAML::Value << gw.spec.configVersion;
-  e << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
+  RenderResult out;
+  out.config.reserve(kConfigBytesPerProvider * (providers.size() + 1));
+  ConfigWriter w(out.config);
+  w.comment("Rendered by plano-operator from PlanoGateway " + api::key_of(gw.metadata) + ". Edits are overwritten.");
+  w.scalar(0, "version", gw.spec.configVersion);
+  w.block(0, "listeners");
+  if (gw.spec.listeners.empty()) w.empty_sequence(2);
   for (const auto& l : gw.spec.listeners) {
-    e << YAML::BeginMap;
-    quoted(e, "name", l.name);
-    e << YAML::Key << "type" << YAML::Value << l.type;
-    e << YAML::Key << "port" << YAML::Value << l.port;
-    quoted(e, "address", l.address.value_or("0.0.0.0"));
-    if (l.timeout) quoted(e, "timeout", *l.timeout);
-    e << YAML::EndMap;
+    w.item();
+    w.quoted(4, "name", l.name);
+    w.scalar(4, "type", l.type);
+    w.literal(4, "port", std::to_string(l.port));
+    w.quoted(4, "address", l.address.value_or("0.0.0.0"));
+    if (l.timeout) w.quoted(4, "timeout", *l.timeout);
   }
-  e << YAML::EndSeq;
-  if (!providers.empty()) {
-    e << YAML::Key << "model_providers" << YAML::Value << YAML::BeginSeq;
-    for (const auto* mp : providers) emit_provider(e, *mp, !top_level_preferences);
-    e << YAML::EndSeq;
+  if (!providers.empty()) w.block(0, "model_providers");
+  for (const auto* mp : providers) {
+    std::string variable;
+    if (const auto& ref = mp->spec.accessKeySecretRef) {
+      variable = key_variable(mp->metadata.namespace_, ref->name, ref->key);
+      out.keys.push_back(KeyBinding{variable, mp->metadata.namespace_, ref->name, ref->key});
+    }
+    write_provider(w, *mp, variable, !top_level_preferences);
   }
   if (top_level_preferences) {
-    std::map<std::string, std::pair<std::string, std::string>> prefs;  // name -> (description, model)
+    // name -> (description, model); views into the providers, which outlive the map.
+    using Preference = std::pair<std::string_view, std::string_view>;
+    std::map<std::string_view, Preference> prefs;
     for (const auto* mp : providers) {
-      for (const auto& p : mp->spec.routingPreferences) prefs.emplace(p.name, std::make_pair(p.description, mp->spec.model));
+      for (const auto& p : mp->spec.routingPreferences) prefs.emplace(p.name, Preference(p.description, mp->spec.model));
     }
-    if (!prefs.empty()) {
-      e << YAML::Key << "routing_preferences" << YAML::Value << YAML::BeginSeq;
-      for (const auto& [name, pref] : prefs) {
-        e << YAML::BeginMap;
-        quoted(e, "name", name);
-        quoted(e, "description", pref.first);
-        e << YAML::Key << "models" << YAML::Value << YAML::BeginSeq << YAML::DoubleQuoted << pref.second << YAML::EndSeq;
-        e << YAML::EndMap;
-      }
-      e << YAML::EndSeq;
+    if (!prefs.empty()) w.block(0, "routing_preferences");
+    for (const auto& [name, pref] : prefs) {
+      w.item();
+      w.quoted(4, "name", name);
+      w.quoted(4, "description", pref.first);
+      w.block(4, "models");
+      w.quoted_item(6, pref.second);
     }
   }
-  e << YAML::EndMap;
-  if (!e.good()) throw std::logic_error("rendering Plano config failed: " + e.GetLastError());
 
-  RenderResult out;
-  out.config = std::string(e.c_str()) + "\n";
-  for (const auto* mp : providers) {
-    if (!mp->spec.accessKeySecretRef) continue;
-    const auto& ref = *mp->spec.accessKeySecretRef;
-    KeyBinding b{key_variable(mp->metadata.namespace_, ref.name, ref.key), mp->metadata.namespace_, ref.name, ref.key};
-    if (std::find(out.keys.begin(), out.keys.end(), b) == out.keys.end()) out.keys.push_back(std::move(b));
-  }
-  std::sort(out.keys.begin(), out.keys.end(), [](const KeyBinding& a, const KeyBinding& b) { return a.variable < b.variable; });
+  // Providers sharing a Secret key share its variable: one binding each.
+  std::sort(out.keys.begin(), out.keys.end(), [](const KeyBinding& a, const KeyBinding& b) {
+    return std::tie(a.variable, a.namespace_, a.secret, a.key) < std::tie(b.variable, b.namespace_, b.secret, b.key);
+  });
+  out.keys.erase(std::unique(out.keys.begin(), out.keys.end()), out.keys.end());
   return out;
 }
 

@@ -1,7 +1,6 @@
 #include "core/rules/evaluation.h"
 
 #include <algorithm>
-#include <set>
 
 #include "core/rules/base_url.h"
 #include "core/rules/label_selector.h"
@@ -13,15 +12,6 @@ namespace {
 
 using api::ModelProvider;
 using api::PlanoGateway;
-
-// What a provider claims on its gateway; a second claim of the same value is a conflict.
-struct Claims {
-  std::map<std::string, const ModelProvider*> names;        // Plano provider name
-  std::map<std::string, const ModelProvider*> modelKeys;    // models and model_ids share one set in Plano
-  std::map<std::string, std::pair<int, const ModelProvider*>> upstreams;  // interface_host -> port
-  std::map<std::string, const ModelProvider*> preferences;  // routing preference names
-  const ModelProvider* defaultProvider = nullptr;
-};
 
 std::string gateway_name(const PlanoGateway& gw) { return api::key_of(gw.metadata); }
 
@@ -84,48 +74,64 @@ std::optional<std::pair<std::string, int>> upstream_of(const ModelProvider& mp) 
   return std::make_pair(iface + "_" + url->host, url->port);
 }
 
-std::optional<ProviderVerdict> check_conflicts(const PlanoGateway& gw, const ModelProvider& mp, const Claims& c) {
+// Whether `holder` is the provider being replaced, whose claims do not count.
+bool is_replaced(const ModelProvider* holder, const ObjectRef* replaced) {
+  return replaced && holder->metadata.name == replaced->name && holder->metadata.namespace_ == replaced->namespace_;
+}
+
+// Who holds `value` in `claims`, unless it is the provider being replaced.
+const ModelProvider* holder_of(const std::map<std::string, const ModelProvider*>& claims, const std::string& value,
+                               const ObjectRef* replaced) {
+  auto it = claims.find(value);
+  return it == claims.end() || is_replaced(it->second, replaced) ? nullptr : it->second;
+}
+
+bool is_wildcard(const std::string& model) { return model.size() >= 2 && model.compare(model.size() - 2, 2, "/*") == 0; }
+
+std::optional<ProviderVerdict> check_conflicts(const PlanoGateway& gw, const ModelProvider& mp, const Claims& c,
+                                               const ObjectRef* replaced) {
   const auto on = " on gateway " + gateway_name(gw);
   const auto& s = mp.spec;
-  const bool wildcard = s.model.size() >= 2 && s.model.compare(s.model.size() - 2, 2, "/*") == 0;
-  if (mp.isDefault() && c.defaultProvider) {
+  if (mp.isDefault() && c.defaultProvider && !is_replaced(c.defaultProvider, replaced)) {
     return refuse(&mp, Reason::Conflict, "spec.default",
                   "another provider is already the default" + on + "; a gateway has exactly one default: remove default: true",
                   c.defaultProvider);
   }
-  if (auto it = c.names.find(mp.planoName()); it != c.names.end()) {
+  if (const auto* holder = holder_of(c.names, mp.planoName(), replaced)) {
     return refuse(&mp, Reason::Conflict, s.name ? "spec.name" : "spec.model",
-                  "provider name \"" + mp.planoName() + "\" is already used" + on + "; set a distinct spec.name",
-                  it->second);
+                  "provider name \"" + mp.planoName() + "\" is already used" + on + "; set a distinct spec.name", holder);
   }
-  if (!wildcard) {
+  if (!is_wildcard(s.model)) {
     const auto model_id = s.model.substr(s.model.find('/') + 1);
-    if (auto it = c.modelKeys.find(s.model); it != c.modelKeys.end()) {
+    if (const auto* holder = holder_of(c.modelKeys, s.model, replaced)) {
       return refuse(&mp, Reason::Conflict, "spec.model", "model " + s.model + " is already served" + on +
-                    "; each model may be offered once per gateway", it->second);
+                    "; each model may be offered once per gateway", holder);
     }
-    if (auto it = c.modelKeys.find(model_id); it != c.modelKeys.end()) {
+    if (const auto* holder = holder_of(c.modelKeys, model_id, replaced)) {
       return refuse(&mp, Reason::Conflict, "spec.model",
                     "model_id " + model_id + " is already served" + on +
                         " (Plano routes by model_id, so two providers cannot share one); use another gateway or model",
-                    it->second);
+                    holder);
     }
   }
   if (auto up = upstream_of(mp)) {
-    if (auto it = c.upstreams.find(up->first); it != c.upstreams.end() && it->second.first != up->second) {
-      return refuse(&mp, Reason::Conflict, "spec.baseURL",
-                    "another provider" + on + " reaches the same host with the same providerInterface on port " +
-                        std::to_string(it->second.first) + "; Plano would merge them into one upstream and send this "
-                        "provider's traffic to that port: use the same port, or a different host name",
-                    it->second.second);
+    if (auto it = c.upstreams.find(up->first); it != c.upstreams.end() && it->second.port != up->second) {
+      const auto& holders = it->second.holders;
+      auto holder = std::find_if(holders.begin(), holders.end(), [&](const ModelProvider* h) { return !is_replaced(h, replaced); });
+      if (holder != holders.end()) {
+        return refuse(&mp, Reason::Conflict, "spec.baseURL",
+                      "another provider" + on + " reaches the same host with the same providerInterface on port " +
+                          std::to_string(it->second.port) + "; Plano would merge them into one upstream and send this "
+                          "provider's traffic to that port: use the same port, or a different host name",
+                      *holder);
+      }
     }
   }
   for (std::size_t i = 0; i < s.routingPreferences.size(); ++i) {
     const auto& name = s.routingPreferences[i].name;
-    if (auto it = c.preferences.find(name); it != c.preferences.end()) {
+    if (const auto* holder = holder_of(c.preferences, name, replaced)) {
       return refuse(&mp, Reason::Conflict, "spec.routingPreferences[" + std::to_string(i) + "].name",
-                    "routing preference \"" + name + "\" is already defined" + on + "; choose another name",
-                    it->second);
+                    "routing preference \"" + name + "\" is already defined" + on + "; choose another name", holder);
     }
   }
   return std::nullopt;
@@ -135,12 +141,14 @@ void claim(const ModelProvider& mp, Claims& c) {
   const auto& s = mp.spec;
   if (mp.isDefault()) c.defaultProvider = &mp;
   c.names.emplace(mp.planoName(), &mp);
-  const bool wildcard = s.model.size() >= 2 && s.model.compare(s.model.size() - 2, 2, "/*") == 0;
-  if (!wildcard) {
+  if (!is_wildcard(s.model)) {
     c.modelKeys.emplace(s.model, &mp);
     c.modelKeys.emplace(s.model.substr(s.model.find('/') + 1), &mp);
   }
-  if (auto up = upstream_of(mp)) c.upstreams.emplace(up->first, std::make_pair(up->second, &mp));
+  if (auto up = upstream_of(mp)) {
+    auto& upstream = c.upstreams.try_emplace(up->first, Claims::Upstream{up->second, {}}).first->second;
+    upstream.holders.push_back(&mp);
+  }
   for (const auto& p : s.routingPreferences) c.preferences.emplace(p.name, &mp);
 }
 
@@ -167,11 +175,36 @@ std::string describe(const ProviderVerdict& v) {
   return v.message + " (kept by " + v.winner->describe() + ", which was there first)";
 }
 
+bool older(const ModelProvider& a, const ModelProvider& b) {
+  return std::tie(a.metadata.creationTimestamp, a.metadata.namespace_, a.metadata.name) <
+         std::tie(b.metadata.creationTimestamp, b.metadata.namespace_, b.metadata.name);
+}
+
 void by_age(std::vector<const ModelProvider*>& providers) {
-  std::stable_sort(providers.begin(), providers.end(), [](const ModelProvider* a, const ModelProvider* b) {
-    return std::tie(a->metadata.creationTimestamp, a->metadata.namespace_, a->metadata.name) <
-           std::tie(b->metadata.creationTimestamp, b->metadata.namespace_, b->metadata.name);
-  });
+  std::stable_sort(providers.begin(), providers.end(), [](const ModelProvider* a, const ModelProvider* b) { return older(*a, *b); });
+}
+
+// The one place a provider is judged: evaluate judges each provider in turn with it.
+Judgement judge_next(const ModelProvider& mp, const GatewayResult* gateway, const NamespaceLabels& namespace_labels,
+                     const ObjectRef* replaced) {
+  Judgement out{ProviderVerdict{&mp, Reason::Accepted, "", "", std::nullopt}, check_provider(mp)};
+  auto& verdict = out.verdict;
+  if (has_error(out.findings)) {
+    verdict = refuse(&mp, Reason::Invalid, out.findings.front().field, "the provider breaks the rules above; fix them");
+    return out;
+  }
+  if (!gateway) {
+    verdict = refuse(&mp, Reason::GatewayNotFound, "spec.gatewayRef",
+                     "PlanoGateway " + mp.gatewayNamespace() + "/" + mp.spec.gatewayRef.name + " does not exist (yet)");
+    out.findings.push_back(finding_of(verdict, Severity::Warning));
+  } else if (auto refused = check_policy(*gateway->gateway, mp, namespace_labels)) {
+    verdict = std::move(*refused);
+    out.findings.push_back(finding_of(verdict, Severity::Error));
+  } else if (auto conflict = check_conflicts(*gateway->gateway, mp, gateway->claims, replaced)) {
+    verdict = std::move(*conflict);
+    out.findings.push_back(finding_of(verdict, Severity::Error));
+  }
+  return out;
 }
 
 Evaluation evaluate(const std::vector<const PlanoGateway*>& gateways, const std::vector<const ModelProvider*>& providers,
@@ -185,34 +218,25 @@ Evaluation evaluate(const std::vector<const PlanoGateway*>& gateways, const std:
     out.findings.insert(out.findings.end(), findings.begin(), findings.end());
     out.gateways.emplace(gateway_name(*gw), std::move(result));
   }
-  std::map<std::string, Claims> claims;
   for (const auto* mp : providers) {
-    auto findings = check_provider(*mp);
-    out.findings.insert(out.findings.end(), findings.begin(), findings.end());
-    const auto key = api::key_of(mp->metadata);
-    const auto gw_key = mp->gatewayNamespace() + "/" + mp->spec.gatewayRef.name;
-    auto gw_it = out.gateways.find(gw_key);
-    if (gw_it != out.gateways.end()) gw_it->second.attached.push_back(mp);
-    ProviderVerdict verdict{mp, Reason::Accepted, "", "", std::nullopt};
-    if (has_error(findings)) {
-      verdict = refuse(mp, Reason::Invalid, findings.front().field, "the provider breaks the rules above; fix them");
-    } else if (gw_it == out.gateways.end()) {
-      verdict = refuse(mp, Reason::GatewayNotFound, "spec.gatewayRef", "PlanoGateway " + gw_key + " does not exist (yet)");
-      out.findings.push_back(finding_of(verdict, Severity::Warning));
-    } else if (auto refused = check_policy(*gw_it->second.gateway, *mp, namespace_labels)) {
-      verdict = std::move(*refused);
-      out.findings.push_back(finding_of(verdict, Severity::Error));
-    } else if (auto conflict = check_conflicts(*gw_it->second.gateway, *mp, claims[gw_key])) {
-      verdict = std::move(*conflict);
-      out.findings.push_back(finding_of(verdict, Severity::Error));
-    } else {
-      claim(*mp, claims[gw_key]);
-      gw_it->second.accepted.push_back(mp);
+    auto gw_it = out.gateways.find(mp->gatewayNamespace() + "/" + mp->spec.gatewayRef.name);
+    GatewayResult* gateway = gw_it == out.gateways.end() ? nullptr : &gw_it->second;
+    auto judgement = judge_next(*mp, gateway, namespace_labels);
+    out.findings.insert(out.findings.end(), std::make_move_iterator(judgement.findings.begin()),
+                        std::make_move_iterator(judgement.findings.end()));
+    if (gateway) {
+      gateway->attached.push_back(mp);
+      if (judgement.verdict.accepted()) {
+        claim(*mp, gateway->claims);
+        gateway->accepted.push_back(mp);
+      } else if (judgement.verdict.reason == Reason::Conflict) {
+        gateway->conflicts = true;
+      }
     }
-    out.providers.insert_or_assign(key, std::move(verdict));
+    out.providers.insert_or_assign(api::key_of(mp->metadata), std::move(judgement.verdict));
   }
   for (auto& [key, result] : out.gateways) {
-    if (!result.accepted.empty() && !claims[key].defaultProvider) {
+    if (!result.accepted.empty() && !result.claims.defaultProvider) {
       out.findings.push_back(Finding{Severity::Warning, ref_of(*result.gateway), "spec",
                                      "no accepted provider is the default, so requests naming no known model fail; "
                                      "set default: true on exactly one provider"});
@@ -222,4 +246,3 @@ Evaluation evaluate(const std::vector<const PlanoGateway*>& gateways, const std:
 }
 
 }  // namespace plano::rules
-

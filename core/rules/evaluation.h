@@ -28,11 +28,26 @@ struct ProviderVerdict {
   bool accepted() const { return reason == Reason::Accepted; }
 };
 
+// What the providers accepted on one gateway hold; a later provider may take none of it.
+struct Claims {
+  struct Upstream {
+    int port = 0;
+    std::vector<const api::ModelProvider*> holders;  // all on `port`, in precedence order
+  };
+  std::map<std::string, const api::ModelProvider*> names;        // Plano provider name
+  std::map<std::string, const api::ModelProvider*> modelKeys;    // models and model_ids share one set in Plano
+  std::map<std::string, Upstream> upstreams;                     // interface_host
+  std::map<std::string, const api::ModelProvider*> preferences;  // routing preference names
+  const api::ModelProvider* defaultProvider = nullptr;
+};
+
 struct GatewayResult {
   const api::PlanoGateway* gateway = nullptr;
   std::vector<const api::ModelProvider*> attached;  // gatewayRef points here, in precedence order
   std::vector<const api::ModelProvider*> accepted;  // subset of attached that the config carries
   bool valid = true;                                // the gateway itself passes its rules
+  Claims claims;                                    // what `accepted` holds
+  bool conflicts = false;                           // an attached provider was refused for a Conflict
 };
 
 struct Evaluation {
@@ -48,7 +63,23 @@ Evaluation evaluate(const std::vector<const api::PlanoGateway*>& gateways,
                     const std::vector<const api::ModelProvider*>& providers,
                     const NamespaceLabels& namespace_labels);
 
-// Orders providers oldest first (creationTimestamp, then namespace/name): the cluster's precedence.
+// One provider judged: its own rules, then the gateway's policy, then the claims of those before it.
+struct Judgement {
+  ProviderVerdict verdict;
+  std::vector<Finding> findings;  // the provider's own, then the verdict's when it is a refusal
+};
+
+// `mp` judged after every provider `gateway` holds (null: the gateway does not exist), without
+// judging those again: evaluate judges each provider so, in turn. Claims held by `replaced` (the
+// object's own earlier version) do not count against it; that is exact when leaving `replaced`
+// out changes no other verdict: when it was refused, or when no provider was refused for a Conflict.
+Judgement judge_next(const api::ModelProvider& mp, const GatewayResult* gateway, const NamespaceLabels& namespace_labels,
+                     const ObjectRef* replaced = nullptr);
+
+// Whether `a` came before `b` in the cluster: creationTimestamp, then namespace/name.
+bool older(const api::ModelProvider& a, const api::ModelProvider& b);
+
+// Orders providers oldest first (see older): the cluster's precedence.
 void by_age(std::vector<const api::ModelProvider*>& providers);
 
 // The verdict's message with the winner named, for readers allowed to see it.

@@ -24,12 +24,11 @@ struct Cluster {
   }
   // Like the webhook's cache: everything known, whatever gateway is asked for (review filters).
   ClusterLookup view() {
-    return [this](const std::string&) {
-      ClusterView v;
-      v.gateways = {std::make_shared<const api::PlanoGateway>(gw)};
-      for (auto& p : providers) v.providers.push_back(std::make_shared<const api::ModelProvider>(p));
-      v.namespaceLabels = [](const std::string&) { return std::map<std::string, std::string>{}; };
-      return v;
+    return [this](const std::string& key) {
+      std::vector<std::shared_ptr<const api::ModelProvider>> known;
+      for (auto& p : providers) known.push_back(std::make_shared<const api::ModelProvider>(p));
+      return make_view(key, {std::make_shared<const api::PlanoGateway>(gw)}, known,
+                       [](const std::string&) { return std::map<std::string, std::string>{}; });
     };
   }
 };
@@ -147,6 +146,45 @@ TEST(Admission, UpdateCannotTakeAValueAnotherProviderHolds) {
   spec["default"] = true;
   auto out = review(request("ModelProvider", "UPDATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
   EXPECT_EQ(out.body["response"]["allowed"], false) << out.body.dump();
+}
+
+// gpt4 holds openai/gpt-4o, so an older claim keeps "dup" out; gpt4 then lets go of the model and
+// asks for dup's routing preference. Without gpt4's earlier version dup would be in and hold it.
+TEST(Admission, UpdateIsJudgedAsIfItsEarlierVersionHadNeverBeen) {
+  Cluster c;
+  auto dup = provider("team-b", "dup", "openai/gpt-4o");
+  dup.metadata.creationTimestamp = "2026-02-01T00:00:00Z";
+  dup.spec.routingPreferences = {{"quick", "short answers"}};
+  c.providers.push_back(dup);
+  json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "openai/gpt-4.1"},
+               {"accessKeySecretRef", {{"name", "team-a-openai-secret"}, {"key", "api-key"}}}, {"default", true},
+               {"routingPreferences", json::array({{{"name", "quick"}, {"description", "mine now"}}})}};
+  auto out = review(request("ModelProvider", "UPDATE", provider_object("team-a", "gpt4", spec), "team-a"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false) << out.body.dump();
+  const auto msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("routing preference \"quick\" is already defined"), std::string::npos) << msg;
+}
+
+// Two providers share one upstream (same interface, host and port); the older moving to another
+// port would split it, which the other, still there, keeps on the old port.
+TEST(Admission, UpdateMovingASharedUpstreamToAnotherPortIsRefused) {
+  Cluster c;
+  auto upstream_user = [](const std::string& ns, const std::string& name, const std::string& created) {
+    auto p = provider(ns, name, "custom/" + name);
+    p.spec.baseURL = "http://vllm.inference.svc:8000/v1";
+    p.spec.providerInterface = "openai";
+    p.metadata.creationTimestamp = created;
+    return p;
+  };
+  c.providers.push_back(upstream_user("team-c", "first", "2026-01-02T00:00:00Z"));
+  c.providers.push_back(upstream_user("team-c", "second", "2026-01-03T00:00:00Z"));
+  json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "custom/first"},
+               {"baseURL", "http://vllm.inference.svc:9000/v1"}, {"providerInterface", "openai"}, {"passthroughAuth", true}};
+  auto out = review(request("ModelProvider", "UPDATE", provider_object("team-c", "first", spec), "team-c"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false) << out.body.dump();
+  const auto msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("spec.baseURL: another provider"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("ModelProvider/team-c/second"), std::string::npos) << msg;
 }
 
 TEST(Admission, DryRunGetsTheSameVerdict) {

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/rules/label_selector.h"
+#include "core/rules/object_rules.h"
 #include "tests/unit/test_objects.h"
 
 namespace plano::rules {
@@ -216,6 +219,104 @@ TEST(Evaluation, WarnsWhenNoDefault) {
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].severity, Severity::Warning);
   EXPECT_EQ(f[0].object.kind, "PlanoGateway");
+}
+
+// a holds the default, its model, name and a routing preference; b and c share one upstream.
+World world_with_every_claim() {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "vllm/llama"),
+                 provider("team-c", "c", "vllm/qwen")};
+  w.providers[0].spec.default_ = true;
+  w.providers[0].spec.routingPreferences = {{"code", "x"}};
+  for (auto i : {1, 2}) {
+    w.providers[i].spec.baseURL = "http://gpu.internal:8000/v1";
+    w.providers[i].spec.providerInterface = "openai";
+  }
+  return w;
+}
+
+// judge_next on a finished evaluation says of a provider exactly what evaluating everyone again
+// with it last says: verdict, refusal message and winner, and its findings in order.
+TEST(JudgeNext, SameAsEvaluatingWithTheProviderLast) {
+  World w = world_with_every_claim();
+  w.providers.push_back(provider("team-b", "loser", "openai/gpt-4o"));
+  w.gateways[0].spec.allowedProviders.authModes = {api::AuthMode::Passthrough};
+
+  std::vector<api::ModelProvider> candidates;
+  candidates.push_back(provider("team-c", "fine", "openai/gpt-4.1"));
+  candidates.push_back(provider("team-c", "invalid", "no-slash"));
+  candidates.push_back(provider("team-c", "elsewhere", "openai/gpt-4.1"));
+  candidates.back().spec.gatewayRef.name = "missing";
+  candidates.push_back(provider("team-c", "keyed", "openai/gpt-4.1"));
+  candidates.back().spec.passthroughAuth.reset();
+  candidates.back().spec.accessKeySecretRef = api::SecretKeyRef{"s", "k"};
+  candidates.push_back(provider("team-c", "second-default", "openai/gpt-4.1"));
+  candidates.back().spec.default_ = true;
+  candidates.push_back(provider("team-c", "same-model", "openai/gpt-4o"));
+  candidates.push_back(provider("team-c", "same-model-id", "azure_openai/gpt-4o"));
+  candidates.back().spec.baseURL = "https://x.openai.azure.com";
+  candidates.push_back(provider("team-c", "same-name", "openai/gpt-4.1"));
+  candidates.back().spec.name = "openai/gpt-4o";
+  candidates.push_back(provider("team-c", "other-port", "vllm/mistral"));
+  candidates.back().spec.baseURL = "http://gpu.internal:8001/v1";
+  candidates.back().spec.providerInterface = "openai";
+  candidates.push_back(provider("team-c", "same-preference", "openai/gpt-4.1"));
+  candidates.back().spec.routingPreferences = {{"chat", "y"}, {"code", "z"}};
+
+  const auto before = w.run();
+  const auto* gateway = &before.gateways.at("platform/shared");
+  std::set<Reason> reasons;
+  for (const auto& candidate : candidates) {
+    World with_candidate = w;
+    with_candidate.providers.push_back(candidate);
+    const auto after = with_candidate.run();
+    const auto key = api::key_of(candidate.metadata);
+    const auto& expected = after.providers.at(key);
+    std::vector<Finding> expected_findings;
+    for (const auto& f : after.findings) {
+      if (f.object == ref_of(candidate)) expected_findings.push_back(f);
+    }
+    const bool on_gateway = candidate.spec.gatewayRef.name == "shared";
+    const auto j = judge_next(candidate, on_gateway ? gateway : nullptr, nullptr);
+    EXPECT_EQ(j.verdict.reason, expected.reason) << key;
+    EXPECT_EQ(j.verdict.field, expected.field) << key;
+    EXPECT_EQ(j.verdict.message, expected.message) << key;
+    EXPECT_EQ(j.verdict.winner, expected.winner) << key;
+    EXPECT_EQ(dump(j.findings), dump(expected_findings)) << key;
+    reasons.insert(expected.reason);
+  }
+  // Every kind of verdict was compared.
+  EXPECT_EQ(reasons, (std::set<Reason>{Reason::Accepted, Reason::Invalid, Reason::GatewayNotFound,
+                                        Reason::AuthModeNotAllowed, Reason::Conflict}));
+}
+
+TEST(JudgeNext, ClaimsOfTheReplacedVersionDoNotCount) {
+  World w = world_with_every_claim();
+  const auto e = w.run();
+  const auto* gateway = &e.gateways.at("platform/shared");
+  // a, changed but keeping its model, default and preference, is not in its own way.
+  auto a = w.providers[0];
+  a.spec.routingPreferences = {{"code", "changed"}};
+  const auto self = ref_of(a);
+  EXPECT_TRUE(judge_next(a, gateway, nullptr, &self).verdict.accepted());
+  EXPECT_EQ(judge_next(a, gateway, nullptr).verdict.reason, Reason::Conflict);
+  // b moving its shared upstream to another port meets c, which still holds it on 8000.
+  auto b = w.providers[1];
+  b.spec.baseURL = "http://gpu.internal:9000/v1";
+  const auto b_self = ref_of(b);
+  const auto j = judge_next(b, gateway, nullptr, &b_self);
+  EXPECT_EQ(j.verdict.reason, Reason::Conflict);
+  EXPECT_EQ(j.verdict.field, "spec.baseURL");
+  EXPECT_EQ(j.verdict.winner, ref_of(w.providers[2]));
+}
+
+TEST(Evaluation, MarksGatewaysWithConflicts) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o")};
+  w.providers[0].spec.default_ = true;
+  EXPECT_FALSE(w.run().gateways.at("platform/shared").conflicts);
+  w.providers.push_back(provider("team-b", "b", "openai/gpt-4o"));
+  EXPECT_TRUE(w.run().gateways.at("platform/shared").conflicts);
 }
 
 TEST(Evaluation, ByAgeOrdersOldestFirst) {
