@@ -60,13 +60,17 @@ int run_manager(const ManagerOptions& o) {
   auto start_controller = [&] {
     // First: admission of every object waits on the webhook's certificate, and this needs no caches.
     if (certificates) certificates->start();
-    // Waits in slices so that a SIGTERM during the wait is not held up for minutes.
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    // Never reconcile from caches still loading: a gateway whose providers are not listed yet
+    // would be rendered without them and that config applied. Waits in slices so that a SIGTERM
+    // is not held up, and says every 2 minutes why nothing happens (e.g. a list RBAC forbids).
+    const auto started = std::chrono::steady_clock::now();
+    auto next_warning = started + std::chrono::minutes(2);
     while (!caches.wait_for_sync(std::chrono::milliseconds(200))) {
       if (shutting_down) return;
-      if (std::chrono::steady_clock::now() > give_up) {
-        spdlog::warn("caches not synced after 2 minutes; starting anyway");
-        break;
+      if (std::chrono::steady_clock::now() > next_warning) {
+        spdlog::warn("caches not synced after {} s; not reconciling until they are (see the informer warnings)",
+                     std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
+        next_warning += std::chrono::minutes(2);
       }
     }
     if (shutting_down) return;

@@ -14,18 +14,22 @@
 
 namespace plano::webhook {
 
-std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, metrics::Registry& registry) {
+std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, metrics::Registry& registry) {
   auto& requests = registry.counter("plano_webhook_admission_requests_total", "AdmissionReviews by kind, operation and verdict.",
                                     {"kind", "operation", "verdict"});
   auto& latency = registry.histogram("plano_webhook_admission_duration_seconds", "Time to judge one AdmissionReview.",
                                      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}, {"kind"});
   auto router = std::make_shared<http::Router>();
-  router->add(kValidatePath, [cluster = std::move(cluster), &requests, &latency](const http::Request& req) {
+  router->add(kValidatePath, [cluster = std::move(cluster), synced = std::move(synced), &requests, &latency](const http::Request& req) {
     auto started = std::chrono::steady_clock::now();
     auto content_type = req.header("Content-Type");
     if (!content_type || content_type->find("application/json") == std::string_view::npos) {
       requests.labels({"", "", "error"}).inc();
       return http::Response::text(415, "send an AdmissionReview as application/json\n");
+    }
+    if (!synced()) {
+      requests.labels({"", "", "unavailable"}).inc();
+      return http::Response::text(503, "the webhook's view of the cluster is still loading; retry shortly\n");
     }
     auto outcome = review(req.body, cluster);
     requests.labels({outcome.kind, outcome.operation, outcome.verdict}).inc();
@@ -53,7 +57,8 @@ int run_webhook(const WebhookOptions& o) {
   admission.threads = o.threads;
   admission.name = "admission";
   auto admission_server = http::start_server(
-      admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, registry), certificates);
+      admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, [&cache] { return cache.has_synced(); },
+                                  registry), certificates);
   auto probe_server = http::start_probe_server(
       o.probeAddress, [&] { return certificates->certificates_loaded() && cache.has_synced(); },
       "not ready: certificates not loaded or caches not synced", registry);

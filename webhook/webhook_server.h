@@ -28,7 +28,9 @@ struct WebhookOptions {
 };
 
 // POST /validate: AdmissionReviews through review(), with metrics by kind, operation and verdict.
-std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, metrics::Registry& registry);
+// Until `synced` holds every review is answered 503: judged against a cache still loading, a
+// second default or a taken model would be admitted; the API server applies the failurePolicy.
+std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, metrics::Registry& registry);
 
 // Runs until SIGTERM or SIGINT; returns the exit code.
 int run_webhook(const WebhookOptions& options);

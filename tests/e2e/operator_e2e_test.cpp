@@ -14,6 +14,7 @@
 #include "core/kube/errors.h"
 #include "core/kube/informer.h"
 #include "core/kube/resource.h"
+#include "tests/e2e/cluster_support.h"
 #include "tests/e2e/operator_process.h"
 #include "tests/support/control_plane.h"
 
@@ -26,10 +27,6 @@ namespace res = kube::resources;
 namespace fs = std::filesystem;
 
 const fs::path kRoot = PLANO_SOURCE_DIR;
-
-std::string log_file(const std::string& name) {
-  return (fs::temp_directory_path() / (unique_name("operator-" + name) + ".log")).string();
-}
 
 std::string kubectl(const std::string& args) {
   std::string out;
@@ -46,21 +43,6 @@ void apply_yaml(const std::string& yaml) {
   fs::remove(path);
 }
 
-json get_or_null(const kube::Resource& r, const std::string& ns, const std::string& name) {
-  try {
-    return admin_client().get(r, ns, name);
-  } catch (const kube::ApiError& e) {
-    if (e.is(kube::ErrorReason::NotFound)) return nullptr;
-    throw;
-  }
-}
-
-std::string config_of(const std::string& ns, const std::string& gateway) {
-  auto cm = get_or_null(res::kConfigMaps, ns, gateway + "-plano-config");
-  if (cm.is_null()) return "";
-  return cm["data"].value("plano_config.yaml", "");
-}
-
 std::string rollout_of(const std::string& ns, const std::string& gateway) {
   auto d = get_or_null(res::kDeployments, ns, gateway + "-plano");
   if (d.is_null()) return "";
@@ -74,29 +56,6 @@ std::string settled_rollout_of(const std::string& ns, const std::string& gateway
   auto gw = get_or_null(res::kPlanoGateways, ns, gateway);
   if (gw.is_null() || rollout.empty()) return "";
   return gw.value("status", json::object()).value("configHash", "") == rollout ? rollout : "";
-}
-
-json condition(const json& object, const std::string& type) {
-  for (const auto& c : object.value("status", json::object()).value("conditions", json::array())) {
-    if (c["type"] == type) return c;
-  }
-  return nullptr;
-}
-
-// The condition once it has the given status for the object's current generation.
-bool has_condition(const kube::Resource& r, const std::string& ns, const std::string& name, const std::string& type,
-                   const std::string& status, const std::string& reason = "") {
-  auto o = get_or_null(r, ns, name);
-  if (o.is_null()) return false;
-  auto c = condition(o, type);
-  return !c.is_null() && c["status"] == status && (reason.empty() || c["reason"] == reason) &&
-         c["observedGeneration"] == o["metadata"]["generation"];
-}
-
-std::string render(const std::string& file, const std::string& gateway) {
-  std::string out;
-  EXPECT_EQ(run_command(std::string(PLANO_BINARY) + " render -f " + file + " --gateway " + gateway + " 2>/dev/null", &out), 0);
-  return out;
 }
 
 std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed) {

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -97,38 +96,6 @@ void delete_objects(const std::vector<ManifestObject>& objects) {
   }
 }
 
-std::string probe_get(const std::string& path) {
-  std::string out;
-  if (run_command("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(g->webhook->probe_port()) +
-                      path,
-                  &out) != 0) {
-    return "";
-  }
-  return out;
-}
-
-json provider(const std::string& ns, const std::string& name, const std::string& gw_ns, const std::string& gw,
-              json spec) {
-  spec["gatewayRef"] = {{"name", gw}, {"namespace", gw_ns}};
-  return {{"apiVersion", "plano-operator.io/v1alpha1"},
-          {"kind", "ModelProvider"},
-          {"metadata", {{"name", name}, {"namespace", ns}}},
-          {"spec", spec}};
-}
-
-json gateway(const std::string& ns, const std::string& name, json allowed) {
-  return {{"apiVersion", "plano-operator.io/v1alpha1"},
-          {"kind", "PlanoGateway"},
-          {"metadata", {{"name", name}, {"namespace", ns}}},
-          {"spec", {{"listeners", {{{"name", "llm"}, {"type", "model"}, {"port", 12000}}}}, {"allowedProviders", allowed}}}};
-}
-
-json namespace_object(const std::string& name, bool tenant) {
-  json o = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
-  if (tenant) o["metadata"]["labels"] = {{"plano-operator.io/tenant", "true"}};
-  return o;
-}
-
 fs::path manifest_of(const std::vector<json>& bodies, const std::string& stem) {
   std::vector<ManifestObject> objects;
   for (const auto& b : bodies) objects.push_back({b.value("kind", ""), b["metadata"].value("namespace", ""), b["metadata"].value("name", ""), b});
@@ -165,10 +132,7 @@ class WebhookE2E : public ::testing::Test {
     g->cert = g->dir / "tls.crt";
     g->key = g->dir / "tls.key";
     g->pki->issue(1001, g->cert, g->key);
-    g->verifying = ht::client_context();
-    SSL_CTX_set_verify(g->verifying.get(), SSL_VERIFY_PEER, nullptr);
-    ASSERT_EQ(SSL_CTX_load_verify_locations(g->verifying.get(), g->pki->ca_cert().c_str(), nullptr), 1);
-    ASSERT_EQ(X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(g->verifying.get()), "127.0.0.1"), 1);
+    g->verifying = g->pki->verifying_context();
 
     install_crds(admin_client());
     // The namespaces the examples use, labelled as the examples' own Namespace objects say, so a
@@ -182,37 +146,11 @@ class WebhookE2E : public ::testing::Test {
         std::vector<std::string>{"--listen-address", "127.0.0.1:0", "--tls-cert-file", g->cert.string(), "--tls-key-file",
                                  g->key.string()},
         (g->dir / "webhook.log").string(), "webhook");
-    static const std::regex line("admission on https://127\\.0\\.0\\.1:([0-9]+)/validate");
-    ASSERT_TRUE(eventually(
-        [&] {
-          std::smatch m;
-          auto text = g->webhook->log();
-          if (!std::regex_search(text, m, line)) return false;
-          g->port = std::stoi(m[1]);
-          return true;
-        },
-        20s))
-        << g->webhook->log();
-    ASSERT_TRUE(eventually([] { return probe_get("/readyz") == "200"; }, 30s, 100ms)) << g->webhook->log();
+    ASSERT_TRUE(eventually([&] { return (g->port = admission_port(*g->webhook)) != 0; }, 20s)) << g->webhook->log();
+    ASSERT_TRUE(eventually([] { return probe_get(*g->webhook, "/readyz") == "200"; }, 30s, 100ms)) << g->webhook->log();
 
-    json config = {
-        {"apiVersion", "admissionregistration.k8s.io/v1"},
-        {"kind", "ValidatingWebhookConfiguration"},
-        {"metadata", {{"name", kConfigName}}},
-        {"webhooks",
-         {{{"name", "validate.plano-operator.io"},
-           {"clientConfig",
-            {{"url", "https://127.0.0.1:" + std::to_string(g->port) + "/validate"}, {"caBundle", g->pki->ca_base64()}}},
-           {"rules",
-            {{{"apiGroups", {"plano-operator.io"}},
-              {"apiVersions", {"v1alpha1"}},
-              {"resources", {"modelproviders", "planogateways"}},
-              {"operations", {"CREATE", "UPDATE"}}}}},
-           {"sideEffects", "None"},
-           {"admissionReviewVersions", {"v1"}},
-           {"timeoutSeconds", 5},
-           {"failurePolicy", "Fail"},
-           {"matchPolicy", "Equivalent"}}}}};
+    const json config =
+        webhook_configuration(kConfigName, "https://127.0.0.1:" + std::to_string(g->port) + "/validate", g->pki->ca_base64());
     apply_ok(manifest_of({config}, "webhook-config"));
     // The API server picks the configuration up asynchronously; the webhook's own warning for a
     // provider whose gateway is missing shows that it is being called.

@@ -1,7 +1,15 @@
 #include "tests/e2e/webhook_support.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/x509_vfy.h>
+
 #include <cctype>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -56,6 +64,18 @@ std::string TestPki::ca_base64() const {
   std::string out;
   if (run_command("base64 -w0 " + shell_quote(ca_cert().string()), &out) != 0) throw std::runtime_error("base64: " + out);
   return out;
+}
+
+std::shared_ptr<SSL_CTX> TestPki::verifying_context() const {
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  if (!ctx || SSL_CTX_load_verify_locations(ctx.get(), ca_cert().c_str(), nullptr) != 1 ||
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx.get()), "127.0.0.1") != 1) {
+    throw std::runtime_error("cannot make a TLS context trusting " + ca_cert().string());
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);  // a thousand idle clients stay small
+  return ctx;
 }
 
 std::string served_serial(int port, const fs::path& ca) {
@@ -145,6 +165,77 @@ json admission_review(const std::string& uid, const std::string& operation, cons
             {"oldObject", nullptr},
             {"dryRun", false},
             {"options", {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "CreateOptions"}}}}}};
+}
+
+json provider(const std::string& ns, const std::string& name, const std::string& gw_ns, const std::string& gw,
+              json spec) {
+  spec["gatewayRef"] = {{"name", gw}, {"namespace", gw_ns}};
+  return {{"apiVersion", "plano-operator.io/v1alpha1"},
+          {"kind", "ModelProvider"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", spec}};
+}
+
+json gateway(const std::string& ns, const std::string& name, json allowed) {
+  return {{"apiVersion", "plano-operator.io/v1alpha1"},
+          {"kind", "PlanoGateway"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", {{"listeners", {{{"name", "llm"}, {"type", "model"}, {"port", 12000}}}}, {"allowedProviders", allowed}}}};
+}
+
+json namespace_object(const std::string& name, bool tenant) {
+  json o = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+  if (tenant) o["metadata"]["labels"] = {{"plano-operator.io/tenant", "true"}};
+  return o;
+}
+
+json webhook_configuration(const std::string& name, const std::string& url, const std::string& ca_base64) {
+  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
+          {"kind", "ValidatingWebhookConfiguration"},
+          {"metadata", {{"name", name}}},
+          {"webhooks",
+           {{{"name", "validate.plano-operator.io"},
+             {"clientConfig", {{"url", url}, {"caBundle", ca_base64}}},
+             {"rules",
+              {{{"apiGroups", {"plano-operator.io"}},
+                {"apiVersions", {"v1alpha1"}},
+                {"resources", {"modelproviders", "planogateways"}},
+                {"operations", {"CREATE", "UPDATE"}}}}},
+             {"sideEffects", "None"},
+             {"admissionReviewVersions", {"v1"}},
+             {"timeoutSeconds", kWebhookTimeoutSeconds},
+             {"failurePolicy", "Fail"},
+             {"matchPolicy", "Equivalent"}}}}};
+}
+
+int admission_port(const OperatorProcess& webhook) {
+  static const std::regex line("admission on https://127\\.0\\.0\\.1:([0-9]+)/validate");
+  std::smatch m;
+  const auto text = webhook.log();
+  return std::regex_search(text, m, line) ? std::stoi(m[1]) : 0;
+}
+
+std::string probe_get(const OperatorProcess& process, const std::string& path) {
+  std::string out;
+  if (run_command("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(process.probe_port()) + path,
+                  &out) != 0) {
+    return "";
+  }
+  return out;
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  close(fd);
+  if (!ok) throw std::runtime_error("no free port");
+  return ntohs(addr.sin_port);
 }
 
 Memory memory_of(pid_t pid) {

@@ -8,11 +8,15 @@
 #include <cstddef>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <openssl/ssl.h>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace plano::testing {
+
+class OperatorProcess;
 
 // A CA and serving certificates it signs, made with the openssl CLI in `dir`.
 class TestPki {
@@ -23,6 +27,8 @@ class TestPki {
   void issue(long serial, const std::filesystem::path& cert, const std::filesystem::path& key) const;
   std::filesystem::path ca_cert() const { return dir_ / "ca.crt"; }
   std::string ca_base64() const;
+  // A client TLS context that trusts only this CA and checks the address 127.0.0.1, as the API server does.
+  std::shared_ptr<SSL_CTX> verifying_context() const;
 
  private:
   std::filesystem::path dir_;
@@ -58,6 +64,26 @@ std::vector<Expectation> expectations_of(const std::filesystem::path& file);
 
 // An admission.k8s.io/v1 AdmissionReview as the API server sends it for `object`.
 nlohmann::json admission_review(const std::string& uid, const std::string& operation, const nlohmann::json& object);
+
+// A ModelProvider attached to gateway gw_ns/gw, a PlanoGateway with one model listener, and a
+// Namespace (labelled plano-operator.io/tenant=true when `tenant`).
+nlohmann::json provider(const std::string& ns, const std::string& name, const std::string& gw_ns, const std::string& gw,
+                        nlohmann::json spec);
+nlohmann::json gateway(const std::string& ns, const std::string& name, nlohmann::json allowed);
+nlohmann::json namespace_object(const std::string& name, bool tenant);
+
+// A ValidatingWebhookConfiguration sending PlanoGateway and ModelProvider CREATE and UPDATE to `url`:
+// failurePolicy Fail, timeoutSeconds 5.
+nlohmann::json webhook_configuration(const std::string& name, const std::string& url, const std::string& ca_base64);
+inline constexpr int kWebhookTimeoutSeconds = 5;
+
+// The port of /validate a webhook process logged once listening (0 if not yet), and the HTTP status
+// of a GET on its probe port ("" when it cannot be reached).
+int admission_port(const OperatorProcess& webhook);
+std::string probe_get(const OperatorProcess& process, const std::string& path);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (for a server that must keep its port across restarts).
+int free_port();
 
 // VmRSS and VmHWM of a process, in KiB (0 when unreadable).
 struct Memory {

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/encoding/base64.h"
 #include "core/io/documents.h"
 
 #ifndef PLANO_SOURCE_DIR
@@ -121,7 +122,8 @@ void stop_orphaned_control_planes() {
 ControlPlane::ControlPlane(fs::path dir, fs::path owned_parent)
     : dir_(std::move(dir)), owned_parent_(std::move(owned_parent)) {}
 
-std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>& shared_dir) {
+std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>& shared_dir,
+                                                 const std::string& extra_apiserver_args) {
   fs::path dir;
   fs::path parent;
   if (shared_dir) {
@@ -135,7 +137,8 @@ std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>&
     dir = parent / "cp";  // the script wants to create DIR itself (and puts DIR.lock beside it)
   }
   std::unique_ptr<ControlPlane> cp(new ControlPlane(dir, parent));
-  auto [code, output] = run("PLANO_CP_APISERVER_EXTRA_ARGS=" + shell_quote(kUncachedResourceFlag) + " " +
+  const std::string extra = std::string(kUncachedResourceFlag) + (extra_apiserver_args.empty() ? "" : " " + extra_apiserver_args);
+  auto [code, output] = run("PLANO_CP_APISERVER_EXTRA_ARGS=" + shell_quote(extra) + " " +
                             shell_quote(script_path()) + " up " + shell_quote(dir.string()));
   if (code != 0) {
     throw std::runtime_error("scripts/controlplane.sh up " + dir.string() + " failed (exit " + std::to_string(code) +
@@ -187,6 +190,11 @@ std::int64_t ControlPlane::etcd_revision() const {
 
 void ControlPlane::etcd_compact(std::int64_t revision) const {
   etcd_post(etcd_endpoint(), "/v3/kv/compaction", {{"revision", std::to_string(revision)}, {"physical", true}});
+}
+
+std::int64_t ControlPlane::etcd_delete(const std::string& key) const {
+  auto response = etcd_post(etcd_endpoint(), "/v3/kv/deleterange", {{"key", encoding::base64_encode(key)}});
+  return response.contains("deleted") ? as_int(response["deleted"]) : 0;  // proto3 JSON leaves out zero
 }
 
 // ---- the shared control plane ----

@@ -28,9 +28,11 @@ class ControlPlane {
  public:
   // Brings a control plane up: in `shared_dir` when given (reused if it is
   // already running there, and left running afterwards), otherwise in a fresh
-  // temporary directory that is torn down by the destructor.
+  // temporary directory that is torn down by the destructor. `extra_apiserver_args`
+  // (space-separated flags) go after kUncachedResourceFlag.
   // Throws std::runtime_error with the script's output when it cannot start.
-  static std::unique_ptr<ControlPlane> start(const std::optional<std::filesystem::path>& shared_dir = {});
+  static std::unique_ptr<ControlPlane> start(const std::optional<std::filesystem::path>& shared_dir = {},
+                                             const std::string& extra_apiserver_args = "");
   ~ControlPlane();
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
@@ -49,6 +51,9 @@ class ControlPlane {
   // etcd's current revision, and a physical compaction of all history before `revision`.
   std::int64_t etcd_revision() const;
   void etcd_compact(std::int64_t revision) const;
+  // Deletes one key straight in etcd, behind the API server's back (e.g. "/registry/<group>/<plural>/<ns>/<name>").
+  // Returns how many keys were deleted.
+  std::int64_t etcd_delete(const std::string& key) const;
 
  private:
   ControlPlane(std::filesystem::path dir, std::filesystem::path owned_parent);

@@ -1,0 +1,39 @@
+// What the end-to-end tests read back from a cluster: objects, the config the operator rendered,
+// and what `plano-operator render` prints for the objects stored now.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/kube/client.h"
+#include "core/kube/resource.h"
+
+namespace plano::testing {
+
+// A fresh log file path in the temp directory: "operator-<name>-<pid>-<n>.log".
+std::string log_file(const std::string& name);
+
+// The object, or null when it does not exist (any other error throws). Without a client: admin_client().
+nlohmann::json get_or_null(kube::ApiClient& client, const kube::Resource& r, const std::string& ns, const std::string& name);
+nlohmann::json get_or_null(const kube::Resource& r, const std::string& ns, const std::string& name);
+
+// plano_config.yaml of the gateway's ConfigMap, "" when there is none.
+std::string config_of(kube::ApiClient& client, const std::string& ns, const std::string& gateway);
+std::string config_of(const std::string& ns, const std::string& gateway);
+
+// The status condition of that type, or null.
+nlohmann::json condition(const nlohmann::json& object, const std::string& type);
+// The condition once it has the given status (and reason, when given) for the object's current generation.
+bool has_condition(const kube::Resource& r, const std::string& ns, const std::string& name, const std::string& type,
+                   const std::string& status, const std::string& reason = "");
+
+// `plano-operator render -f file --gateway ns/name` (a test failure when it exits non-zero).
+std::string render(const std::string& file, const std::string& gateway);
+
+// The render of the gateway and every ModelProvider whose gatewayRef names it, as stored now,
+// written oldest first so that the offline precedence (document order) is the operator's (age).
+std::string render_stored(kube::ApiClient& client, const std::string& ns, const std::string& gateway,
+                          const std::filesystem::path& dir);
+
+}  // namespace plano::testing
