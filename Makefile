@@ -26,4 +26,4 @@ bench: build
 	./build/bench/bench_offline 1000 10000
 
 clean:
-	rm -rf build build-asan build-kube
+	rm -rf build build-asan build-tsan build-fuzz build-kube
