@@ -32,6 +32,9 @@ struct Limits {
   std::size_t maxFileBytes = 16u << 20;
   std::size_t maxDocuments = 100000;
   int maxDepth = 64;
+  // Values that YAML aliases may add to a file beyond its own text, so an anchor/alias bomb
+  // ("billion laughs") fails fast instead of expanding into gigabytes of JSON.
+  std::size_t maxAliasNodes = 100000;
 };
 
 // Parses multi-document YAML (JSON is YAML) into documents; empty documents are dropped.
