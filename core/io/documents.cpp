@@ -114,39 +114,64 @@ json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int
   return nullptr;
 }
 
-// yaml-cpp 0.7's LoadAll loops forever, allocating an empty document each time, on a token no node
-// can start with (a stray ',' at the top level): its parser reports an empty document and stays
-// where it was (jbeder/yaml-cpp#1040). This pass walks the documents' events without building
-// nodes, counts them, and stops at a document that starts where the one before started.
-class DocumentCounter : public YAML::EventHandler {
+// Walks a file's parse events without building nodes, before LoadAll builds them, to refuse what
+// LoadAll would not survive:
+// - yaml-cpp 0.7's LoadAll loops forever, allocating an empty document each turn, on a token no
+//   node can start with (a stray ',' at the top level): its parser reports an empty document and
+//   stays where it was (jbeder/yaml-cpp#1040). Here a document starting where the one before
+//   started is an error.
+// - a yaml-cpp node costs about 500 bytes, so a 16 MiB file of "[1,1,1,..." would need gigabytes;
+//   nodes (aliases uncounted, to_json budgets their copies) and documents are counted here.
+class Prescan : public YAML::EventHandler {
  public:
-  DocumentCounter(const std::string& text, const std::string& file) : text_(text), file_(file) {}
-
-  int count() const { return count_; }
+  Prescan(const std::string& text, const std::string& file, const Limits& limits)
+      : text_(text), file_(file), limits_(limits) {}
 
   void OnDocumentStart(const YAML::Mark& mark) override {
-    if (count_ > 0 && mark.pos == last_start_) {
+    if (documents_ > 0 && mark.pos == last_start_) {
       const std::string token = mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size()
                                     ? std::string(1, text_[static_cast<std::size_t>(mark.pos)]) : "end of input";
-      throw InputError(file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) +
-                       ": malformed YAML: unexpected '" + token + "'; remove it, or quote the value it belongs to");
+      fail(mark, "malformed YAML: unexpected '" + token + "'; remove it, or quote the value it belongs to");
     }
     last_start_ = mark.pos;
-    ++count_;
+    if (++documents_ > limits_.maxDocuments) {
+      fail(mark, "more than " + std::to_string(limits_.maxDocuments) + " documents; split the file");
+    }
   }
+  std::size_t nodes() const { return nodes_; }
+
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { count_node(mark); }
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    count_node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    count_node(mark);
+  }
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    count_node(mark);
+  }
   void OnMapEnd() override {}
 
  private:
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
+    // yaml-cpp's marks are 0-based.
+    throw InputError(file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " + what);
+  }
+  void count_node(const YAML::Mark& mark) {
+    if (++nodes_ > limits_.maxNodes) {
+      fail(mark, "more than " + std::to_string(limits_.maxNodes) +
+                     " values in one file, far more than Kubernetes objects (at most 1.5 MiB each) hold; split the "
+                     "file, or check it for generated data");
+    }
+  }
+
   const std::string& text_;
   const std::string& file_;
-  int count_ = 0;
+  const Limits& limits_;
+  std::size_t documents_ = 0, nodes_ = 0;
   int last_start_ = -1;
 };
 
@@ -216,14 +241,11 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
                      ": not UTF-8 text (byte " + std::to_string(bad) + "); save the file as UTF-8");
   }
   std::vector<YAML::Node> nodes;
+  Prescan prescan(text, file, limits);
   try {
     std::istringstream in(text);
     YAML::Parser parser(in);
-    DocumentCounter counter(text, file);
-    while (parser.HandleNextDocument(counter)) {
-      if (static_cast<std::size_t>(counter.count()) > limits.maxDocuments) {
-        throw InputError(file + ": more than " + std::to_string(limits.maxDocuments) + " documents");
-      }
+    while (parser.HandleNextDocument(prescan)) {
     }
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
@@ -231,9 +253,8 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
     throw InputError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
                      std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg);
   }
-  // Without aliases a file holds at most about one value per byte ("{a,b}" is the densest form);
-  // twice that, plus a fixed allowance for alias copies, bounds the JSON built from it.
-  std::size_t nodes_left = 2 * text.size() + limits.maxAliasNodes;
+  // Beyond the nodes the parser saw, JSON values can only be alias copies, which get an allowance.
+  std::size_t nodes_left = prescan.nodes() + limits.maxAliasNodes;
   int index = 0;
   for (const auto& node : nodes) {
     ++index;

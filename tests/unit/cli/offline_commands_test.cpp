@@ -259,8 +259,13 @@ TEST_F(OfflineCommands, HostileInputIsRefusedClearlyWithinBoundedMemory) {
     std::string text;
     std::string message;  // after "plano-operator validate: <path>"
   };
+  // Four MB of one-byte values: the parser alone would need gigabytes for them.
+  std::string flow = "[";
+  for (int i = 0; i < 2000000; ++i) flow += "1,";
+  flow += "1]\n";
   const std::vector<Case> cases = {
       {"laughs.yaml", laughs, ":1: a"},
+      {"flow.yaml", flow, ":1:1000000: more than 500000 values in one file"},
       {"replicas.yaml", std::string(kGoodProvider) + "---\n" + gateway_with_replicas,
        ":2: spec.deployment.replicas: 1e400 is out of range for a number; write a smaller number, or quote it"},
       {"port.yaml", gateway_with_port, ":1: spec.listeners[0].port: .nan is not a number JSON can hold"},

@@ -139,6 +139,18 @@ TEST(Documents, AliasesWithinTheAllowanceAreExpanded) {
   EXPECT_NE(parse_error(many, limits).find("f:1: copies["), std::string::npos) << parse_error(many, limits);
 }
 
+TEST(Documents, TooManyValuesAreRefusedBeforeNodesAreBuilt) {
+  Limits limits;
+  limits.maxNodes = 100;
+  std::string text = "a: 1\n---\nlist: [";
+  for (int i = 0; i < 200; ++i) text += "1, ";
+  text += "1]\n";
+  // Node 101 is the 95th item: root, a, 1, root, list and the list itself come first.
+  EXPECT_EQ(parse_error(text, limits),
+            "f:3:" + std::to_string(8 + 94 * 3) + ": more than 100 values in one file, far more than Kubernetes objects "
+            "(at most 1.5 MiB each) hold; split the file, or check it for generated data");
+}
+
 TEST(Documents, DeepNestingIsAClearError) {
   std::string deep(5000, '[');
   deep += std::string(5000, ']');
