@@ -27,4 +27,4 @@ bench:
 	scripts/bench.sh core
 
 clean:
-	rm -rf build build-asan build-kube
+	rm -rf build build-asan build-tsan build-fuzz build-kube

@@ -1,15 +1,20 @@
 #include "core/io/documents.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/mark.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <string_view>
 
 namespace plano::io {
 namespace {
@@ -19,31 +24,67 @@ using nlohmann::json;
 
 bool is_plain_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
 
+// What one conversion needs: where the document is, the limits, and how many more values the
+// file's documents may expand to (aliases share one node in yaml-cpp but are copied into JSON).
+struct Conversion {
+  const Source& where;
+  const Limits& limits;
+  std::size_t nodesLeft;
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw InputError(where.describe() + ": " + (path.empty() ? "" : path + ": ") + what);
+  }
+};
+
+// YAML 1.2 core schema's NaN and infinities, which JSON (and so Kubernetes) cannot hold.
+bool is_non_finite(const std::string& s) {
+  std::string_view v = s;
+  if (!v.empty() && (v[0] == '+' || v[0] == '-')) v.remove_prefix(1);
+  return s == ".nan" || s == ".NaN" || s == ".NAN" || v == ".inf" || v == ".Inf" || v == ".INF";
+}
+
 // Resolves a plain (unquoted) scalar with YAML 1.2's core schema, as Kubernetes' YAML reader does.
-json resolve_plain_scalar(const std::string& s) {
+json resolve_plain_scalar(const std::string& s, const Conversion& c, const std::string& path) {
   if (is_plain_null(s)) return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (is_non_finite(s)) {
+    c.fail(path, s + " is not a number JSON can hold, so Kubernetes refuses it too; write a finite number, or quote it "
+                     "(\"" + s + "\") if text is meant");
+  }
   const char* begin = s.c_str();
   char* end = nullptr;
   bool digits = std::any_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (digits) {
     errno = 0;
     long long i = std::strtoll(begin, &end, 10);
-    if (errno == 0 && end && *end == '\0') return i;
+    if (end && *end == '\0') {
+      if (errno == 0) return i;
+      c.fail(path, s + " is out of range for an integer (at most 19 digits); write a smaller number, or quote it if "
+                       "text is meant");
+    }
     errno = 0;
     double d = std::strtod(begin, &end);
     bool numeric_form = s.find_first_not_of("0123456789+-.eE") == std::string::npos;
-    if (errno == 0 && end && *end == '\0' && numeric_form) return d;
+    if (end && *end == '\0' && numeric_form) {
+      // ERANGE is also set for underflow to a tiny value, which is still a usable number.
+      if (errno == 0 || std::abs(d) < 1) return d;
+      c.fail(path, s + " is out of range for a number; write a smaller number, or quote it if text is meant");
+    }
   }
   return s;
 }
 
-json to_json(const YAML::Node& node, const Source& where, int depth, const Limits& limits) {
-  if (depth > limits.maxDepth) {
-    throw InputError(where.describe() + ": nesting deeper than " + std::to_string(limits.maxDepth) +
+json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int depth) {
+  if (depth > c.limits.maxDepth) {
+    c.fail(path, "nesting deeper than " + std::to_string(c.limits.maxDepth) +
                      " levels; no Kubernetes object of this project needs that, check the document");
   }
+  if (c.nodesLeft == 0) {
+    c.fail(path, "the file expands to more values than its size allows; YAML aliases (*name) copy their anchor's "
+                 "value each time, so use fewer of them or write the values out");
+  }
+  --c.nodesLeft;
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -51,29 +92,108 @@ json to_json(const YAML::Node& node, const Source& where, int depth, const Limit
     case YAML::NodeType::Scalar:
       // yaml-cpp tags quoted scalars "!" and plain ones "?": only plain scalars are typed.
       if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return node.Scalar();
-      return resolve_plain_scalar(node.Scalar());
+      return resolve_plain_scalar(node.Scalar(), c, path);
     case YAML::NodeType::Sequence: {
       json out = json::array();
-      for (const auto& item : node) out.push_back(to_json(item, where, depth + 1, limits));
+      std::size_t i = 0;
+      for (const auto& item : node) out.push_back(to_json(item, c, path + "[" + std::to_string(i++) + "]", depth + 1));
       return out;
     }
     case YAML::NodeType::Map: {
       json out = json::object();
       for (const auto& kv : node) {
-        if (!kv.first.IsScalar()) {
-          throw InputError(where.describe() + ": a mapping key is not a plain string");
-        }
+        if (!kv.first.IsScalar()) c.fail(path, "a mapping key is not a plain string; write keys as text");
         const std::string key = kv.first.Scalar();
-        if (out.contains(key)) {
-          throw InputError(where.describe() + ": key \"" + key +
-                           "\" appears twice in one mapping; keep one");
-        }
-        out[key] = to_json(kv.second, where, depth + 1, limits);
+        const std::string key_path = path.empty() ? key : path + "." + key;
+        if (out.contains(key)) c.fail(key_path, "the key appears twice in one mapping; keep one");
+        out[key] = to_json(kv.second, c, key_path, depth + 1);
       }
       return out;
     }
   }
   return nullptr;
+}
+
+// Walks a file's parse events without building nodes, before LoadAll builds them, to refuse what
+// LoadAll would not survive:
+// - yaml-cpp 0.7's LoadAll loops forever, allocating an empty document each turn, on a token no
+//   node can start with (a stray ',' at the top level): its parser reports an empty document and
+//   stays where it was (jbeder/yaml-cpp#1040). Here a document starting where the one before
+//   started is an error.
+// - a yaml-cpp node costs about 500 bytes, so a 16 MiB file of "[1,1,1,..." would need gigabytes;
+//   nodes (aliases uncounted, to_json budgets their copies) and documents are counted here.
+class Prescan : public YAML::EventHandler {
+ public:
+  Prescan(const std::string& text, const std::string& file, const Limits& limits)
+      : text_(text), file_(file), limits_(limits) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_ > 0 && mark.pos == last_start_) {
+      const std::string token = mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size()
+                                    ? std::string(1, text_[static_cast<std::size_t>(mark.pos)]) : "end of input";
+      fail(mark, "malformed YAML: unexpected '" + token + "'; remove it, or quote the value it belongs to");
+    }
+    last_start_ = mark.pos;
+    if (++documents_ > limits_.maxDocuments) {
+      fail(mark, "more than " + std::to_string(limits_.maxDocuments) + " documents; split the file");
+    }
+  }
+  std::size_t nodes() const { return nodes_; }
+
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { count_node(mark); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    count_node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    count_node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    count_node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
+    // yaml-cpp's marks are 0-based.
+    throw InputError(file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " + what);
+  }
+  void count_node(const YAML::Mark& mark) {
+    if (++nodes_ > limits_.maxNodes) {
+      fail(mark, "more than " + std::to_string(limits_.maxNodes) +
+                     " values in one file, far more than Kubernetes objects (at most 1.5 MiB each) hold; split the "
+                     "file, or check it for generated data");
+    }
+  }
+
+  const std::string& text_;
+  const std::string& file_;
+  const Limits& limits_;
+  std::size_t documents_ = 0, nodes_ = 0;
+  int last_start_ = -1;
+};
+
+// The offset of the first byte that does not belong to well-formed UTF-8, or npos.
+std::size_t invalid_utf8_at(const std::string& text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    unsigned char b = p[i];
+    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > n) return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+    }
+    // Overlong forms, UTF-16 surrogates and code points beyond U+10FFFF are not UTF-8 either.
+    std::uint32_t cp = len == 1 ? b : b & (0x7F >> len);
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += len;
+  }
+  return std::string::npos;
 }
 
 std::string read_stream(std::istream& in, const std::string& name, const Limits& limits) {
@@ -112,23 +232,36 @@ bool is_manifest(const fs::path& p) {
 std::vector<Document> parse_documents(const std::string& text, const std::string& file,
                                       const Limits& limits) {
   std::vector<Document> out;
+  if (auto bad = invalid_utf8_at(text); bad != std::string::npos) {
+    const std::string_view before = std::string_view(text).substr(0, bad);
+    const auto line = std::count(before.begin(), before.end(), '\n') + 1;
+    const auto last_newline = before.rfind('\n');
+    const auto column = bad - (last_newline == std::string_view::npos ? 0 : last_newline + 1) + 1;
+    throw InputError(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                     ": not UTF-8 text (byte " + std::to_string(bad) + "); save the file as UTF-8");
+  }
   std::vector<YAML::Node> nodes;
+  Prescan prescan(text, file, limits);
   try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(prescan)) {
+    }
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     // yaml-cpp's marks are 0-based.
     throw InputError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
                      std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg);
   }
-  if (nodes.size() > limits.maxDocuments) {
-    throw InputError(file + ": " + std::to_string(nodes.size()) + " documents exceed the limit of " +
-                     std::to_string(limits.maxDocuments));
-  }
+  // Beyond the nodes the parser saw, JSON values can only be alias copies, which get an allowance.
+  std::size_t nodes_left = prescan.nodes() + limits.maxAliasNodes;
   int index = 0;
   for (const auto& node : nodes) {
     ++index;
     Source where{file, index};
-    json body = to_json(node, where, 0, limits);
+    Conversion conversion{where, limits, nodes_left};
+    json body = to_json(node, conversion, "", 0);
+    nodes_left = conversion.nodesLeft;
     if (body.is_null()) continue;
     out.push_back(Document{where, std::move(body)});
   }

@@ -31,7 +31,13 @@ struct Limits {
   // Kubernetes caps an object at 1.5 MiB; a manifest file ten times that is already unusual.
   std::size_t maxFileBytes = 16u << 20;
   std::size_t maxDocuments = 100000;
+  // Values (YAML nodes) in one file before aliases are expanded: the parser needs about 500 bytes
+  // for each, so this bounds its memory to a few hundred MiB; ten thousand objects fit.
+  std::size_t maxNodes = 500000;
   int maxDepth = 64;
+  // Values that YAML aliases may add to a file beyond its own nodes, so an anchor/alias bomb
+  // ("billion laughs") fails fast instead of expanding into gigabytes of JSON.
+  std::size_t maxAliasNodes = 100000;
 };
 
 // Parses multi-document YAML (JSON is YAML) into documents; empty documents are dropped.

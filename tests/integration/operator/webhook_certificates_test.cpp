@@ -94,7 +94,9 @@ class WebhookCertificatesTest : public ::testing::Test {
       EXPECT_EQ(verify_serving_certificate(data.tlsCrt, data.caCrt, host, Clock::now()), "") << host;
     }
     EXPECT_NO_THROW(http::make_server_context(data.tlsCrt, data.tlsKey));
-    for (const auto& hook : vwc()["webhooks"]) {
+    // Named: a range-for over a temporary's member would outlive the temporary (found by TSan).
+    json configuration = vwc();
+    for (const auto& hook : configuration["webhooks"]) {
       EXPECT_EQ(hook["clientConfig"].value("caBundle", ""), encoding::base64_encode(data.caCrt)) << hook["name"];
     }
   }
@@ -102,7 +104,8 @@ class WebhookCertificatesTest : public ::testing::Test {
   bool ca_bundle_matches_secret() {
     try {
       const std::string wanted = encoding::base64_encode(decode(secret()).caCrt);
-      for (const auto& hook : vwc()["webhooks"]) {
+      json configuration = vwc();
+      for (const auto& hook : configuration["webhooks"]) {
         if (hook["clientConfig"].value("caBundle", "") != wanted) return false;
       }
       return true;

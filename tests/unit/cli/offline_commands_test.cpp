@@ -2,12 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
 
 namespace plano::cli {
 namespace {
@@ -207,6 +210,84 @@ TEST_F(OfflineCommands, WrongTypesAreFindingsNotCrashes) {
     EXPECT_NE(out_.str().find(std::string(": ") + field + ": error: must be"), std::string::npos) << field << "\n" << out_.str();
   }
   EXPECT_NE(out_.str().find("every document needs apiVersion and kind"), std::string::npos) << out_.str();
+}
+
+// Runs `validate -f path` in a child process that may map at most 512 MiB more than it has, so
+// an input needing unbounded memory fails the test (the child dies) instead of the machine. The
+// child's exit code (128 + signal when killed) and what it wrote to stderr.
+std::pair<int, std::string> validate_with_bounded_memory(const std::string& path) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    long pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    rlimit limit{};
+    limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (512u << 20);
+    setrlimit(RLIMIT_AS, &limit);
+    // The child must end here whatever happens, never return into the test framework.
+    try {
+      std::ostringstream out, err;
+      int code = validate_command({"-f", path}, out, err);
+      const std::string text = err.str();
+      if (write(fds[1], text.data(), text.size()) < 0) code = 99;
+      _exit(code);
+    } catch (const std::exception& e) {
+      const std::string text = std::string("exception: ") + e.what();
+      if (write(fds[1], text.data(), text.size()) < 0) _exit(99);
+      _exit(98);
+    }
+  }
+  close(fds[1]);
+  std::string err;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
+}
+
+TEST_F(OfflineCommands, HostileInputIsRefusedClearlyWithinBoundedMemory) {
+  std::string laughs = "a0: &a0 lol\n";
+  for (int level = 1; level <= 9; ++level) {
+    laughs += "a" + std::to_string(level) + ": &a" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) laughs += (i ? ", " : "") + std::string("*a") + std::to_string(level - 1);
+    laughs += "]\n";
+  }
+  std::string gateway_with_replicas = std::string(kGateway) + "  deployment: {replicas: 1e400}\n";
+  std::string gateway_with_port = kGateway;
+  gateway_with_port.replace(gateway_with_port.find("12000"), 5, ".nan");
+  std::string provider_twice_named = kGoodProvider;
+  provider_twice_named.replace(provider_twice_named.find("metadata: {"), 11, "metadata: {name: gpt5, ");
+  struct Case {
+    const char* file;
+    std::string text;
+    std::string message;  // after "plano-operator validate: <path>"
+  };
+  // Four MB of one-byte values, more than yaml-cpp's nodes for them would fit in. Under a key:
+  // a flow collection where a line starts makes yaml-cpp's scanner hold every token of it before
+  // the first event (about 275 bytes each), which no count of events can prevent.
+  std::string flow = "items: [";
+  for (int i = 0; i < 2000000; ++i) flow += "1,";
+  flow += "1]\n";
+  const std::vector<Case> cases = {
+      {"laughs.yaml", laughs, ":1: a"},
+      {"flow.yaml", flow, ":1:1000003: more than 500000 values in one file"},
+      {"replicas.yaml", std::string(kGoodProvider) + "---\n" + gateway_with_replicas,
+       ":2: spec.deployment.replicas: 1e400 is out of range for a number; write a smaller number, or quote it"},
+      {"port.yaml", gateway_with_port, ":1: spec.listeners[0].port: .nan is not a number JSON can hold"},
+      {"latin1.yaml", std::string(kGateway) + "  description: caf\xe9\n", ":7:19: not UTF-8 text (byte "},
+      {"twice.yaml", std::string(kGateway) + "---\n" + provider_twice_named,
+       ":2: metadata.name: the key appears twice in one mapping; keep one"},
+  };
+  for (const auto& c : cases) {
+    auto path = write(c.file, c.text);
+    auto [code, err] = validate_with_bounded_memory(path);
+    EXPECT_EQ(code, kExitUsage) << c.file << "\n" << err;
+    EXPECT_EQ(err.rfind("plano-operator validate: " + path + c.message, 0), 0u) << c.file << "\n" << err;
+  }
 }
 
 TEST_F(OfflineCommands, StdinIsRead) {

@@ -47,6 +47,110 @@ TEST(Documents, DuplicateKeysAreErrors) {
   EXPECT_THROW(parse_documents("a: 1\na: 2\n", "f"), InputError);
 }
 
+// The message of the InputError that parsing `text` as file "f" throws; "" when it parses.
+std::string parse_error(const std::string& text, const Limits& limits = {}) {
+  try {
+    parse_documents(text, "f", limits);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// yaml-cpp 0.7's LoadAll never returns on these (found by the offline_manifests fuzz target).
+TEST(Documents, StrayCommaIsMalformedYamlNotAnEndlessLoop) {
+  EXPECT_EQ(parse_error(","), "f:1:1: malformed YAML: unexpected ','; remove it, or quote the value it belongs to");
+  EXPECT_EQ(parse_error("a: 1\n---\n,\n"),
+            "f:3:1: malformed YAML: unexpected ','; remove it, or quote the value it belongs to");
+}
+
+TEST(Documents, DuplicateKeyNamesDocumentAndFieldPath) {
+  EXPECT_EQ(parse_error("a: 1\n---\nmetadata:\n  name: a\n  name: b\n"),
+            "f:2: metadata.name: the key appears twice in one mapping; keep one");
+}
+
+TEST(Documents, NanAndInfinityAreRefusedWithTheirPath) {
+  for (const char* value : {".nan", ".NaN", ".inf", "-.Inf", "+.INF"}) {
+    EXPECT_EQ(parse_error(std::string("spec:\n  listeners:\n  - port: ") + value + "\n"),
+              std::string("f:1: spec.listeners[0].port: ") + value +
+                  " is not a number JSON can hold, so Kubernetes refuses it too; write a finite number, or quote it (\"" +
+                  value + "\") if text is meant");
+  }
+  // Quoted, it is text; and a word that merely starts like one is text too.
+  auto d = parse_documents("a: \".nan\"\nb: .nanny\n", "f").at(0).body;
+  EXPECT_EQ(d["a"], ".nan");
+  EXPECT_EQ(d["b"], ".nanny");
+}
+
+TEST(Documents, NumbersOutOfRangeAreRefusedWithTheirPath) {
+  EXPECT_EQ(parse_error("spec:\n  deployment:\n    replicas: 1e400\n"),
+            "f:1: spec.deployment.replicas: 1e400 is out of range for a number; write a smaller number, or quote it if "
+            "text is meant");
+  EXPECT_EQ(parse_error("spec: {deployment: {replicas: -99999999999999999999}}\n"),
+            "f:1: spec.deployment.replicas: -99999999999999999999 is out of range for an integer (at most 19 digits); "
+            "write a smaller number, or quote it if text is meant");
+  // The largest integer still is one, and a value too small to represent is zero, not an error.
+  auto d = parse_documents("i: 9223372036854775807\nf: 1e-400\n", "f").at(0).body;
+  EXPECT_EQ(d["i"], 9223372036854775807LL);
+  EXPECT_TRUE(d["f"].is_number_float());
+  EXPECT_EQ(d["f"], 0.0);
+}
+
+TEST(Documents, InvalidUtf8IsRefusedWithLineAndColumn) {
+  EXPECT_EQ(parse_error("a: ok\nname: caf\xe9\n"), "f:2:10: not UTF-8 text (byte 15); save the file as UTF-8");
+  // An overlong '/', a UTF-16 surrogate, a code point past U+10FFFF, a cut-off sequence.
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe6\x97"}) {
+    EXPECT_NE(parse_error(std::string("a: ") + bad).find("f:1:4: not UTF-8 text"), std::string::npos) << bad;
+  }
+  auto d = parse_documents("\xef\xbb\xbf" "a: caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80\n", "f").at(0).body;
+  EXPECT_EQ(d["a"], "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80");
+}
+
+// Nine levels of ten aliases each: a billion strings in JSON from under a kilobyte of YAML.
+std::string billion_laughs() {
+  std::string text = "a0: &a0 lol\n";
+  for (int level = 1; level <= 9; ++level) {
+    std::string prev = "*a" + std::to_string(level - 1);
+    text += "a" + std::to_string(level) + ": &a" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) text += (i ? ", " : "") + prev;
+    text += "]\n";
+  }
+  return text;
+}
+
+TEST(Documents, AliasBombIsRefused) {
+  const std::string error = parse_error(billion_laughs());
+  EXPECT_EQ(error.rfind("f:1: a", 0), 0u) << error;
+  EXPECT_NE(error.find("YAML aliases (*name) copy their anchor's value each time"), std::string::npos) << error;
+}
+
+TEST(Documents, AliasesWithinTheAllowanceAreExpanded) {
+  Limits limits;
+  limits.maxAliasNodes = 1000;
+  auto d = parse_documents("base: &b {x: 1, y: [1, 2]}\none: *b\ntwo: *b\n", "f", limits).at(0).body;
+  EXPECT_EQ(d["one"], d["base"]);
+  EXPECT_EQ(d["two"]["y"][1], 2);
+  // 200 copies of 50 values: far more than the text's size and the allowance of 1000 give.
+  std::string many = "base: &b [";
+  for (int i = 0; i < 50; ++i) many += (i ? ", " : "") + std::to_string(i);
+  many += "]\ncopies: [";
+  for (int i = 0; i < 200; ++i) many += (i ? ", " : "") + std::string("*b");
+  many += "]\n";
+  EXPECT_NE(parse_error(many, limits).find("f:1: copies["), std::string::npos) << parse_error(many, limits);
+}
+
+TEST(Documents, TooManyValuesAreRefusedBeforeNodesAreBuilt) {
+  Limits limits;
+  limits.maxNodes = 100;
+  std::string text = "a: 1\n---\nlist: [";
+  for (int i = 0; i < 200; ++i) text += "1, ";
+  text += "1]\n";
+  // Node 101 is the 95th item: root, a, 1, root, list and the list itself come first.
+  EXPECT_EQ(parse_error(text, limits),
+            "f:3:" + std::to_string(8 + 94 * 3) + ": more than 100 values in one file, far more than Kubernetes objects "
+            "(at most 1.5 MiB each) hold; split the file, or check it for generated data");
+}
+
 TEST(Documents, DeepNestingIsAClearError) {
   std::string deep(5000, '[');
   deep += std::string(5000, ']');
