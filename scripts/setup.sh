@@ -9,7 +9,7 @@ packages=(
   libcpprest-dev libboost-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev llvm-14
-  python3-venv openssl curl wrk
+  python3-venv openssl curl wrk ccache
 )
 missing=()
 for p in "${packages[@]}"; do
