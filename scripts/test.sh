@@ -42,7 +42,7 @@ ninja -C build-tsan unit_tests kube_integration_tests
 stage "work queue and informer store tests under TSan"
 # Only tests whose threads meet in our code: what goes through cpprestsdk (informers' watches, the
 # controllers, the operator binary) is reported as racing inside Debian's uninstrumented
-# libcpprest and its pplx tasks, which TSan cannot see synchronize (docs/reliability-fuzz-rows.md).
+# libcpprest and its pplx tasks, which TSan cannot see synchronize (docs/reliability.md).
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -j "$jobs" --no-tests=error -R '^(WorkQueue|Store|AsyncWriter|ForEachParallel)\.'
 
