@@ -357,7 +357,12 @@ void Informer::run() {
       }
       ++errors_;
       auto delay = backoff.next();
-      spdlog::warn("kube: informer {}: {}; retrying in {} ms", name_, e.what(), delay.count());
+      // The server answered with an error: watching again from the same version may fail the same
+      // way for ever (e.g. a 500 over an etcd event the API server cannot decode), so list again,
+      // as client-go's reflector does. A transport error (server down) keeps the version.
+      if (e.code() != 0) need_list = true;
+      spdlog::warn("kube: informer {}: {}; {} in {} ms", name_, e.what(), need_list ? "relisting" : "retrying",
+                   delay.count());
       sleep_unless_stopped(delay);
     } catch (const std::exception& e) {
       if (stopping()) break;
