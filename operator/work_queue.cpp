@@ -78,8 +78,14 @@ std::optional<std::string> WorkQueue::get() {
       return key;
     }
     if (shutting_down_) return std::nullopt;
-    if (delayed_.empty()) cv_.wait(lock);
-    else cv_.wait_until(lock, delayed_.begin()->first);
+    if (delayed_.empty()) {
+      cv_.wait(lock);
+    } else {
+      // A copy: wait_until reads its deadline again after waking, and another worker may have
+      // erased that entry meanwhile (ASan caught the read of the freed node).
+      const auto until = delayed_.begin()->first;
+      cv_.wait_until(lock, until);
+    }
   }
 }
 
