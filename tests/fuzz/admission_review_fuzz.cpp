@@ -16,7 +16,7 @@ using namespace plano;
 
 // A cluster holding one gateway and one provider on it, so requests naming platform/shared
 // reach the cross-object rules (conflicts, defaults, namespace policy).
-webhook::ClusterView shared_gateway_view() {
+std::shared_ptr<const webhook::ClusterView> shared_gateway_view() {
   static const auto gateway = std::make_shared<const api::PlanoGateway>(*api::decode_gateway(json::parse(R"({
     "apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
     "metadata": {"name": "shared", "namespace": "platform", "creationTimestamp": "2026-01-01T00:00:00Z"},
@@ -29,12 +29,9 @@ webhook::ClusterView shared_gateway_view() {
     "spec": {"gatewayRef": {"name": "shared", "namespace": "platform"}, "model": "openai/gpt-4o",
              "passthroughAuth": true, "default": true}
   })")).object);
-  webhook::ClusterView view;
-  view.gateways.push_back(gateway);
-  view.providers.push_back(provider);
-  view.namespaceLabels = [](const std::string& ns) {
+  static const auto view = webhook::make_view("platform/shared", {gateway}, {provider}, [](const std::string& ns) {
     return ns == "team-a" ? std::map<std::string, std::string>{{"tenant", "true"}} : std::map<std::string, std::string>{};
-  };
+  });
   return view;
 }
 
@@ -43,7 +40,7 @@ webhook::ClusterView shared_gateway_view() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
   auto out = webhook::review(body, [](const std::string& key) {
-    return key == "platform/shared" ? shared_gateway_view() : webhook::ClusterView{};
+    return key == "platform/shared" ? shared_gateway_view() : webhook::make_view(key, {}, {}, [](const std::string&) { return std::map<std::string, std::string>{}; });
   });
   if (out.httpStatus != 200 && out.httpStatus != 400) __builtin_trap();
   (void)out.body.dump();
