@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build the test tools (kube-apiserver, etcd, helm) from pinned upstream Go
-# modules into .cache/tools/<name>-<version>. Already-built tools are skipped,
-# so a warm run is instant.
+# modules into .cache/tools/<name>-<version>, and on request cpprestsdk built
+# with ThreadSanitizer from Debian's source package (cpprest-tsan). Already-built
+# tools are skipped, so a warm run is instant.
 #
-# Usage: scripts/build-tools.sh [kube-apiserver|etcd|helm ...]   (default: all)
+# Usage: scripts/build-tools.sh [kube-apiserver|etcd|helm|cpprest-tsan ...]
+#        (default: kube-apiserver etcd helm)
 # Prints one "NAME=PATH" line per tool at the end.
 set -euo pipefail
 
@@ -16,6 +18,11 @@ BUILD_DIR=$CACHE_DIR/build   # generated wrapper modules (never committed)
 KUBE_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
+# Debian bookworm's cpprest source package: the version of the installed
+# libcpprest-dev, and the SHA-256 of its upstream tarball from Debian's Sources
+# index. Debian's two patches change only the library's own tests.
+CPPREST_VERSION=2.10.18-1
+CPPREST_ORIG_SHA256=6bd74a637ff182144b6a4271227ea8b6b3ea92389f88b25b215e6f94fd4d41cb
 
 # Never let go switch to a downloaded toolchain (go.mod "toolchain" lines of
 # dependencies), and resolve modules from go.mod rather than a vendor dir.
@@ -118,6 +125,31 @@ build_helm() {
     "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 }
 
+# fetch_verified URL FILE SHA256: download URL to FILE and check its digest.
+fetch_verified() {
+  curl -fsSL -o "$2" "$1"
+  echo "$3  $2" | sha256sum -c --quiet - || { log "checksum mismatch for $1"; return 1; }
+}
+
+# cpprestsdk instrumented with ThreadSanitizer, so TSan sees how its I/O threads
+# hand responses to ours (Debian's libcpprest is not instrumented).
+build_cpprest_tsan() {
+  local out=$1 dir upstream=${CPPREST_VERSION%-*}
+  local pool=https://deb.debian.org/debian/pool/main/c/cpprest
+  dir=$(new_wrapper cpprest-tsan "$CPPREST_VERSION")
+  fetch_verified "$pool/cpprest_$upstream.orig.tar.gz" "$dir/orig.tar.gz" "$CPPREST_ORIG_SHA256"
+  tar -xzf "$dir/orig.tar.gz" -C "$dir"
+  rm -rf "$out.tmp"
+  cmake -S "$dir/cpprestsdk-$upstream" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan" \
+    -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread -DBUILD_TESTS=OFF -DBUILD_SAMPLES=OFF \
+    -DCPPREST_EXCLUDE_WEBSOCKETS=ON -DCPPREST_EXCLUDE_BROTLI=ON -DWERROR=OFF \
+    -DCPPREST_EXPORT_DIR=cmake/cpprestsdk -DCMAKE_INSTALL_PREFIX="$out.tmp" >/dev/null
+  ninja -C "$dir/build" install >/dev/null
+  mv -f "$out.tmp" "$out"
+  rm -rf "$dir"   # 240 MB of objects nothing reads again
+}
+
 main() {
   local want=("$@")
   [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver etcd helm)
@@ -128,6 +160,7 @@ main() {
       kube-apiserver) timed kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
       etcd)           timed etcd "$ETCD_VERSION" build_etcd ;;
       helm)           timed helm "$HELM_VERSION" build_helm ;;
+      cpprest-tsan)   timed cpprest-tsan "$CPPREST_VERSION" build_cpprest_tsan ;;
       *) log "unknown tool: $t"; exit 2 ;;
     esac
   done
@@ -136,6 +169,7 @@ main() {
       kube-apiserver) echo "KUBE_APISERVER=$(tool_path kube-apiserver "$KUBE_VERSION")" ;;
       etcd)           echo "ETCD=$(tool_path etcd "$ETCD_VERSION")" ;;
       helm)           echo "HELM=$(tool_path helm "$HELM_VERSION")" ;;
+      cpprest-tsan)   echo "CPPREST_TSAN=$(tool_path cpprest-tsan "$CPPREST_VERSION")" ;;
     esac
   done
 }

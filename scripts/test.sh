@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit, conformance (Plano's validator), integration (real kube-apiserver), e2e and
 # chart tests; then every test that runs this project's code again under AddressSanitizer +
-# UndefinedBehaviorSanitizer; the work queue and informer store tests under ThreadSanitizer;
-# and each fuzz target for a short while. Each stage prints how long it took.
+# UndefinedBehaviorSanitizer; the unit and integration (informer, watch, controller) tests under
+# ThreadSanitizer; and each fuzz target for a short while. Each stage prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,15 +36,17 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/test
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE tools-only --no-tests=error
 
-stage "build (TSan)"
-cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLANO_SANITIZE_THREAD=ON >/dev/null
-ninja -C build-tsan unit_tests kube_integration_tests
-stage "work queue and informer store tests under TSan"
-# Only tests whose threads meet in our code: what goes through cpprestsdk (informers' watches, the
-# controllers, the operator binary) is reported as racing inside Debian's uninstrumented
-# libcpprest and its pplx tasks, which TSan cannot see synchronize (docs/reliability.md).
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  ctest --test-dir build-tsan --output-on-failure -j "$jobs" --no-tests=error -R '^(WorkQueue|Store|AsyncWriter|ForEachParallel)\.'
+stage "build (TSan, against cpprestsdk built with TSan)"
+eval "$(scripts/build-tools.sh cpprest-tsan)"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLANO_SANITIZE_THREAD=ON \
+  -Dcpprestsdk_DIR="$CPPREST_TSAN/lib/cmake/cpprestsdk" >/dev/null
+ninja -C build-tsan unit_tests http_tests kube_integration_tests operator_integration_tests
+stage "unit, informer, watch and controller tests under TSan"
+# Auth.TooManyRequests... is left out: it needs a client fast enough to make the API server
+# throttle it, which TSan's slowdown prevents; it runs in the two stages above.
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/sanitizers/tsan.supp \
+  ctest --test-dir build-tsan --output-on-failure -j "$jobs" --no-tests=error -L 'unit|integration' -LE tools-only \
+  -E '^Auth\.TooManyRequestsIsTypedAndRetriedAfterRetryAfter$'
 
 stage "fuzz (30 s a target)"
 scripts/fuzz.sh 30
