@@ -176,6 +176,13 @@ TEST_F(OperatorE2E, ProviderChangesKeyRotationAndRemovalFollow) {
   EXPECT_EQ(config_of(ns, "gw"), config) << "a key rotation must not change the config";
   auto keys = admin_client().get(res::kSecrets, ns, "gw-plano-keys");
   EXPECT_EQ(*encoding::base64_decode(keys["data"].begin()->get<std::string>()), "sk-two") << op->log();
+  // The new key is in place before pods roll to it. With one etcd, resourceVersions are its
+  // revisions, so they order writes across kinds (nothing else writes the Deployment here: there is
+  // no controller manager).
+  auto deployment = admin_client().get(res::kDeployments, ns, "gw-plano");
+  EXPECT_LT(std::stoll(keys["metadata"]["resourceVersion"].get<std::string>()),
+            std::stoll(deployment["metadata"]["resourceVersion"].get<std::string>()))
+      << "the Deployment rolled before the keys Secret held the new key:\n" << op->log();
   std::cout << "[ measured ] key rotation reached the pod template and status in " << rotate_ms << " ms\n";
 
   admin_client().remove(res::kModelProviders, ns, "local");
