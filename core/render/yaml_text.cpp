@@ -1,5 +1,8 @@
 #include "core/render/yaml_text.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace plano::render::yaml {
 namespace {
 
@@ -104,8 +107,21 @@ void append_double_quoted(std::string& out, std::string_view text) {
   out += '"';
 }
 
+bool resolves_to_another_type(std::string_view s) {
+  std::string_view unsigned_part = s;
+  if (!unsigned_part.empty() && (unsigned_part[0] == '+' || unsigned_part[0] == '-')) unsigned_part.remove_prefix(1);
+  // Numbers, .inf/.nan, timestamps and YAML 1.1's base-60 integers all start so.
+  if (!unsigned_part.empty() && ((unsigned_part[0] >= '0' && unsigned_part[0] <= '9') || unsigned_part[0] == '.')) {
+    return true;
+  }
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kWords[] = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", "<<", "="};
+  return std::find(std::begin(kWords), std::end(kWords), lower) != std::end(kWords);
+}
+
 bool writes_plain(std::string_view s) {
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return false;
+  if (s.empty() || resolves_to_another_type(s)) return false;
   static constexpr std::string_view kIndicators = ",[]{}#&*!|>'\"%@`";
   const char first = s.front();
   if (is_blank_or_break(first) || kIndicators.find(first) != std::string_view::npos) return false;

@@ -13,9 +13,14 @@ namespace plano::render::yaml {
 // and line breaks are escaped, so a value can never end the scalar or start another key.
 void append_double_quoted(std::string& out, std::string_view text);
 
-// Whether yaml-cpp 0.7 wrote `text` bare (plain) where no style was asked for: not empty or
-// null-like, no indicator first, no ": " or " #", no breaks, tabs or non-printables. Words such
-// as true or 8080 stay bare, as they always were in rendered configs.
+// Whether a YAML 1.1 reader (Plano's, PyYAML) or a 1.2 one reads `text`, written plain, as
+// something other than a string: null, a boolean (true, on, yes, ...), a number or a timestamp.
+// A superset: anything that starts like a number counts.
+bool resolves_to_another_type(std::string_view text);
+
+// Whether `text` is written bare (plain): as yaml-cpp 0.7 did (no indicator first, no ": " or
+// " #", no breaks, tabs or non-printables), except that nothing that resolves_to_another_type is;
+// yaml-cpp wrote a header named 8080 or on bare, and Plano read it as a number or as true.
 bool writes_plain(std::string_view text);
 
 // Appends `text` plain when writes_plain, double-quoted otherwise.

@@ -1,6 +1,7 @@
 """Runs Plano's own config validator (the pinned planoai wheel) on one rendered config.
 
-Exit 0 only if Plano accepts the file and prints no warning; otherwise print why and exit 1.
+Exit 0 only if every mapping key reads back as a distinct string with PyYAML (Plano's reader),
+Plano accepts the file and prints no warning; otherwise print why and exit 1.
 """
 import contextlib
 import io
@@ -9,10 +10,37 @@ import sys
 import tempfile
 
 import planoai
+import yaml
 from planoai import config_generator
 
 
+class KeyCheckingLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing keys that are not strings or that repeat: Plano's validator
+    takes either silently (a header named on becomes True, and a second one replaces the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            where = f"line {key_node.start_mark.line + 1}"
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(None, None, f"{where}: key {key_node.value!r} reads as {type(key).__name__}, not a string")
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"{where}: key {key!r} repeats")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+KeyCheckingLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, KeyCheckingLoader.construct_mapping)
+
+
 def main(path: str) -> int:
+    try:
+        with open(path) as f:
+            yaml.load(f, Loader=KeyCheckingLoader)
+    except yaml.YAMLError as e:
+        print(f"{path}: does not read back as written: {e}")
+        return 1
     data = os.path.join(os.path.dirname(planoai.__file__), "data")
     with tempfile.TemporaryDirectory() as out:
         os.environ.update({

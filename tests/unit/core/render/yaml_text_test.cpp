@@ -61,9 +61,12 @@ TEST(YamlText, DoubleQuotedReadsBackAsTheInput) {
 
 TEST(YamlText, SameBytesAsYamlCppForKeysAndValues) {
   for (const auto& s : hostile_strings()) {
-    // yaml-cpp wrote a key with a lone CR bare (see KeysWithCarriageReturnAreQuoted), and one over
-    // the simple-key limit in the explicit form, which the renderer writes itself.
-    if (s.find('\r') != std::string::npos || s.size() > yaml::kMaxSimpleKeyBytes) continue;
+    // yaml-cpp wrote a key with a lone CR bare (see KeysWithCarriageReturnAreQuoted), keys such
+    // as 8080 or true too (see KeysThatReadAsAnotherTypeAreQuoted), and one over the simple-key
+    // limit in the explicit form, which the renderer writes itself.
+    if (s.find('\r') != std::string::npos || yaml::resolves_to_another_type(s) || s.size() > yaml::kMaxSimpleKeyBytes) {
+      continue;
+    }
     EXPECT_EQ(our_entry(s, s), yaml_cpp_entry(s, s)) << s;
   }
 }
@@ -80,10 +83,11 @@ TEST(YamlText, SameBytesAsYamlCppForRandomStrings) {
   for (int n = 0; n < 20000; ++n) {
     std::string s;
     for (auto pieces_in_string = random() % 6; pieces_in_string > 0; --pieces_in_string) s += pieces[random() % pieces.size()];
+    if (yaml::resolves_to_another_type(s)) continue;
     ASSERT_EQ(our_entry(s, s), yaml_cpp_entry(s, s)) << "input: " << s;
     ++compared;
   }
-  EXPECT_EQ(compared, 20000);
+  EXPECT_GT(compared, 18000);
 }
 
 TEST(YamlText, KeysWithCarriageReturnAreQuoted) {
@@ -95,6 +99,21 @@ TEST(YamlText, KeysWithCarriageReturnAreQuoted) {
     yaml::append_scalar(out, key);
     EXPECT_EQ(out.front(), '"');
     EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  }
+}
+
+TEST(YamlText, KeysThatReadAsAnotherTypeAreQuoted) {
+  // PyYAML (Plano's reader) takes these, written bare, for a boolean, a number, null or a date:
+  // yaml-cpp wrote them bare, so a header named on replaced one named true.
+  for (const std::string key : {"true", "True", "on", "OFF", "yes", "n", "null", "~", "8080", "-1", "+1", "0x1F", "1e3",
+                                ".inf", "-.inf", ".nan", "1:20", "2026-11-27", "<<", "="}) {
+    EXPECT_TRUE(yaml::resolves_to_another_type(key)) << key;
+    std::string out;
+    yaml::append_scalar(out, key);
+    EXPECT_EQ(out, "\"" + key + "\"");
+  }
+  for (const std::string key : {"X-Tenant", "online", "trueish", "v1", "x8080", "Nope", "a.b"}) {
+    EXPECT_FALSE(yaml::resolves_to_another_type(key)) << key;
   }
 }
 
