@@ -11,6 +11,8 @@
 #    as in some distributions, so blockOwnerDeletion is checked too.
 #  - webhook: becomes ready (its caches synced with only its rights).
 #  - both: a handful of things outside their rules are refused.
+#  - people: the chart's roles for the built-in admin/edit/view let a namespace
+#    editor write ModelProviders there and nothing else of ours.
 # With --watch-namespace platform, the chart binds the namespaced rights in
 # `platform` only (RoleBindings): what lives there converges, the providers in
 # team-a and team-b are left alone, and the operator cannot read team-a's
@@ -236,11 +238,41 @@ refused "$WEBHOOK_KUBECONFIG" "webhook reads Secrets" -n team-a get secret opena
 refused "$WEBHOOK_KUBECONFIG" "webhook writes a gateway" -n platform delete planogateway litellm-gateway
 refused "$WEBHOOK_KUBECONFIG" "webhook lists ConfigMaps" get configmaps -A
 count=12
+
+# --- people: what aggregation into the built-in roles gives a namespace editor -----
+# No controller manager runs here to aggregate, so alice gets the chart's two roles in team-a
+# directly: exactly what the labels below add to `edit` there.
+for role in edit view; do
+  [[ $(k get clusterrole "$RELEASE-$role" -o jsonpath='{.metadata.labels.rbac\.authorization\.k8s\.io/aggregate-to-edit}') == true ]] ||
+    fail "ClusterRole $RELEASE-$role is missing or not aggregated into edit"
+  k -n team-a create rolebinding "alice-$role" --clusterrole="$RELEASE-$role" --user=alice >/dev/null
+done
+[[ $(k get clusterrole "$RELEASE-view" -o jsonpath='{.metadata.labels.rbac\.authorization\.k8s\.io/aggregate-to-view}') == true ]] ||
+  fail "ClusterRole $RELEASE-view is not aggregated into view"
+k --as alice -n team-a get modelproviders,planogateways >/dev/null || fail "alice cannot read team-a's providers and gateways"
+k --as alice -n team-a apply -f - >/dev/null <<EOF || fail "alice cannot create a ModelProvider in team-a"
+apiVersion: plano-operator.io/v1alpha1
+kind: ModelProvider
+metadata: {name: alice-provider, namespace: team-a}
+spec: {gatewayRef: {name: none}, model: openai/gpt-4o-mini, passthroughAuth: true}
+EOF
+k --as alice -n team-a delete modelprovider alice-provider >/dev/null || fail "alice cannot delete her ModelProvider"
+refused "$KUBECONFIG" "a namespace editor creates a PlanoGateway" --as alice -n team-a create -f - <<EOF
+apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: alices-gateway, namespace: team-a}
+spec: {listeners: [{name: llm, type: model, port: 12000}]}
+EOF
+refused "$KUBECONFIG" "a namespace editor writes a provider's status" --as alice -n team-a patch modelprovider gpt-4o \
+  --subresource=status --type=merge -p '{"status":{"conditions":[]}}'
+refused "$KUBECONFIG" "a namespace editor reads another namespace's providers" --as alice -n team-b get modelproviders
+log "ok: a team-a editor writes team-a's ModelProviders only, and no PlanoGateway or status"
+count=$((count + 3))
 if [[ -n $WATCH ]]; then
   refused "$OPERATOR_KUBECONFIG" "operator reads a Secret outside $WATCH" -n team-a get secret openai-credentials
   refused "$OPERATOR_KUBECONFIG" "operator lists Secrets cluster-wide" get secrets -A
   refused "$OPERATOR_KUBECONFIG" "operator lists gateways cluster-wide" get planogateways -A
   refused "$WEBHOOK_KUBECONFIG" "webhook lists providers outside $WATCH" -n team-a get modelproviders
-  count=16
+  count=$((count + 4))
 fi
 log "ok: $count requests outside the rules refused"

@@ -31,6 +31,7 @@ render cert-manager --set webhook.certificates.mode=certManager
 render existing-secret -f "$TESTS/values-existing-secret.yaml"
 render watch-namespace --set watchNamespace=team-a
 render all -f "$TESTS/values-all-options.yaml"
+render no-aggregation --set rbac.aggregateToDefaultRoles=false
 
 "$PYTHON" - "$WORK" <<'PY' || fail "rendered objects (above)"
 import sys, yaml
@@ -184,6 +185,22 @@ for who in ("operator", "webhook"):
 w = get(n, "ValidatingWebhookConfiguration", "plano-operator")["webhooks"][0]
 check(w.get("namespaceSelector") == {"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}, "webhook reviews team-a only")
 
+# --- people's roles: ModelProviders into admin/edit, reading both kinds into view ---
+def aggregated_into(role):
+    return sorted(k.rsplit("-", 1)[1] for k, v in role.get("metadata", {}).get("labels", {}).items()
+                  if k.startswith("rbac.authorization.k8s.io/aggregate-to-") and v == "true")
+edit = get(d, "ClusterRole", "plano-operator-edit")
+check(aggregated_into(edit) == ["admin", "edit"], f"plano-operator-edit aggregates into admin and edit only: {aggregated_into(edit)}")
+check(edit.get("rules") == [{"apiGroups": ["plano-operator.io"], "resources": ["modelproviders"],
+                             "verbs": ["create", "delete", "deletecollection", "patch", "update"]}],
+      f"plano-operator-edit writes ModelProviders only: {edit.get('rules')}")
+view = get(d, "ClusterRole", "plano-operator-view")
+check(aggregated_into(view) == ["admin", "edit", "view"], f"plano-operator-view aggregates into all three: {aggregated_into(view)}")
+check(all(r.get("verbs") == ["get", "list", "watch"] for r in view.get("rules", [])), "plano-operator-view only reads")
+off = load("no-aggregation")
+check(not any(k == ("ClusterRole", n) for k in off for n in ("plano-operator-edit", "plano-operator-view")),
+      "rbac.aggregateToDefaultRoles=false renders no roles for people")
+
 # --- every option ---
 a = load("all")
 for kind in ("ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"):
@@ -197,6 +214,6 @@ check(img.endswith("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123
 if problems:
     print("\n".join("  - " + p for p in problems))
     sys.exit(1)
-print(f"checked {sum(len(load(n)) for n in ('defaults', 'cert-manager', 'existing-secret', 'watch-namespace', 'all'))} rendered objects")
+print(f"checked {sum(len(load(n)) for n in ('defaults', 'cert-manager', 'existing-secret', 'watch-namespace', 'all', 'no-aggregation'))} rendered objects")
 PY
 log "ok: rendered objects"

@@ -85,11 +85,14 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- with .root.Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- with .labels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{/*
 metadata.labels and metadata.annotations for an object.
-Usage: include "plano-operator.metadata" (dict "root" $ "component" "webhook" "annotations" $extra)
+Usage: include "plano-operator.metadata" (dict "root" $ "component" "webhook" "annotations" $extra "labels" $extra)
 */}}
 {{- define "plano-operator.metadata" -}}
 labels:
