@@ -34,7 +34,39 @@ struct Conversion {
   [[noreturn]] void fail(const std::string& path, const std::string& what) const {
     throw InputError(where.describe() + ": " + (path.empty() ? "" : path + ": ") + what);
   }
+
+  // The checks both readers (YAML and JSON) make on each value, so the two refuse alike.
+  void check_depth(const std::string& path, int depth) const {
+    if (depth > limits.maxDepth) {
+      fail(path, "nesting deeper than " + std::to_string(limits.maxDepth) +
+                     " levels; no Kubernetes object of this project needs that, check the document");
+    }
+  }
+  void check_new_key(const json& object, const std::string& key, const std::string& key_path) const {
+    if (object.contains(key)) fail(key_path, "the key appears twice in one mapping; keep one");
+  }
 };
+
+std::string member_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string item_path(const std::string& path, std::size_t index) { return path + "[" + std::to_string(index) + "]"; }
+
+std::string too_many_values(const Limits& limits) {
+  return "more than " + std::to_string(limits.maxNodes) +
+         " values in one file, far more than Kubernetes objects (at most 1.5 MiB each) hold; split the file, or check "
+         "it for generated data";
+}
+
+// "file:line:column: ", for errors found before there are documents to name (both 1-based).
+std::string text_position(const std::string& file, std::size_t line, std::size_t column) {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+}
+
+std::string text_position(const std::string& file, std::string_view text, std::size_t offset) {
+  const std::string_view before = text.substr(0, offset);
+  const auto last_newline = before.rfind('\n');
+  return text_position(file, static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n')) + 1,
+                       offset - (last_newline == std::string_view::npos ? 0 : last_newline + 1) + 1);
+}
 
 // YAML 1.2 core schema's NaN and infinities, which JSON (and so Kubernetes) cannot hold.
 bool is_non_finite(const std::string& s) {
@@ -76,10 +108,7 @@ json resolve_plain_scalar(const std::string& s, const Conversion& c, const std::
 }
 
 json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int depth) {
-  if (depth > c.limits.maxDepth) {
-    c.fail(path, "nesting deeper than " + std::to_string(c.limits.maxDepth) +
-                     " levels; no Kubernetes object of this project needs that, check the document");
-  }
+  c.check_depth(path, depth);
   if (c.nodesLeft == 0) {
     c.fail(path, "the file expands to more values than its size allows; YAML aliases (*name) copy their anchor's "
                  "value each time, so use fewer of them or write the values out");
@@ -96,7 +125,7 @@ json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int
     case YAML::NodeType::Sequence: {
       json out = json::array();
       std::size_t i = 0;
-      for (const auto& item : node) out.push_back(to_json(item, c, path + "[" + std::to_string(i++) + "]", depth + 1));
+      for (const auto& item : node) out.push_back(to_json(item, c, item_path(path, i++), depth + 1));
       return out;
     }
     case YAML::NodeType::Map: {
@@ -104,14 +133,19 @@ json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) c.fail(path, "a mapping key is not a plain string; write keys as text");
         const std::string key = kv.first.Scalar();
-        const std::string key_path = path.empty() ? key : path + "." + key;
-        if (out.contains(key)) c.fail(key_path, "the key appears twice in one mapping; keep one");
+        const std::string key_path = member_path(path, key);
+        c.check_new_key(out, key, key_path);
         out[key] = to_json(kv.second, c, key_path, depth + 1);
       }
       return out;
     }
   }
   return nullptr;
+}
+
+std::string yaml_position(const std::string& file, const YAML::Mark& mark) {
+  // yaml-cpp's marks are 0-based.
+  return text_position(file, static_cast<std::size_t>(mark.line) + 1, static_cast<std::size_t>(mark.column) + 1);
 }
 
 // Walks a file's parse events without building nodes, before LoadAll builds them, to refuse what
@@ -157,15 +191,10 @@ class Prescan : public YAML::EventHandler {
 
  private:
   [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
-    // yaml-cpp's marks are 0-based.
-    throw InputError(file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " + what);
+    throw InputError(yaml_position(file_, mark) + what);
   }
   void count_node(const YAML::Mark& mark) {
-    if (++nodes_ > limits_.maxNodes) {
-      fail(mark, "more than " + std::to_string(limits_.maxNodes) +
-                     " values in one file, far more than Kubernetes objects (at most 1.5 MiB each) hold; split the "
-                     "file, or check it for generated data");
-    }
+    if (++nodes_ > limits_.maxNodes) fail(mark, too_many_values(limits_));
   }
 
   const std::string& text_;
@@ -222,24 +251,8 @@ std::string read_file(const fs::path& path, const Limits& limits) {
   return read_stream(in, path.string(), limits);
 }
 
-bool is_manifest(const fs::path& p) {
-  auto ext = p.extension().string();
-  return ext == ".yaml" || ext == ".yml" || ext == ".json";
-}
-
-}  // namespace
-
-std::vector<Document> parse_documents(const std::string& text, const std::string& file,
-                                      const Limits& limits) {
-  std::vector<Document> out;
-  if (auto bad = invalid_utf8_at(text); bad != std::string::npos) {
-    const std::string_view before = std::string_view(text).substr(0, bad);
-    const auto line = std::count(before.begin(), before.end(), '\n') + 1;
-    const auto last_newline = before.rfind('\n');
-    const auto column = bad - (last_newline == std::string_view::npos ? 0 : last_newline + 1) + 1;
-    throw InputError(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                     ": not UTF-8 text (byte " + std::to_string(bad) + "); save the file as UTF-8");
-  }
+// Multi-document YAML: events counted first (Prescan), then nodes built and converted to JSON.
+std::vector<Document> parse_yaml_documents(const std::string& text, const std::string& file, const Limits& limits) {
   std::vector<YAML::Node> nodes;
   Prescan prescan(text, file, limits);
   try {
@@ -249,12 +262,11 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
     }
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
-    // yaml-cpp's marks are 0-based.
-    throw InputError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                     std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg);
+    throw InputError(yaml_position(file, e.mark) + "malformed YAML: " + e.msg);
   }
   // Beyond the nodes the parser saw, JSON values can only be alias copies, which get an allowance.
   std::size_t nodes_left = prescan.nodes() + limits.maxAliasNodes;
+  std::vector<Document> out;
   int index = 0;
   for (const auto& node : nodes) {
     ++index;
@@ -266,6 +278,22 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
     out.push_back(Document{where, std::move(body)});
   }
   return out;
+}
+
+bool is_manifest(const fs::path& p) {
+  auto ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml" || ext == ".json";
+}
+
+}  // namespace
+
+std::vector<Document> parse_documents(const std::string& text, const std::string& file,
+                                      const Limits& limits) {
+  if (auto bad = invalid_utf8_at(text); bad != std::string::npos) {
+    throw InputError(text_position(file, text, bad) + "not UTF-8 text (byte " + std::to_string(bad) +
+                     "); save the file as UTF-8");
+  }
+  return parse_yaml_documents(text, file, limits);
 }
 
 std::vector<Document> load_documents(const std::vector<std::string>& paths, const Limits& limits) {
