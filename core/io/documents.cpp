@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <string_view>
 
@@ -280,6 +281,123 @@ std::vector<Document> parse_yaml_documents(const std::string& text, const std::s
   return out;
 }
 
+// Whether the text, after a UTF-8 byte order mark and white space, starts with '{' or '['.
+bool starts_like_json(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  const auto first = text.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+}
+
+// Reads one JSON document with nlohmann's SAX parser, building it value by value so that the
+// limits and refusals act while it parses. A file that starts like JSON cannot go to yaml-cpp:
+// its scanner holds every token of a flow collection at the top of a document (about 140 bytes
+// of memory per byte of input) before the first event our counts could see.
+class JsonReader {
+ public:
+  explicit JsonReader(Conversion& conversion) : c_(conversion) {}
+
+  json take_document() { return std::move(document_); }
+  // Where and why the text is not JSON, once sax_parse has returned false.
+  std::size_t error_offset() const { return error_offset_; }
+  const std::string& error() const { return error_; }
+
+  // nlohmann's SAX interface. Numbers that need it are resolved from their text by the YAML
+  // reader's rules, so both readers give the same value or the same refusal; the text of a JSON
+  // integer is its decimal form (JSON allows no leading zeros or '+').
+  bool null() { return add(nullptr); }
+  bool boolean(bool value) { return add(value); }
+  bool number_integer(std::int64_t value) { return add(value); }
+  bool number_unsigned(std::uint64_t value) {
+    if (value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return add(static_cast<std::int64_t>(value));
+    }
+    return add_number(std::to_string(value));
+  }
+  bool number_float(double, const std::string& text) { return add_number(text); }
+  bool string(std::string& value) { return add(std::move(value)); }
+  // Only nlohmann's binary formats (CBOR, MessagePack, ...) have these; JSON text does not.
+  bool binary(json::binary_t&) { return false; }
+  bool start_object(std::size_t) { return open(json::object()); }
+  bool start_array(std::size_t) { return open(json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(std::string& key) {
+    Open& object = open_.back();
+    const std::string key_path = member_path(object.path, key);
+    c_.check_new_key(*object.value, key, key_path);
+    count(key_path);  // yaml-cpp reports a key as a node too, and Prescan counts it
+    object.key = std::move(key);
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string& last_token, const nlohmann::detail::exception& e) {
+    // nlohmann stops at a number too large for a double (error 406) before number_float: refuse
+    // it by the YAML reader's rules too, naming the field.
+    if (e.id == 406) add_number(last_token);
+    error_offset_ = position > 0 ? position - 1 : 0;  // position counts the byte it stopped at
+    error_ = e.what();
+    // What follows the position nlohmann puts first (ours replaces it), without the token it
+    // stopped in, which can be a whole unterminated string.
+    if (auto colon = error_.find(": "); colon != std::string::npos) error_.erase(0, colon + 2);
+    const std::string last_read = "; last read: '" + last_token + "'";
+    if (auto at = error_.find(last_read); at != std::string::npos) error_.erase(at, last_read.size());
+    return false;
+  }
+
+ private:
+  // An open array or object: where it is, its path and, for an object, the key being read.
+  struct Open {
+    json* value;
+    std::string path;
+    std::string key;
+  };
+
+  std::string next_path() const {
+    if (open_.empty()) return "";
+    const Open& in = open_.back();
+    return in.value->is_array() ? item_path(in.path, in.value->size()) : member_path(in.path, in.key);
+  }
+  void count(const std::string& path) {
+    if (c_.nodesLeft == 0) c_.fail(path, too_many_values(c_.limits));
+    --c_.nodesLeft;
+  }
+  // Checks the next value at `path` and puts it where the parser is: the document itself, the end
+  // of the open array, or the open object's key. The reference stays valid while the value is open:
+  // its array does not grow meanwhile, and map entries do not move.
+  json& place(json value, const std::string& path) {
+    c_.check_depth(path, static_cast<int>(open_.size()));
+    count(path);
+    if (open_.empty()) return document_ = std::move(value);
+    Open& in = open_.back();
+    if (in.value->is_array()) return in.value->emplace_back(std::move(value));
+    return (*in.value)[in.key] = std::move(value);
+  }
+  bool add(json value) {
+    place(std::move(value), next_path());
+    return true;
+  }
+  bool add_number(const std::string& text) {
+    const std::string path = next_path();
+    place(resolve_plain_scalar(text, c_, path), path);
+    return true;
+  }
+  bool open(json container) {
+    std::string path = next_path();
+    json& placed = place(std::move(container), path);
+    open_.push_back(Open{&placed, std::move(path), {}});
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+
+  Conversion& c_;
+  json document_;
+  std::vector<Open> open_;
+  std::size_t error_offset_ = 0;
+  std::string error_;
+};
+
 bool is_manifest(const fs::path& p) {
   auto ext = p.extension().string();
   return ext == ".yaml" || ext == ".yml" || ext == ".json";
@@ -292,6 +410,20 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
   if (auto bad = invalid_utf8_at(text); bad != std::string::npos) {
     throw InputError(text_position(file, text, bad) + "not UTF-8 text (byte " + std::to_string(bad) +
                      "); save the file as UTF-8");
+  }
+  if (starts_like_json(text)) {
+    Source where{file, 1};
+    Conversion conversion{where, limits, limits.maxNodes};
+    JsonReader reader(conversion);
+    if (json::sax_parse(text, &reader)) return {Document{where, reader.take_document()}};
+    // Not JSON, yet it starts like JSON: flow-style YAML ({a: 1}) or JSON followed by more
+    // documents. yaml-cpp would hold every token of that flow collection before its first event,
+    // so only a file small enough for that memory is read as YAML; a larger one is refused.
+    if (text.size() > limits.maxFlowYamlBytes) {
+      throw InputError(text_position(file, text, reader.error_offset()) + "malformed JSON: " + reader.error() +
+                       "; a file over " + std::to_string(limits.maxFlowYamlBytes >> 20) +
+                       " MiB that starts with '{' or '[' must be one JSON document: fix the JSON, or split the file");
+    }
   }
   return parse_yaml_documents(text, file, limits);
 }
