@@ -421,8 +421,8 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
     // so only a file small enough for that memory is read as YAML; a larger one is refused.
     if (text.size() > limits.maxFlowYamlBytes) {
       throw InputError(text_position(file, text, reader.error_offset()) + "malformed JSON: " + reader.error() +
-                       "; a file over " + std::to_string(limits.maxFlowYamlBytes >> 20) +
-                       " MiB that starts with '{' or '[' must be one JSON document: fix the JSON, or split the file");
+                       "; a file over " + std::to_string(limits.maxFlowYamlBytes >> 10) +
+                       " KiB that starts with '{' or '[' must be one JSON document: fix the JSON, or split the file");
     }
   }
   return parse_yaml_documents(text, file, limits);

@@ -41,8 +41,9 @@ struct Limits {
   // A file that starts with '{' or '[' is read as one JSON document, in memory proportional to its
   // values. One that is not JSON after all (flow-style YAML, or more documents after the first) is
   // read as YAML only up to this size: yaml-cpp holds every token of a flow collection at the top
-  // of a document at once, about 140 bytes for each byte of input.
-  std::size_t maxFlowYamlBytes = 1u << 20;
+  // of a document at once, about 140 bytes for each byte of input, before it builds the nodes: a
+  // file this size of "{a: [1,1,..." needs 75 MB.
+  std::size_t maxFlowYamlBytes = 256u << 10;
 };
 
 // Parses multi-document YAML into documents; empty documents are dropped. A file that starts

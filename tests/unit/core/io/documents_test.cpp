@@ -114,16 +114,17 @@ TEST(Documents, TextThatStartsLikeJsonButIsYamlIsReadAsYamlWhenSmall) {
   ASSERT_EQ(docs.size(), 3u);
   EXPECT_EQ(docs[0].body, nlohmann::json::parse(R"({"a": 1, "b": ["x", "y"]})"));
   EXPECT_EQ(docs[2].source.describe(), "f:3");
-  // Over the bound yaml-cpp is not tried; the JSON syntax error says where, without the token it
-  // stopped in (here a megabyte of comment would follow).
-  const std::string megabyte(Limits{}.maxFlowYamlBytes, 'x');
-  EXPECT_EQ(parse_error("{\"a\": 1}\n---\n# " + megabyte + "\n"),
+  // Over the bound yaml-cpp is not tried: the JSON syntax error says where, without the token it
+  // stopped in (which can be a whole unterminated string).
+  const std::string bound(Limits{}.maxFlowYamlBytes, 'x');
+  EXPECT_EQ(parse_error("{\"a\": 1}\n---\n# " + bound + "\n"),
             "f:2:2: malformed JSON: syntax error while parsing value - invalid number; expected digit after '-'; "
-            "expected end of input; a file over 1 MiB that starts with '{' or '[' must be one JSON document: fix the "
-            "JSON, or split the file");
-  const std::string unescaped_newline = parse_error("[\"" + megabyte + "\n\"]");
-  EXPECT_EQ(unescaped_newline.rfind("f:1:1048579: malformed JSON: syntax error while parsing value - invalid string: "
-                                    "control character U+000A (LF) must be escaped to \\u000A or \\n; a file over",
+            "expected end of input; a file over 256 KiB that starts with '{' or '[' must be one JSON document: fix "
+            "the JSON, or split the file");
+  const std::string unescaped_newline = parse_error("[\"" + bound + "\n\"]");
+  EXPECT_EQ(unescaped_newline.rfind("f:1:" + std::to_string(bound.size() + 3) + ": malformed JSON: syntax error while "
+                                    "parsing value - invalid string: control character U+000A (LF) must be escaped to "
+                                    "\\u000A or \\n; a file over",
                                     0),
             0u)
       << unescaped_newline.substr(0, 300);
