@@ -26,7 +26,8 @@ using nlohmann::json;
 bool is_plain_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
 
 // What one conversion needs: where the document is, the limits, and how many more values the
-// file's documents may expand to (aliases share one node in yaml-cpp but are copied into JSON).
+// file's documents may hold (in YAML, its nodes plus an allowance for aliases, which share one
+// node in yaml-cpp but are copied into JSON).
 struct Conversion {
   const Source& where;
   const Limits& limits;
