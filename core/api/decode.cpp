@@ -337,9 +337,17 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
           if (!m.present()) return q;
           for (const auto& [name, value] : res.get(key)->items()) {
             m.get(name);
-            if (value.is_string()) q[name] = value.get<std::string>();
-            else if (value.is_number()) q[name] = value.dump();
-            else m.fail(m.at(name), "must be a quantity such as \"500m\" or \"256Mi\"");
+            if (value.is_string()) {
+              q[name] = value.get<std::string>();
+            } else if (value.is_number_integer()) {
+              q[name] = value.dump();
+            } else if (value.is_number()) {
+              // The CRD takes an integer or a string (int-or-string), so a fraction must be quoted.
+              m.fail(m.at(name), "is the number " + value.dump() + ", but a quantity must be an integer or a string: write \"" +
+                                     value.dump() + "\"");
+            } else {
+              m.fail(m.at(name), "must be a quantity such as \"500m\" or \"256Mi\"");
+            }
           }
           return q;
         };

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <string_view>
 
@@ -25,7 +26,8 @@ using nlohmann::json;
 bool is_plain_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
 
 // What one conversion needs: where the document is, the limits, and how many more values the
-// file's documents may expand to (aliases share one node in yaml-cpp but are copied into JSON).
+// file's documents may hold (in YAML, its nodes plus an allowance for aliases, which share one
+// node in yaml-cpp but are copied into JSON).
 struct Conversion {
   const Source& where;
   const Limits& limits;
@@ -34,7 +36,39 @@ struct Conversion {
   [[noreturn]] void fail(const std::string& path, const std::string& what) const {
     throw InputError(where.describe() + ": " + (path.empty() ? "" : path + ": ") + what);
   }
+
+  // The checks both readers (YAML and JSON) make on each value, so the two refuse alike.
+  void check_depth(const std::string& path, int depth) const {
+    if (depth > limits.maxDepth) {
+      fail(path, "nesting deeper than " + std::to_string(limits.maxDepth) +
+                     " levels; no Kubernetes object of this project needs that, check the document");
+    }
+  }
+  void check_new_key(const json& object, const std::string& key, const std::string& key_path) const {
+    if (object.contains(key)) fail(key_path, "the key appears twice in one mapping; keep one");
+  }
 };
+
+std::string member_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string item_path(const std::string& path, std::size_t index) { return path + "[" + std::to_string(index) + "]"; }
+
+std::string too_many_values(const Limits& limits) {
+  return "more than " + std::to_string(limits.maxNodes) +
+         " values in one file, far more than Kubernetes objects (at most 1.5 MiB each) hold; split the file, or check "
+         "it for generated data";
+}
+
+// "file:line:column: ", for errors found before there are documents to name (both 1-based).
+std::string text_position(const std::string& file, std::size_t line, std::size_t column) {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+}
+
+std::string text_position(const std::string& file, std::string_view text, std::size_t offset) {
+  const std::string_view before = text.substr(0, offset);
+  const auto last_newline = before.rfind('\n');
+  return text_position(file, static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n')) + 1,
+                       offset - (last_newline == std::string_view::npos ? 0 : last_newline + 1) + 1);
+}
 
 // YAML 1.2 core schema's NaN and infinities, which JSON (and so Kubernetes) cannot hold.
 bool is_non_finite(const std::string& s) {
@@ -76,10 +110,7 @@ json resolve_plain_scalar(const std::string& s, const Conversion& c, const std::
 }
 
 json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int depth) {
-  if (depth > c.limits.maxDepth) {
-    c.fail(path, "nesting deeper than " + std::to_string(c.limits.maxDepth) +
-                     " levels; no Kubernetes object of this project needs that, check the document");
-  }
+  c.check_depth(path, depth);
   if (c.nodesLeft == 0) {
     c.fail(path, "the file expands to more values than its size allows; YAML aliases (*name) copy their anchor's "
                  "value each time, so use fewer of them or write the values out");
@@ -96,7 +127,7 @@ json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int
     case YAML::NodeType::Sequence: {
       json out = json::array();
       std::size_t i = 0;
-      for (const auto& item : node) out.push_back(to_json(item, c, path + "[" + std::to_string(i++) + "]", depth + 1));
+      for (const auto& item : node) out.push_back(to_json(item, c, item_path(path, i++), depth + 1));
       return out;
     }
     case YAML::NodeType::Map: {
@@ -104,14 +135,19 @@ json to_json(const YAML::Node& node, Conversion& c, const std::string& path, int
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) c.fail(path, "a mapping key is not a plain string; write keys as text");
         const std::string key = kv.first.Scalar();
-        const std::string key_path = path.empty() ? key : path + "." + key;
-        if (out.contains(key)) c.fail(key_path, "the key appears twice in one mapping; keep one");
+        const std::string key_path = member_path(path, key);
+        c.check_new_key(out, key, key_path);
         out[key] = to_json(kv.second, c, key_path, depth + 1);
       }
       return out;
     }
   }
   return nullptr;
+}
+
+std::string yaml_position(const std::string& file, const YAML::Mark& mark) {
+  // yaml-cpp's marks are 0-based.
+  return text_position(file, static_cast<std::size_t>(mark.line) + 1, static_cast<std::size_t>(mark.column) + 1);
 }
 
 // Walks a file's parse events without building nodes, before LoadAll builds them, to refuse what
@@ -157,15 +193,10 @@ class Prescan : public YAML::EventHandler {
 
  private:
   [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
-    // yaml-cpp's marks are 0-based.
-    throw InputError(file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " + what);
+    throw InputError(yaml_position(file_, mark) + what);
   }
   void count_node(const YAML::Mark& mark) {
-    if (++nodes_ > limits_.maxNodes) {
-      fail(mark, "more than " + std::to_string(limits_.maxNodes) +
-                     " values in one file, far more than Kubernetes objects (at most 1.5 MiB each) hold; split the "
-                     "file, or check it for generated data");
-    }
+    if (++nodes_ > limits_.maxNodes) fail(mark, too_many_values(limits_));
   }
 
   const std::string& text_;
@@ -222,24 +253,8 @@ std::string read_file(const fs::path& path, const Limits& limits) {
   return read_stream(in, path.string(), limits);
 }
 
-bool is_manifest(const fs::path& p) {
-  auto ext = p.extension().string();
-  return ext == ".yaml" || ext == ".yml" || ext == ".json";
-}
-
-}  // namespace
-
-std::vector<Document> parse_documents(const std::string& text, const std::string& file,
-                                      const Limits& limits) {
-  std::vector<Document> out;
-  if (auto bad = invalid_utf8_at(text); bad != std::string::npos) {
-    const std::string_view before = std::string_view(text).substr(0, bad);
-    const auto line = std::count(before.begin(), before.end(), '\n') + 1;
-    const auto last_newline = before.rfind('\n');
-    const auto column = bad - (last_newline == std::string_view::npos ? 0 : last_newline + 1) + 1;
-    throw InputError(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                     ": not UTF-8 text (byte " + std::to_string(bad) + "); save the file as UTF-8");
-  }
+// Multi-document YAML: events counted first (Prescan), then nodes built and converted to JSON.
+std::vector<Document> parse_yaml_documents(const std::string& text, const std::string& file, const Limits& limits) {
   std::vector<YAML::Node> nodes;
   Prescan prescan(text, file, limits);
   try {
@@ -249,12 +264,11 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
     }
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
-    // yaml-cpp's marks are 0-based.
-    throw InputError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                     std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg);
+    throw InputError(yaml_position(file, e.mark) + "malformed YAML: " + e.msg);
   }
   // Beyond the nodes the parser saw, JSON values can only be alias copies, which get an allowance.
   std::size_t nodes_left = prescan.nodes() + limits.maxAliasNodes;
+  std::vector<Document> out;
   int index = 0;
   for (const auto& node : nodes) {
     ++index;
@@ -266,6 +280,153 @@ std::vector<Document> parse_documents(const std::string& text, const std::string
     out.push_back(Document{where, std::move(body)});
   }
   return out;
+}
+
+// Whether the text, after a UTF-8 byte order mark and white space, starts with '{' or '['.
+bool starts_like_json(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  const auto first = text.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+}
+
+// Reads one JSON document with nlohmann's SAX parser, building it value by value so that the
+// limits and refusals act while it parses. A file that starts like JSON cannot go to yaml-cpp:
+// its scanner holds every token of a flow collection at the top of a document (about 140 bytes
+// of memory per byte of input) before the first event our counts could see.
+class JsonReader {
+ public:
+  explicit JsonReader(Conversion& conversion) : c_(conversion) {}
+
+  json take_document() { return std::move(document_); }
+  // Where and why the text is not JSON, once sax_parse has returned false.
+  std::size_t error_offset() const { return error_offset_; }
+  const std::string& error() const { return error_; }
+
+  // nlohmann's SAX interface. Numbers that need it are resolved from their text by the YAML
+  // reader's rules, so both readers give the same value or the same refusal; the text of a JSON
+  // integer is its decimal form (JSON allows no leading zeros or '+').
+  bool null() { return add(nullptr); }
+  bool boolean(bool value) { return add(value); }
+  bool number_integer(std::int64_t value) { return add(value); }
+  bool number_unsigned(std::uint64_t value) {
+    if (value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return add(static_cast<std::int64_t>(value));
+    }
+    return add_number(std::to_string(value));
+  }
+  bool number_float(double, const std::string& text) { return add_number(text); }
+  bool string(std::string& value) { return add(std::move(value)); }
+  // Only nlohmann's binary formats (CBOR, MessagePack, ...) have these; JSON text does not.
+  bool binary(json::binary_t&) { return false; }
+  bool start_object(std::size_t) { return open(json::object()); }
+  bool start_array(std::size_t) { return open(json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(std::string& key) {
+    Open& object = open_.back();
+    const std::string key_path = member_path(object.path, key);
+    c_.check_new_key(*object.value, key, key_path);
+    count(key_path);  // yaml-cpp reports a key as a node too, and Prescan counts it
+    object.key = std::move(key);
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string& last_token, const nlohmann::detail::exception& e) {
+    // nlohmann stops at a number too large for a double (error 406) before number_float: refuse
+    // it by the YAML reader's rules too, naming the field.
+    if (e.id == 406) add_number(last_token);
+    error_offset_ = position > 0 ? position - 1 : 0;  // position counts the byte it stopped at
+    error_ = e.what();
+    // What follows the position nlohmann puts first (ours replaces it), without the token it
+    // stopped in, which can be a whole unterminated string.
+    if (auto colon = error_.find(": "); colon != std::string::npos) error_.erase(0, colon + 2);
+    const std::string last_read = "; last read: '" + last_token + "'";
+    if (auto at = error_.find(last_read); at != std::string::npos) error_.erase(at, last_read.size());
+    return false;
+  }
+
+ private:
+  // An open array or object: where it is, its path and, for an object, the key being read.
+  struct Open {
+    json* value;
+    std::string path;
+    std::string key;
+  };
+
+  std::string next_path() const {
+    if (open_.empty()) return "";
+    const Open& in = open_.back();
+    return in.value->is_array() ? item_path(in.path, in.value->size()) : member_path(in.path, in.key);
+  }
+  void count(const std::string& path) {
+    if (c_.nodesLeft == 0) c_.fail(path, too_many_values(c_.limits));
+    --c_.nodesLeft;
+  }
+  // Checks the next value at `path` and puts it where the parser is: the document itself, the end
+  // of the open array, or the open object's key. The reference stays valid while the value is open:
+  // its array does not grow meanwhile, and map entries do not move.
+  json& place(json value, const std::string& path) {
+    c_.check_depth(path, static_cast<int>(open_.size()));
+    count(path);
+    if (open_.empty()) return document_ = std::move(value);
+    Open& in = open_.back();
+    if (in.value->is_array()) return in.value->emplace_back(std::move(value));
+    return (*in.value)[in.key] = std::move(value);
+  }
+  bool add(json value) {
+    place(std::move(value), next_path());
+    return true;
+  }
+  bool add_number(const std::string& text) {
+    const std::string path = next_path();
+    place(resolve_plain_scalar(text, c_, path), path);
+    return true;
+  }
+  bool open(json container) {
+    std::string path = next_path();
+    json& placed = place(std::move(container), path);
+    open_.push_back(Open{&placed, std::move(path), {}});
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+
+  Conversion& c_;
+  json document_;
+  std::vector<Open> open_;
+  std::size_t error_offset_ = 0;
+  std::string error_;
+};
+
+bool is_manifest(const fs::path& p) {
+  auto ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml" || ext == ".json";
+}
+
+}  // namespace
+
+std::vector<Document> parse_documents(const std::string& text, const std::string& file,
+                                      const Limits& limits) {
+  if (auto bad = invalid_utf8_at(text); bad != std::string::npos) {
+    throw InputError(text_position(file, text, bad) + "not UTF-8 text (byte " + std::to_string(bad) +
+                     "); save the file as UTF-8");
+  }
+  if (starts_like_json(text)) {
+    Source where{file, 1};
+    Conversion conversion{where, limits, limits.maxNodes};
+    JsonReader reader(conversion);
+    if (json::sax_parse(text, &reader)) return {Document{where, reader.take_document()}};
+    // Not JSON, yet it starts like JSON: flow-style YAML ({a: 1}) or JSON followed by more
+    // documents. yaml-cpp would hold every token of that flow collection before its first event,
+    // so only a file small enough for that memory is read as YAML; a larger one is refused.
+    if (text.size() > limits.maxFlowYamlBytes) {
+      throw InputError(text_position(file, text, reader.error_offset()) + "malformed JSON: " + reader.error() +
+                       "; a file over " + std::to_string(limits.maxFlowYamlBytes >> 10) +
+                       " KiB that starts with '{' or '[' must be one JSON document: fix the JSON, or split the file");
+    }
+  }
+  return parse_yaml_documents(text, file, limits);
 }
 
 std::vector<Document> load_documents(const std::vector<std::string>& paths, const Limits& limits) {

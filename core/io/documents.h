@@ -38,9 +38,16 @@ struct Limits {
   // Values that YAML aliases may add to a file beyond its own nodes, so an anchor/alias bomb
   // ("billion laughs") fails fast instead of expanding into gigabytes of JSON.
   std::size_t maxAliasNodes = 100000;
+  // A file that starts with '{' or '[' is read as one JSON document, in memory proportional to its
+  // values. One that is not JSON after all (flow-style YAML, or more documents after the first) is
+  // read as YAML only up to this size: yaml-cpp holds every token of a flow collection at the top
+  // of a document at once, about 140 bytes for each byte of input, before it builds the nodes: a
+  // file this size of "{a: [1,1,..." needs 75 MB.
+  std::size_t maxFlowYamlBytes = 256u << 10;
 };
 
-// Parses multi-document YAML (JSON is YAML) into documents; empty documents are dropped.
+// Parses multi-document YAML into documents; empty documents are dropped. A file that starts
+// with '{' or '[' is read as JSON (the same document YAML would give, under the same limits).
 // Throws InputError naming `file` and the document on malformed or over-limit input.
 std::vector<Document> parse_documents(const std::string& text, const std::string& file,
                                       const Limits& limits = {});

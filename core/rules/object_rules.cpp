@@ -107,7 +107,13 @@ void check_allowed(const api::AllowedProviders& a, Report& r) {
 
 void check_deployment(const api::GatewayDeployment& d, Report& r) {
   if (d.image.empty()) r.error("spec.deployment.image", "must not be empty; leave it out to run " + std::string(api::kDefaultPlanoImage));
-  if (d.replicas < 0) r.error("spec.deployment.replicas", "must be 0 or more");
+  // The CRD's bounds (a Deployment's replicas is an int32; the CRD caps it lower), so that
+  // validate passes only what the API server stores.
+  constexpr std::int64_t kMaxReplicas = 1000;
+  if (d.replicas < 0 || d.replicas > kMaxReplicas) {
+    r.error("spec.deployment.replicas", std::to_string(d.replicas) + " is out of range; use 0 (stops the gateway) to " +
+                                            std::to_string(kMaxReplicas) + ", the bounds the CRD enforces");
+  }
   if (d.serviceType != "ClusterIP" && d.serviceType != "NodePort" && d.serviceType != "LoadBalancer") {
     r.error("spec.deployment.serviceType", "is \"" + d.serviceType + "\"; use ClusterIP, NodePort or LoadBalancer");
   }

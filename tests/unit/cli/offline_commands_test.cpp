@@ -212,9 +212,10 @@ TEST_F(OfflineCommands, WrongTypesAreFindingsNotCrashes) {
   EXPECT_NE(out_.str().find("every document needs apiVersion and kind"), std::string::npos) << out_.str();
 }
 
-// Runs `validate -f path` in a child process that may map at most 512 MiB more than it has, so
+// Runs `validate -f path` in a child process that may map at most 128 MiB more than it has, so
 // an input needing unbounded memory fails the test (the child dies) instead of the machine. The
-// child's exit code (128 + signal when killed) and what it wrote to stderr.
+// child's exit code (128 + signal when killed) and what it wrote to stderr. Every case below needs
+// under 64 MiB; before their fixes, each needed more than 128.
 std::pair<int, std::string> validate_with_bounded_memory(const std::string& path) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -224,7 +225,7 @@ std::pair<int, std::string> validate_with_bounded_memory(const std::string& path
     long pages = 0;
     std::ifstream("/proc/self/statm") >> pages;
     rlimit limit{};
-    limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (512u << 20);
+    limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (128u << 20);
     setrlimit(RLIMIT_AS, &limit);
     // The child must end here whatever happens, never return into the test framework.
     try {
@@ -272,9 +273,20 @@ TEST_F(OfflineCommands, HostileInputIsRefusedClearlyWithinBoundedMemory) {
   std::string flow = "items: [";
   for (int i = 0; i < 2000000; ++i) flow += "1,";
   flow += "1]\n";
+  // Four MB of minified JSON, as kubectl get -o json prints it: a List of 85,000 small objects.
+  // Read as YAML, this flow collection at the top of the document would have its every token held
+  // (160 MB) before the first event; the JSON reader counts values as it builds them. Values 1-7:
+  // the document, apiVersion and kind with their values, "items", the array; then 7 per item, so
+  // value 500,001 is the fifth of item 71427, its metadata.
+  std::string list = R"({"apiVersion":"v1","kind":"List","items":[)";
+  for (int i = 0; i < 85000; ++i) {
+    list += (i ? "," : "") + std::string(R"({"kind":"ConfigMap","metadata":{"name":"c)") + std::to_string(i) + "\"}}";
+  }
+  list += "]}";
   const std::vector<Case> cases = {
       {"laughs.yaml", laughs, ":1: a"},
       {"flow.yaml", flow, ":1:1000003: more than 500000 values in one file"},
+      {"list.json", list, ":1: items[71427].metadata: more than 500000 values in one file"},
       {"replicas.yaml", std::string(kGoodProvider) + "---\n" + gateway_with_replicas,
        ":2: spec.deployment.replicas: 1e400 is out of range for a number; write a smaller number, or quote it"},
       {"port.yaml", gateway_with_port, ":1: spec.listeners[0].port: .nan is not a number JSON can hold"},

@@ -101,6 +101,24 @@ spec:
   EXPECT_EQ(s.deployment.serviceType, "LoadBalancer");
 }
 
+// The CRD's quantities are int-or-string: the API server refuses 1.5 unquoted.
+TEST(Decode, ResourceQuantitiesAreIntegersOrStrings) {
+  auto d = decode_gateway(yaml(R"(
+apiVersion: plano-operator.io/v1alpha1
+kind: PlanoGateway
+metadata: {name: shared, namespace: platform}
+spec:
+  listeners: [{name: llm, type: model, port: 12000}]
+  deployment: {resources: {limits: {cpu: 2, memory: 1.5, gpu: true}, requests: {cpu: "1.5"}}}
+)"));
+  EXPECT_EQ(d.object->spec.deployment.resourceLimits.at("cpu"), "2");
+  EXPECT_EQ(d.object->spec.deployment.resourceRequests.at("cpu"), "1.5");
+  EXPECT_TRUE(has(d.errors, "spec.deployment.resources.limits.memory",
+                  "is the number 1.5, but a quantity must be an integer or a string: write \"1.5\"")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.deployment.resources.limits.gpu", "must be a quantity")) << errors(d.errors);
+  EXPECT_EQ(d.errors.size(), 2u) << errors(d.errors);
+}
+
 TEST(Decode, UnknownFieldsSuggestTheRightOne) {
   auto d = decode_provider(yaml(R"(
 apiVersion: plano-operator.io/v1alpha1

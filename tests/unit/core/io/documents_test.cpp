@@ -27,10 +27,107 @@ TEST(Documents, CoreSchemaScalars) {
   EXPECT_TRUE(d["v"].is_string());
 }
 
-TEST(Documents, JsonIsYaml) {
-  auto d = parse_documents(R"({"kind": "X", "spec": {"port": 1}})", "f.json").at(0).body;
-  EXPECT_EQ(d["kind"], "X");
-  EXPECT_EQ(d["spec"]["port"], 1);
+// The message of the InputError that parsing `text` as file "f" throws; "" when it parses.
+std::string parse_error(const std::string& text, const Limits& limits = {}) {
+  try {
+    parse_documents(text, "f", limits);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A comment line first sends the same text to the YAML reader instead of the JSON one.
+std::string as_yaml(const std::string& json_text) { return "# YAML\n" + json_text; }
+
+TEST(Documents, JsonGivesTheDocumentYamlGives) {
+  const std::string gateway = R"({"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
+    "metadata": {"name": "shared", "namespace": "platform", "labels": {}},
+    "spec": {"listeners": [{"name": "llm", "type": "model", "port": 12000, "timeout": "300s"}],
+             "deployment": {"replicas": 2, "nodeSelector": null, "tolerations": []},
+             "n": [-7, 0, -0, 1.5, -2.5e-3, 1E3, 9223372036854775807, 1e-400, true, false],
+             "s": ["caf\u00e9 \u65e5", "a\"b\\c\/d\n\t", "12000", "true", "null", ".nan", "~"]}})";
+  // A List (what kubectl get -o json prints) is one document in both readers, as it is to the
+  // rest of the CLI (skipped as a kind of no interest).
+  for (const std::string& text : {gateway, "[" + gateway + "]", R"({"kind": "List", "items": [)" + gateway + "]}"}) {
+    const auto from_json = parse_documents(text, "f");
+    const auto from_yaml = parse_documents(as_yaml(text), "f");
+    ASSERT_EQ(from_json.size(), 1u) << text;
+    ASSERT_EQ(from_yaml.size(), 1u) << text;
+    EXPECT_EQ(from_json[0].source.describe(), "f:1");
+    EXPECT_EQ(from_yaml[0].source.describe(), "f:1");
+    EXPECT_EQ(from_json[0].body, from_yaml[0].body) << from_json[0].body.dump() << "\n" << from_yaml[0].body.dump();
+    // Same values of the same types (json's == calls 1 and 1.0 equal).
+    EXPECT_EQ(from_json[0].body.dump(), from_yaml[0].body.dump());
+  }
+  // A byte order mark and white space may come before JSON, which still starts like JSON.
+  EXPECT_EQ(parse_documents("\xef\xbb\xbf \r\n\t" + gateway, "f").at(0).body, parse_documents(gateway, "f").at(0).body);
+  EXPECT_EQ(parse_error("\xef\xbb\xbf \n\t{\"a\": 1, \"a\": 2}"), "f:1: a: the key appears twice in one mapping; keep one");
+}
+
+TEST(Documents, JsonIsRefusedAsYamlIs) {
+  std::string too_deep;  // the path of the 65th level
+  for (int level = 0; level < 65; ++level) too_deep += "[0]";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"metadata": {"name": "a", "name": "b"}})", "f:1: metadata.name: the key appears twice in one mapping; keep one"},
+      {R"({"spec": {"deployment": {"replicas": 1e400}}})",
+       "f:1: spec.deployment.replicas: 1e400 is out of range for a number; write a smaller number, or quote it if text "
+       "is meant"},
+      {R"([1, -1E+400])", "f:1: [1]: -1E+400 is out of range for a number; write a smaller number, or quote it if text "
+                          "is meant"},
+      // Beyond int64, which nlohmann would read as an unsigned integer or a float.
+      {R"({"a": [18446744073709551615]})",
+       "f:1: a[0]: 18446744073709551615 is out of range for an integer (at most 19 digits); write a smaller number, or "
+       "quote it if text is meant"},
+      {R"({"a": -99999999999999999999})",
+       "f:1: a: -99999999999999999999 is out of range for an integer (at most 19 digits); write a smaller number, or "
+       "quote it if text is meant"},
+      {std::string(70, '[') + std::string(70, ']'),
+       "f:1: " + too_deep +
+           ": nesting deeper than 64 levels; no Kubernetes object of this project needs that, check the document"},
+  };
+  for (const auto& [text, message] : cases) {
+    EXPECT_EQ(parse_error(text), message) << text;
+    EXPECT_EQ(parse_error(as_yaml(text)), message) << text;
+  }
+  // The UTF-8 check comes before either reader.
+  EXPECT_EQ(parse_error("{\"a\": \"caf\xe9\"}"), "f:1:11: not UTF-8 text (byte 10); save the file as UTF-8");
+  // JSON has no NaN: NaN is not JSON, so this small file is read as YAML, where .nan is refused.
+  EXPECT_EQ(parse_error(R"({"port": .nan})"),
+            "f:1: port: .nan is not a number JSON can hold, so Kubernetes refuses it too; write a finite number, or "
+            "quote it (\".nan\") if text is meant");
+}
+
+TEST(Documents, JsonValuesAreCountedWhileParsing) {
+  Limits limits;
+  limits.maxNodes = 10;
+  // Keys count as YAML's do: the document, "items", the array, then an object, "a" and 1 per item;
+  // value 11 is the third item's key.
+  EXPECT_EQ(parse_error(R"({"items": [{"a": 1}, {"a": 1}, {"a": 1}]})", limits),
+            "f:1: items[2].a: more than 10 values in one file, far more than Kubernetes objects (at most 1.5 MiB each) "
+            "hold; split the file, or check it for generated data");
+  EXPECT_EQ(parse_error(R"({"items": [{"a": 1}, {"a": 1}]})", limits), "");
+}
+
+TEST(Documents, TextThatStartsLikeJsonButIsYamlIsReadAsYamlWhenSmall) {
+  auto docs = parse_documents("{a: 1, b: [x, y]}\n---\n{\"c\": 2}\n---\nd: 3\n", "f");
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[0].body, nlohmann::json::parse(R"({"a": 1, "b": ["x", "y"]})"));
+  EXPECT_EQ(docs[2].source.describe(), "f:3");
+  // Over the bound yaml-cpp is not tried: the JSON syntax error says where, without the token it
+  // stopped in (which can be a whole unterminated string).
+  const std::string bound(Limits{}.maxFlowYamlBytes, 'x');
+  EXPECT_EQ(parse_error("{\"a\": 1}\n---\n# " + bound + "\n"),
+            "f:2:2: malformed JSON: syntax error while parsing value - invalid number; expected digit after '-'; "
+            "expected end of input; a file over 256 KiB that starts with '{' or '[' must be one JSON document: fix "
+            "the JSON, or split the file");
+  const std::string unescaped_newline = parse_error("[\"" + bound + "\n\"]");
+  EXPECT_EQ(unescaped_newline.rfind("f:1:" + std::to_string(bound.size() + 3) + ": malformed JSON: syntax error while "
+                                    "parsing value - invalid string: control character U+000A (LF) must be escaped to "
+                                    "\\u000A or \\n; a file over",
+                                    0),
+            0u)
+      << unescaped_newline.substr(0, 300);
 }
 
 TEST(Documents, MalformedYamlNamesFileAndLine) {
@@ -45,16 +142,6 @@ TEST(Documents, MalformedYamlNamesFileAndLine) {
 
 TEST(Documents, DuplicateKeysAreErrors) {
   EXPECT_THROW(parse_documents("a: 1\na: 2\n", "f"), InputError);
-}
-
-// The message of the InputError that parsing `text` as file "f" throws; "" when it parses.
-std::string parse_error(const std::string& text, const Limits& limits = {}) {
-  try {
-    parse_documents(text, "f", limits);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // yaml-cpp 0.7's LoadAll never returns on these (found by the offline_manifests fuzz target).

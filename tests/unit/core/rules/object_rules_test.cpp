@@ -251,5 +251,23 @@ TEST(GatewayRules, DeploymentFields) {
   EXPECT_EQ(matching(f, "spec.deployment.image").size(), 1u);
 }
 
+TEST(GatewayRules, ReplicasWithinTheCrdBounds) {
+  auto gw = gateway();
+  for (std::int64_t replicas : {0, 1, 1000}) {
+    gw.spec.deployment.replicas = replicas;
+    EXPECT_TRUE(matching(check_gateway(gw), "spec.deployment.replicas").empty()) << replicas;
+  }
+  // 3000000000 is beyond a Deployment's int32 too.
+  for (std::int64_t replicas : {-1LL, 1001LL, 3000000000LL}) {
+    gw.spec.deployment.replicas = replicas;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.deployment.replicas",
+                       std::to_string(replicas) + " is out of range; use 0 (stops the gateway) to 1000, the bounds the "
+                                                  "CRD enforces")
+                  .size(),
+              1u)
+        << replicas;
+  }
+}
+
 }  // namespace
 }  // namespace plano::rules
