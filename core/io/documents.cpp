@@ -150,6 +150,36 @@ std::string yaml_position(const std::string& file, const YAML::Mark& mark) {
   return text_position(file, static_cast<std::size_t>(mark.line) + 1, static_cast<std::size_t>(mark.column) + 1);
 }
 
+// Hands the text to yaml-cpp's Prescan pass a piece at a time and stops it once it reads further
+// than Limits::maxBytesBetweenValues past the last value it gave: what it holds meanwhile is
+// bounded by that distance, not by the file.
+class ReadAheadGuard : public std::streambuf {
+ public:
+  struct TooFar {
+    std::size_t lastValue;
+  };
+
+  ReadAheadGuard(const std::string& text, std::size_t max_gap) : text_(text), maxGap_(max_gap) {}
+  void value_at(std::size_t offset) { lastValue_ = std::max(lastValue_, offset); }
+
+ protected:
+  int_type underflow() override {
+    const std::size_t next = egptr() == nullptr ? 0 : static_cast<std::size_t>(egptr() - base());
+    if (next >= text_.size()) return traits_type::eof();
+    const std::size_t allowed_end = lastValue_ + maxGap_;
+    if (next >= allowed_end) throw TooFar{lastValue_};
+    const std::size_t piece = std::min({std::size_t{4096}, text_.size() - next, allowed_end - next});
+    setg(base() + next, base() + next, base() + next + piece);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  char* base() const { return const_cast<char*>(text_.data()); }
+  const std::string& text_;
+  const std::size_t maxGap_;
+  std::size_t lastValue_ = 0;
+};
+
 // Walks a file's parse events without building nodes, before LoadAll builds them, to refuse what
 // LoadAll would not survive:
 // - yaml-cpp 0.7's LoadAll loops forever, allocating an empty document each turn, on a token no
@@ -160,10 +190,11 @@ std::string yaml_position(const std::string& file, const YAML::Mark& mark) {
 //   nodes (aliases uncounted, to_json budgets their copies) and documents are counted here.
 class Prescan : public YAML::EventHandler {
  public:
-  Prescan(const std::string& text, const std::string& file, const Limits& limits)
-      : text_(text), file_(file), limits_(limits) {}
+  Prescan(const std::string& text, const std::string& file, const Limits& limits, ReadAheadGuard& guard)
+      : text_(text), file_(file), limits_(limits), guard_(guard) {}
 
   void OnDocumentStart(const YAML::Mark& mark) override {
+    value_at(mark);
     if (documents_ > 0 && mark.pos == last_start_) {
       const std::string token = mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size()
                                     ? std::string(1, text_[static_cast<std::size_t>(mark.pos)]) : "end of input";
@@ -178,7 +209,7 @@ class Prescan : public YAML::EventHandler {
 
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { count_node(mark); }
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { value_at(mark); }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
     count_node(mark);
   }
@@ -196,12 +227,17 @@ class Prescan : public YAML::EventHandler {
     throw InputError(yaml_position(file_, mark) + what);
   }
   void count_node(const YAML::Mark& mark) {
+    value_at(mark);
     if (++nodes_ > limits_.maxNodes) fail(mark, too_many_values(limits_));
+  }
+  void value_at(const YAML::Mark& mark) {
+    if (mark.pos >= 0) guard_.value_at(static_cast<std::size_t>(mark.pos));
   }
 
   const std::string& text_;
   const std::string& file_;
   const Limits& limits_;
+  ReadAheadGuard& guard_;
   std::size_t documents_ = 0, nodes_ = 0;
   int last_start_ = -1;
 };
@@ -256,15 +292,23 @@ std::string read_file(const fs::path& path, const Limits& limits) {
 // Multi-document YAML: events counted first (Prescan), then nodes built and converted to JSON.
 std::vector<Document> parse_yaml_documents(const std::string& text, const std::string& file, const Limits& limits) {
   std::vector<YAML::Node> nodes;
-  Prescan prescan(text, file, limits);
+  ReadAheadGuard guarded(text, limits.maxBytesBetweenValues);
+  Prescan prescan(text, file, limits, guarded);
   try {
-    std::istringstream in(text);
+    std::istream in(&guarded);
     YAML::Parser parser(in);
     while (parser.HandleNextDocument(prescan)) {
     }
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     throw InputError(yaml_position(file, e.mark) + "malformed YAML: " + e.msg);
+  } catch (const ReadAheadGuard::TooFar& far) {
+    throw InputError(text_position(file, text, far.lastValue) + "more than " +
+                     std::to_string(limits.maxBytesBetweenValues >> 10) +
+                     " KiB from here hold no complete value, and yaml-cpp keeps all of it in memory meanwhile: a "
+                     "flow collection ([...] or {...}) this long, or a longer single value than a ConfigMap may "
+                     "hold; write the collection in block style, or as a file of its own that starts with '{' or "
+                     "'[' (read as JSON)");
   }
   // Beyond the nodes the parser saw, JSON values can only be alias copies, which get an allowance.
   std::size_t nodes_left = prescan.nodes() + limits.maxAliasNodes;

@@ -44,6 +44,11 @@ struct Limits {
   // of a document at once, about 140 bytes for each byte of input, before it builds the nodes: a
   // file this size of "{a: [1,1,..." needs 75 MB.
   std::size_t maxFlowYamlBytes = 256u << 10;
+  // How far yaml-cpp may read past the last value it gave before it gives another. Only a flow
+  // collection on a line of its own ("---\n[1,1,..." or "- {a: 1, ...") makes it read far with
+  // nothing to show, holding every token (up to 270 bytes per byte of input); a long scalar does
+  // too but costs only its length. 1 MiB: no ConfigMap or Secret value may be longer.
+  std::size_t maxBytesBetweenValues = 1u << 20;
 };
 
 // Parses multi-document YAML into documents; empty documents are dropped. A file that starts

@@ -238,6 +238,29 @@ TEST(Documents, TooManyValuesAreRefusedBeforeNodesAreBuilt) {
             "(at most 1.5 MiB each) hold; split the file, or check it for generated data");
 }
 
+TEST(Documents, ReadingFarWithoutAValueIsStopped) {
+  Limits limits;
+  limits.maxBytesBetweenValues = 4096;
+  // A flow collection on a line of its own: yaml-cpp reads all of it before its first value.
+  std::string flow = "a: 1\n---\n# generated\n[";
+  for (int i = 0; i < 5000; ++i) flow += "1,";
+  flow += "1]\n";
+  EXPECT_EQ(parse_error(flow, limits).rfind("f:2:1: more than 4 KiB from here hold no complete value", 0), 0u)
+      << parse_error(flow, limits);
+  // The same values in block style, or under a key, give values all along, however long the file.
+  std::string block = "list:\n";
+  for (int i = 0; i < 5000; ++i) block += "  - 1\n";
+  EXPECT_EQ(parse_documents(block, "f", limits).at(0).body["list"].size(), 5000u);
+  std::string keyed = "list: [";
+  for (int i = 0; i < 5000; ++i) keyed += "1,";
+  keyed += "1]\n";
+  EXPECT_EQ(parse_documents(keyed, "f", limits).at(0).body["list"].size(), 5001u);
+  // One scalar up to the distance is read; a longer one is not.
+  EXPECT_EQ(parse_documents("data: |\n  " + std::string(4000, 'x') + "\n", "f", limits).at(0).body["data"].get<std::string>().size(), 4001u);
+  EXPECT_NE(parse_error("data: |\n  " + std::string(5000, 'x') + "\n", limits).find("hold no complete value"),
+            std::string::npos);
+}
+
 TEST(Documents, DeepNestingIsAClearError) {
   std::string deep(5000, '[');
   deep += std::string(5000, ']');
