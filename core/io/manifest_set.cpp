@@ -65,8 +65,9 @@ ManifestSet collect(const std::vector<Document>& documents) {
         }
         set.namespaceLabels[string_at(doc.body, "metadata", "name")] = std::move(labels);
       }
-      set.notes.push_back(doc.source.describe() + ": skipped " + type.kind + " " +
-                          string_at(doc.body, "metadata", "name") + " (not a plano-operator.io kind)");
+      const std::string name = string_at(doc.body, "metadata", "name");
+      set.notes.push_back(doc.source.describe() + ": skipped " + type.kind + (name.empty() ? "" : " " + name) +
+                          " (not a plano-operator.io kind)");
     }
   }
   return set;

@@ -126,9 +126,11 @@ TEST_F(OfflineCommands, UnreadableInputExitsTwo) {
 
 TEST_F(OfflineCommands, OtherKindsAreSkippedWithANote) {
   auto f = write("mixed.yaml", std::string(kGateway) + "---\n" + kGoodProvider +
-                                   "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n");
+                                   "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
+                                   "---\napiVersion: v1\nkind: List\nitems: []\n");
   EXPECT_EQ(validate({"-f", f}), kExitOk);
-  EXPECT_NE(err_.str().find("skipped ConfigMap cm"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find(":3: skipped ConfigMap cm (not a plano-operator.io kind)"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find(":4: skipped List (not a plano-operator.io kind)"), std::string::npos) << err_.str();
 }
 
 TEST_F(OfflineCommands, DocumentWithoutKindIsAnError) {
