@@ -1,10 +1,13 @@
 #include "core/rules/object_rules.h"
 
+#include <map>
 #include <regex>
 #include <set>
+#include <string_view>
 
 #include "core/rules/base_url.h"
 #include "core/rules/plano_catalog.h"
+#include "core/rules/quantity.h"
 
 namespace plano::rules {
 namespace {
@@ -113,6 +116,28 @@ void check_deployment(const api::GatewayDeployment& d, Report& r) {
   if (d.replicas < 0 || d.replicas > kMaxReplicas) {
     r.error("spec.deployment.replicas", std::to_string(d.replicas) + " is out of range; use 0 (stops the gateway) to " +
                                             std::to_string(kMaxReplicas) + ", the bounds the CRD enforces");
+  }
+  // What the API server would refuse when the operator applies the Deployment: found here, it
+  // never stops a running gateway's next rollout.
+  constexpr std::size_t kMaxQuantityLength = 64;  // the CRD's maxLength
+  std::map<std::string, Quantity> limits;
+  for (const auto& [kind, quantities] : {std::pair{"limits", &d.resourceLimits}, std::pair{"requests", &d.resourceRequests}}) {
+    for (const auto& [name, text] : *quantities) {
+      const std::string at = std::string("spec.deployment.resources.") + kind + "." + name;
+      const auto value = parse_quantity(text);
+      if (text.size() > kMaxQuantityLength) {
+        r.error(at, "is longer than " + std::to_string(kMaxQuantityLength) + " characters (the CRD's limit); write it shorter");
+      } else if (!value) {
+        r.error(at, "\"" + text + "\" is not a quantity; write one such as 500m, 2 or 256Mi");
+      } else if (value->nanos < 0) {
+        r.error(at, text + " is negative; a container's resources must be 0 or more");
+      } else if (std::string_view(kind) == "limits") {
+        limits[name] = *value;
+      } else if (auto limit = limits.find(name); limit != limits.end() && *value > limit->second) {
+        r.error(at, text + " is more than its limit " + d.resourceLimits.at(name) +
+                        " (spec.deployment.resources.limits." + name + "); a request may be at most the limit");
+      }
+    }
   }
   if (d.serviceType != "ClusterIP" && d.serviceType != "NodePort" && d.serviceType != "LoadBalancer") {
     r.error("spec.deployment.serviceType", "is \"" + d.serviceType + "\"; use ClusterIP, NodePort or LoadBalancer");

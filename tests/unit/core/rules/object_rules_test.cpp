@@ -269,5 +269,27 @@ TEST(GatewayRules, ReplicasWithinTheCrdBounds) {
   }
 }
 
+TEST(GatewayRules, ResourcesAContainerWouldTake) {
+  auto gw = gateway();
+  gw.spec.deployment.resourceLimits = {{"cpu", "2"}, {"memory", "1Gi"}};
+  gw.spec.deployment.resourceRequests = {{"cpu", "1500m"}, {"memory", "1Gi"}, {"ephemeral-storage", "1e9"}};
+  EXPECT_TRUE(matching(check_gateway(gw), "spec.deployment.resources").empty());
+
+  gw.spec.deployment.resourceLimits = {{"cpu", "-1"}, {"memory", "1Gi"}};
+  gw.spec.deployment.resourceRequests = {
+      {"cpu", "100m"}, {"memory", "1100Mi"}, {"nvidia.com/gpu", "one"}, {"ephemeral-storage", std::string(65, '1')}};
+  const auto report = check_gateway(gw);
+  EXPECT_EQ(matching(report, "spec.deployment.resources.limits.cpu", "-1 is negative; a container's resources must be 0 or more").size(), 1u);
+  EXPECT_EQ(matching(report, "spec.deployment.resources.requests.memory",
+                     "1100Mi is more than its limit 1Gi (spec.deployment.resources.limits.memory); a request may be at most "
+                     "the limit").size(), 1u);
+  EXPECT_EQ(matching(report, "spec.deployment.resources.requests.nvidia.com/gpu",
+                     "\"one\" is not a quantity; write one such as 500m, 2 or 256Mi").size(), 1u);
+  EXPECT_EQ(matching(report, "spec.deployment.resources.requests.ephemeral-storage",
+                     "is longer than 64 characters (the CRD's limit); write it shorter").size(), 1u);
+  // The cpu request has no usable limit to be held to.
+  EXPECT_TRUE(matching(report, "spec.deployment.resources.requests.cpu").empty());
+}
+
 }  // namespace
 }  // namespace plano::rules

@@ -1,0 +1,91 @@
+#include "core/rules/quantity.h"
+
+#include <limits>
+
+namespace plano::rules {
+namespace {
+
+constexpr QuantityInt kSaturated = std::numeric_limits<QuantityInt>::max() / 16;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+QuantityInt times(QuantityInt value, QuantityInt factor) {
+  return value > kSaturated / factor ? kSaturated : value * factor;
+}
+
+// Consumes an integer exponent ([+-]?digits); nullopt when absent or absurdly long.
+std::optional<int> take_exponent(std::string_view& text) {
+  std::size_t i = 0;
+  const bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) ++i;
+  if (i == text.size() || text.size() - i > 4) return std::nullopt;
+  int value = 0;
+  for (; i < text.size(); ++i) {
+    if (!is_digit(text[i])) return std::nullopt;
+    value = value * 10 + (text[i] - '0');
+  }
+  text = {};
+  return negative ? -value : value;
+}
+
+}  // namespace
+
+std::optional<Quantity> parse_quantity(std::string_view text) {
+  const bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) text.remove_prefix(1);
+  // The digits as one integer, and how many of them follow the point.
+  QuantityInt digits = 0;
+  int fraction_digits = 0, digit_count = 0;
+  bool dot = false;
+  std::size_t i = 0;
+  for (; i < text.size() && (is_digit(text[i]) || (text[i] == '.' && !dot)); ++i) {
+    if (text[i] == '.') {
+      dot = true;
+      continue;
+    }
+    ++digit_count;
+    // Digits past saturation only scale it; past the point they no longer matter.
+    if (digits < kSaturated / 10) {
+      digits = digits * 10 + (text[i] - '0');
+      if (dot) ++fraction_digits;
+    } else if (!dot) {
+      digits = kSaturated;
+    }
+  }
+  if (digit_count == 0) return std::nullopt;
+  text.remove_prefix(i);
+
+  int power_of_ten = 9 - fraction_digits;  // to nano-units
+  int power_of_two = 0;
+  if (!text.empty()) {
+    static constexpr struct {
+      std::string_view suffix;
+      int ten, two;
+    } kSuffixes[] = {{"Ki", 0, 10}, {"Mi", 0, 20}, {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
+                     {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},   {"G", 9, 0},
+                     {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0}};
+    bool matched = false;
+    for (const auto& s : kSuffixes) {
+      if (text == s.suffix) {
+        power_of_ten += s.ten;
+        power_of_two = s.two;
+        matched = true;
+      }
+    }
+    if (!matched) {
+      if (text[0] != 'e' && text[0] != 'E') return std::nullopt;
+      text.remove_prefix(1);
+      auto exponent = take_exponent(text);
+      if (!exponent) return std::nullopt;
+      power_of_ten += *exponent;
+    }
+  }
+
+  QuantityInt value = digits;
+  for (int k = 0; k < power_of_two; ++k) value = times(value, 2);
+  for (int k = 0; k < power_of_ten; ++k) value = times(value, 10);
+  for (int k = 0; k > power_of_ten && value != 0; --k) value = (value + 9) / 10;  // rounds up, as Kubernetes
+  return Quantity{negative ? -value : value};
+}
+
+}  // namespace plano::rules
