@@ -22,6 +22,12 @@ bool has(const std::vector<FieldError>& es, const std::string& path, const std::
   return false;
 }
 
+// Gateway shared/platform whose spec is `spec_lines`: a newline, then lines indented two spaces.
+std::string gateway_with(const std::string& spec_lines) {
+  return "apiVersion: plano-operator.io/v1alpha1\nkind: PlanoGateway\nmetadata: {name: shared, namespace: platform}\nspec:" +
+         spec_lines;
+}
+
 const char* kProvider = R"(
 apiVersion: plano-operator.io/v1alpha1
 kind: ModelProvider
@@ -52,13 +58,9 @@ TEST(Decode, ProviderFields) {
 }
 
 TEST(Decode, GatewayDefaults) {
-  auto d = decode_gateway(yaml(R"(
-apiVersion: plano-operator.io/v1alpha1
-kind: PlanoGateway
-metadata: {name: shared, namespace: platform}
-spec:
+  auto d = decode_gateway(yaml(gateway_with(R"(
   listeners: [{name: llm, type: model, port: 12000}]
-)"));
+)")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& gw = *d.object;
   EXPECT_EQ(gw.spec.configVersion, "v0.4.0");
@@ -70,11 +72,7 @@ spec:
 }
 
 TEST(Decode, GatewayAllFields) {
-  auto d = decode_gateway(yaml(R"(
-apiVersion: plano-operator.io/v1alpha1
-kind: PlanoGateway
-metadata: {name: shared, namespace: platform}
-spec:
+  auto d = decode_gateway(yaml(gateway_with(R"(
   configVersion: v0.3.0
   listeners: [{name: llm, type: model, port: 8080, address: 0.0.0.0, timeout: 60s}]
   allowedProviders:
@@ -88,7 +86,7 @@ spec:
     tolerations: [{key: k, operator: Equal, value: v, effect: NoSchedule, tolerationSeconds: 10}]
     podAnnotations: {a: b}
     serviceType: LoadBalancer
-)"));
+)")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& s = d.object->spec;
   EXPECT_EQ(s.configVersion, "v0.3.0");
@@ -103,14 +101,10 @@ spec:
 
 // The CRD's quantities are int-or-string: the API server refuses 1.5 unquoted.
 TEST(Decode, ResourceQuantitiesAreIntegersOrStrings) {
-  auto d = decode_gateway(yaml(R"(
-apiVersion: plano-operator.io/v1alpha1
-kind: PlanoGateway
-metadata: {name: shared, namespace: platform}
-spec:
+  auto d = decode_gateway(yaml(gateway_with(R"(
   listeners: [{name: llm, type: model, port: 12000}]
   deployment: {resources: {limits: {cpu: 2, memory: 1.5, gpu: true}, requests: {cpu: "1.5"}}}
-)"));
+)")));
   EXPECT_EQ(d.object->spec.deployment.resourceLimits.at("cpu"), "2");
   EXPECT_EQ(d.object->spec.deployment.resourceRequests.at("cpu"), "1.5");
   EXPECT_TRUE(has(d.errors, "spec.deployment.resources.limits.memory",
@@ -139,15 +133,11 @@ spec:
 }
 
 TEST(Decode, WrongTypesAreErrorsNotCrashes) {
-  auto d = decode_gateway(yaml(R"(
-apiVersion: plano-operator.io/v1alpha1
-kind: PlanoGateway
-metadata: {name: shared, namespace: platform}
-spec:
+  auto d = decode_gateway(yaml(gateway_with(R"(
   listeners: [{name: llm, type: model, port: "12000"}, 7]
   allowedProviders: [1, 2]
   deployment: {replicas: many, podAnnotations: {a: 1}}
-)"));
+)")));
   EXPECT_TRUE(has(d.errors, "spec.listeners[0].port", "must be an integer, not a string")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.listeners[1]", "must be an object")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.allowedProviders", "must be an object")) << errors(d.errors);

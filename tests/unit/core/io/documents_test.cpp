@@ -27,6 +27,13 @@ TEST(Documents, CoreSchemaScalars) {
   EXPECT_TRUE(d["v"].is_string());
 }
 
+// `piece` written `times` times.
+std::string repeated(const std::string& piece, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += piece;
+  return out;
+}
+
 // The message of the InputError that parsing `text` as file "f" throws; "" when it parses.
 std::string parse_error(const std::string& text, const Limits& limits = {}) {
   try {
@@ -229,9 +236,7 @@ TEST(Documents, AliasesWithinTheAllowanceAreExpanded) {
 TEST(Documents, TooManyValuesAreRefusedBeforeNodesAreBuilt) {
   Limits limits;
   limits.maxNodes = 100;
-  std::string text = "a: 1\n---\nlist: [";
-  for (int i = 0; i < 200; ++i) text += "1, ";
-  text += "1]\n";
+  const std::string text = "a: 1\n---\nlist: [" + repeated("1, ", 200) + "1]\n";
   // Node 101 is the 95th item: root, a, 1, root, list and the list itself come first.
   EXPECT_EQ(parse_error(text, limits),
             "f:3:" + std::to_string(8 + 94 * 3) + ": more than 100 values in one file, far more than Kubernetes objects "
@@ -242,18 +247,13 @@ TEST(Documents, ReadingFarWithoutAValueIsStopped) {
   Limits limits;
   limits.maxBytesBetweenValues = 4096;
   // A flow collection on a line of its own: yaml-cpp reads all of it before its first value.
-  std::string flow = "a: 1\n---\n# generated\n[";
-  for (int i = 0; i < 5000; ++i) flow += "1,";
-  flow += "1]\n";
+  const std::string flow = "a: 1\n---\n# generated\n[" + repeated("1,", 5000) + "1]\n";
   EXPECT_EQ(parse_error(flow, limits).rfind("f:2:1: more than 4 KiB from here hold no complete value", 0), 0u)
       << parse_error(flow, limits);
   // The same values in block style, or under a key, give values all along, however long the file.
-  std::string block = "list:\n";
-  for (int i = 0; i < 5000; ++i) block += "  - 1\n";
+  const std::string block = "list:\n" + repeated("  - 1\n", 5000);
   EXPECT_EQ(parse_documents(block, "f", limits).at(0).body["list"].size(), 5000u);
-  std::string keyed = "list: [";
-  for (int i = 0; i < 5000; ++i) keyed += "1,";
-  keyed += "1]\n";
+  const std::string keyed = "list: [" + repeated("1,", 5000) + "1]\n";
   EXPECT_EQ(parse_documents(keyed, "f", limits).at(0).body["list"].size(), 5001u);
   // One scalar up to the distance is read; a longer one is not.
   EXPECT_EQ(parse_documents("data: |\n  " + std::string(4000, 'x') + "\n", "f", limits).at(0).body["data"].get<std::string>().size(), 4001u);
@@ -270,9 +270,7 @@ TEST(Documents, DeepNestingIsAClearError) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("deep.yaml"), std::string::npos) << e.what();
   }
-  std::string moderate;
-  for (int i = 0; i < 100; ++i) moderate += "{a: ";
-  moderate += "1" + std::string(100, '}');
+  const std::string moderate = repeated("{a: ", 100) + "1" + std::string(100, '}');
   EXPECT_THROW(parse_documents(moderate, "f"), InputError);
 }
 
