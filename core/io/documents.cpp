@@ -334,9 +334,9 @@ bool starts_like_json(std::string_view text) {
 }
 
 // Reads one JSON document with nlohmann's SAX parser, building it value by value so that the
-// limits and refusals act while it parses. A file that starts like JSON cannot go to yaml-cpp:
-// its scanner holds every token of a flow collection at the top of a document (about 140 bytes
-// of memory per byte of input) before the first event our counts could see.
+// limits and refusals act while it parses. yaml-cpp would hold every token of a flow collection
+// at the top of a document (about 140 bytes of memory per byte of input) before its first event:
+// the read-ahead guard stops it at 1 MiB, but kubectl's JSON is often larger than that.
 class JsonReader {
  public:
   explicit JsonReader(Conversion& conversion) : c_(conversion) {}

@@ -124,10 +124,12 @@ void check_deployment(const api::GatewayDeployment& d, Report& r) {
   for (const auto& [kind, quantities] : {std::pair{"limits", &d.resourceLimits}, std::pair{"requests", &d.resourceRequests}}) {
     for (const auto& [name, text] : *quantities) {
       const std::string at = std::string("spec.deployment.resources.") + kind + "." + name;
-      const auto value = parse_quantity(text);
       if (text.size() > kMaxQuantityLength) {
         r.error(at, "is longer than " + std::to_string(kMaxQuantityLength) + " characters (the CRD's limit); write it shorter");
-      } else if (!value) {
+        continue;
+      }
+      const auto value = parse_quantity(text);
+      if (!value) {
         r.error(at, "\"" + text + "\" is not a quantity; write one such as 500m, 2 or 256Mi");
       } else if (value->nanos < 0) {
         r.error(at, text + " is negative; a container's resources must be 0 or more");

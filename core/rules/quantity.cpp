@@ -13,16 +13,21 @@ QuantityInt times(QuantityInt value, QuantityInt factor) {
   return value > kSaturated / factor ? kSaturated : value * factor;
 }
 
+// Consumes a leading '+' or '-'; whether it was '-'.
+bool take_sign(std::string_view& text) {
+  const bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) text.remove_prefix(1);
+  return negative;
+}
+
 // Consumes an integer exponent ([+-]?digits); nullopt when absent or absurdly long.
 std::optional<int> take_exponent(std::string_view& text) {
-  std::size_t i = 0;
-  const bool negative = !text.empty() && text[0] == '-';
-  if (!text.empty() && (text[0] == '+' || text[0] == '-')) ++i;
-  if (i == text.size() || text.size() - i > 4) return std::nullopt;
+  const bool negative = take_sign(text);
+  if (text.empty() || text.size() > 4) return std::nullopt;
   int value = 0;
-  for (; i < text.size(); ++i) {
-    if (!is_digit(text[i])) return std::nullopt;
-    value = value * 10 + (text[i] - '0');
+  for (char c : text) {
+    if (!is_digit(c)) return std::nullopt;
+    value = value * 10 + (c - '0');
   }
   text = {};
   return negative ? -value : value;
@@ -31,8 +36,7 @@ std::optional<int> take_exponent(std::string_view& text) {
 }  // namespace
 
 std::optional<Quantity> parse_quantity(std::string_view text) {
-  const bool negative = !text.empty() && text[0] == '-';
-  if (!text.empty() && (text[0] == '+' || text[0] == '-')) text.remove_prefix(1);
+  const bool negative = take_sign(text);
   // The digits as one integer, and how many of them follow the point.
   QuantityInt digits = 0;
   int fraction_digits = 0, digit_count = 0;
