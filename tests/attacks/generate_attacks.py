@@ -126,7 +126,7 @@ def attacks(victim_variable):
 def write_stream(path, objects, header=""):
     with open(path, "w", encoding="ascii") as f:
         f.write(header)
-        f.write("---\n".join(json.dumps(o, ensure_ascii=True) + "\n" for o in objects))
+        f.write("".join("---\n" + json.dumps(o, ensure_ascii=True) + "\n" for o in objects))
 
 
 def victim_variable(binary, out):

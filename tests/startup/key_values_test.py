@@ -103,7 +103,7 @@ def survivors(binary, values, work):
 
 
 def main(tool, binary):
-    values = [v for v in generated_values()]
+    values = generated_values()
     problems = verdicts(tool, values)
     accepted = [v for v, p in zip(values, problems) if not p]
     refused = [v for v, p in zip(values, problems) if p and "\0" not in v]  # an environment holds no NUL

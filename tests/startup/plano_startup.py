@@ -37,7 +37,6 @@ import json
 import os
 import re
 import secrets as random_source
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,9 +77,9 @@ def read_documents(path):
     """Objects of a manifest file: YAML documents, or JSON (an object or a List's items)."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    if text.lstrip().startswith(("{", "[")):
+    try:
         docs = [json.loads(text)]
-    else:
+    except json.JSONDecodeError:  # YAML, which may also be JSON documents separated by ---
         docs = [d for d in yaml.safe_load_all(text) if d]
     out = []
     for d in docs:
@@ -407,8 +406,12 @@ def access_key_paths(config, where, variable_of_name):
 def key_variables(config_path, providers, problems):
     """provider name -> the variable its access_key names in the rendered (not yet substituted)
     config. Distinct Secret keys must have distinct variables, and one Secret key one variable."""
-    with open(config_path, encoding="utf-8") as f:
-        rendered = yaml.safe_load(f)
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            rendered = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        problems.add(config_path, f"does not read as YAML with PyYAML, as Plano's generator reads it: {e}")
+        return {}, {}
     entries = {e.get("name"): e for e in rendered.get("model_providers") or [] if isinstance(e, dict)}
     variable_of_name, ref_of_variable, variable_of_ref = {}, {}, {}
     for p in providers:
@@ -431,6 +434,14 @@ def key_variables(config_path, providers, problems):
     return variable_of_name, ref_of_variable
 
 
+def read_substituted(text, loader, name, problems):
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as e:
+        problems.add(name, f"no longer reads as YAML after envsubst: {e}")
+        return None
+
+
 def rendered_gateway(config_path):
     """NAMESPACE/NAME from the renderer's first line, "# Rendered by plano-operator from PlanoGateway NS/NAME."."""
     with open(config_path, encoding="utf-8") as f:
@@ -448,10 +459,9 @@ def main(argv):
     parser.add_argument("--keys")
     parser.add_argument("--secrets", action="append", default=[])
     args = parser.parse_args(argv)
-    for tool in (ENVSUBST,):
-        if not os.access(tool, os.X_OK):
-            print(f"FAIL: {tool} is missing; run scripts/setup.sh (Debian package gettext-base)")
-            return 1
+    if not os.access(ENVSUBST, os.X_OK):
+        print(f"FAIL: {ENVSUBST} is missing; run scripts/setup.sh (Debian package gettext-base)")
+        return 1
 
     if not args.gateway:
         args.gateway = rendered_gateway(args.config)
@@ -480,11 +490,9 @@ def main(argv):
         except RuntimeError as e:
             problems.add(args.config, str(e))
             return report(problems, args)
-    try:
-        config = yaml.load(config_text, Loader=KeyCheckingLoader)
-        envoy = yaml.safe_load(envoy_text)
-    except yaml.YAMLError as e:
-        problems.add(args.config, f"after envsubst the result no longer reads as YAML: {e}")
+    config = read_substituted(config_text, KeyCheckingLoader, "plano_config_rendered.env_sub.yaml", problems)
+    envoy = read_substituted(envoy_text, yaml.SafeLoader, "envoy.env_sub.yaml", problems)
+    if config is None or envoy is None:
         return report(problems, args)
 
     allowed = access_key_paths(config, "config", variable_of_name)
