@@ -53,6 +53,9 @@ TENANTS = [namespace("platform"), namespace("team-a"), namespace("team-b"), name
            VICTIM, secret("team-a", "openai-credentials", "api-key", "sk-victim-7f3a9c2e4b1d8f6a"),
            secret("team-b", "anthropic-credentials", "api-key", "sk-thief-2b8e5d1f9a7c3e4b")]
 
+# YAML syntax, for the values Plano's template writes unquoted into Envoy's config (http_host,
+# the listener's address and timeout): a comment would cut the value short, a ": " make a mapping.
+YAML_SYNTAX = {"comment": " #x", "tab-comment": "\t#x", "mapping": ": x", "flow": " {x: y}"}
 LINE_BREAKS = {"nel": "\u0085", "ls": "\u2028", "ps": "\u2029", "cr": "\r", "lf": "\n", "del": "\u007f"}
 # What follows a line break: the start of a provider the thief would like Plano to read.
 INJECTED = "  - model: openai/gpt-4o-mini"
@@ -91,7 +94,8 @@ def attacks(victim_variable):
     # The thief as it is: valid and harmless, so that any refusal below is the payload's doing.
     yield ("control", "no hostile string (the baseline every other attack changes)", "ModelProvider/team-b/thief", None,
            None, ["context-gateway.yaml", "context-tenants.yaml"], [provider("team-b", "thief", THIEF_SPEC)])
-    payloads = {**variable_payloads(victim_variable), **{f"break-{k}": v + INJECTED for k, v in LINE_BREAKS.items()}}
+    payloads = {**variable_payloads(victim_variable), **{f"break-{k}": v + INJECTED for k, v in LINE_BREAKS.items()},
+                **{f"yaml-{k}": v for k, v in YAML_SYNTAX.items()}}
     for field in ("name", "model", "baseURL", "httpHost", "header-name", "header-value", "preference-name",
                   "preference-description"):
         for slug, payload in payloads.items():

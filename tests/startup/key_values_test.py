@@ -119,7 +119,8 @@ def main(tool, binary):
         survived, _ = survivors(binary, refused, work)
     print(f"refused values that would have survived start-up ({len(survived)} of {len(refused)}):")
     for value in survived:
-        print(f"  {value[:60]!r}{' ...' if len(value) > 60 else ''} (length {len(value)}): {problems[values.index(value)]}")
+        reason = problems[values.index(value)].split(",")[0][:70]
+        print(f"  {value[:60]!r}{' ...' if len(value) > 60 else ''} (length {len(value)}): {reason}")
     print(f"key values: {len(values)} generated, {len(accepted)} accepted by the predicate, {len(broken)} of them broken; "
           f"{len(refused)} refused, {len(survived)} of those would have survived")
     return 0 if accepted and failed == 0 else 1
