@@ -56,6 +56,7 @@ TENANTS = [namespace("platform"), namespace("team-a"), namespace("team-b"), name
 # YAML syntax, for the values Plano's template writes unquoted into Envoy's config (http_host,
 # the listener's address and timeout): a comment would cut the value short, a ": " make a mapping.
 YAML_SYNTAX = {"comment": " #x", "tab-comment": "\t#x", "mapping": ": x", "flow": " {x: y}"}
+YAML_INDICATORS = "*&!|>'\"%@`{[?-#,"
 LINE_BREAKS = {"nel": "\u0085", "ls": "\u2028", "ps": "\u2029", "cr": "\r", "lf": "\n", "del": "\u007f"}
 # What follows a line break: the start of a provider the thief would like Plano to read.
 INJECTED = "  - model: openai/gpt-4o-mini"
@@ -107,6 +108,13 @@ def attacks(victim_variable):
             gw, at, api_at = gateway_with(field, payload)
             yield (f"listener-{field}-{slug}", f"{payload!r} in the listener's {field}", "PlanoGateway/platform/attacked",
                    at, api_at, ["context-tenants.yaml"], [gw])
+    # A host that starts with a YAML indicator: the generator hands base_url's host and http_host to
+    # Envoy's template, which writes them unquoted (address, sni, hostname).
+    for i, indicator in enumerate(YAML_INDICATORS):
+        for field, value in (("baseURL", f"https://{indicator}api.anthropic.com/v1"), ("httpHost", f"{indicator}api.anthropic.com")):
+            yield (f"{field}-host-indicator-{i}", f"host {value!r} in the provider's {field}", "ModelProvider/team-b/thief",
+                   f"spec.{field}", f"spec.{field}", ["context-gateway.yaml", "context-tenants.yaml"],
+                   [provider("team-b", "thief", {**THIEF_SPEC, field: value})])
     # A header value that is a YAML document: if written unquoted or folded, the rest becomes providers.
     document = "a\n  - model: openai/gpt-4o-mini\n    access_key: $" + victim_variable
     spec = {**THIEF_SPEC, "headers": {"x": document}}

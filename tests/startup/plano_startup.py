@@ -40,6 +40,7 @@ import secrets as random_source
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 import yaml
 
@@ -347,14 +348,19 @@ def check_envoy(envoy, gateway, providers, problems):
         timeouts = [r["route"].get("timeout") for r in find_routes(egress) if r.get("route", {}).get("cluster") == "bright_staff"]
         if timeouts != [model.get("timeout", "300s")]:
             problems.add("envoy.egress_traffic.route.timeout", f"is {timeouts!r}, the gateway says {model.get('timeout', '300s')!r}")
-    hostnames = {ep.get("endpoint", {}).get("hostname")
-                 for c in (envoy.get("static_resources") or {}).get("clusters") or [] if isinstance(c, dict)
-                 for group in (c.get("load_assignment") or {}).get("endpoints") or []
-                 for ep in group.get("lb_endpoints") or []}
+    endpoints = [ep.get("endpoint") or {} for c in (envoy.get("static_resources") or {}).get("clusters") or [] if isinstance(c, dict)
+                 for group in (c.get("load_assignment") or {}).get("endpoints") or [] for ep in group.get("lb_endpoints") or []]
+    hostnames = {e.get("hostname") for e in endpoints}
+    addresses = {((e.get("address") or {}).get("socket_address") or {}).get("address") for e in endpoints}
     for p in providers:
         host = p["spec"].get("httpHost")
         if host is not None and host not in hostnames:
             problems.add(f"envoy.clusters[provider={plano_name(p)!r}]", f"no cluster's hostname is the tenant's httpHost {host!r}")
+        if "baseURL" in p["spec"]:
+            # Plano's generator takes the endpoint from urlparse (config_generator.py).
+            endpoint = urllib.parse.urlparse(p["spec"]["baseURL"]).hostname
+            if endpoint not in addresses:
+                problems.add(f"envoy.clusters[provider={plano_name(p)!r}]", f"no cluster's address is the baseURL's host {endpoint!r}")
 
 
 def find_routes(node):
