@@ -19,6 +19,15 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// A member of an object, or null when absent or `j` is no object (bodies are untrusted: a CREATE's
+// oldObject is null).
+const json& member(const json& j, const char* key) {
+  static const json null;
+  if (!j.is_object()) return null;
+  auto it = j.find(key);
+  return it != j.end() ? *it : null;
+}
+
 // JSON nesting is refused beyond this before parsing: the parser allocates per level, so a body
 // of 3 MiB of '[' would cost about 200 MB (which the allocator then keeps). A real review nests
 // far less: a ModelProvider CREATE, managedFields and all, 11 levels.
@@ -102,9 +111,9 @@ void check_secret_access(const api::ModelProvider& candidate, const json& reques
                          Verdict& out) {
   const auto& ref = candidate.spec.accessKeySecretRef;
   if (!ref) return;
-  const auto old_ref = request.value("oldObject", json::object()).value("spec", json::object()).value("accessKeySecretRef", json::object());
+  const auto& old_ref = member(member(member(request, "oldObject"), "spec"), "accessKeySecretRef");
   if (str(request, "operation") == "UPDATE" && str(old_ref, "name") == ref->name) return;
-  const auto user_info = request.value("userInfo", json::object());
+  const auto& user_info = member(request, "userInfo");
   const auto user = str(user_info, "username").empty() ? std::string("the requesting user") : str(user_info, "username");
   const auto secret = candidate.metadata.namespace_ + "/" + ref->name;
   try {

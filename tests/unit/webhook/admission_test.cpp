@@ -298,7 +298,7 @@ struct SecretAccessLog {
 std::string request_by(const std::string& user, const std::string& op, const json& object, const json& old_object = nullptr) {
   auto r = json::parse(request("ModelProvider", op, object, "team-a"));
   r["request"]["userInfo"] = {{"username", user}, {"groups", {"team-a-devs", "system:authenticated"}}};
-  if (!old_object.is_null()) r["request"]["oldObject"] = old_object;
+  r["request"]["oldObject"] = old_object;  // null for a CREATE, as the API server sends it
   return r.dump();
 }
 
