@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev llvm-14
   python3-venv openssl curl wrk ccache
+  gettext-base  # envsubst, which Plano's image runs at start-up: tests/startup/ runs the real one
 )
 missing=()
 for p in "${packages[@]}"; do

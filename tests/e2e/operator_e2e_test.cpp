@@ -117,6 +117,12 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
     ++checked;
   }
   EXPECT_EQ(checked, 10);
+  // What Plano's image makes of the live objects at start-up (the generator, envsubst with the keys
+  // Secret as the environment, PyYAML): every tenant string and key arrives as written.
+  for (const auto& [file, gw] : examples) {
+    std::string report;
+    EXPECT_EQ(start_up(admin_client(), "platform", gw, fs::temp_directory_path(), &report), 0) << report;
+  }
   // The keys Secret holds exactly the referenced keys, with the values of the tenants' Secrets.
   auto keys = admin_client().get(res::kSecrets, "platform", "llm-gateway-plano-keys");
   ASSERT_EQ(keys["data"].size(), 2u) << keys.dump();

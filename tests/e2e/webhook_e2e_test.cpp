@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <limits>
 #include <mutex>
@@ -355,6 +357,61 @@ TEST_F(WebhookE2E, CrossTenantRefusalsNameTheHolderButNoSecret) {
   std::vector<ManifestObject> cleanup;
   for (const auto& o : world) cleanup.push_back({o.value("kind", ""), o["metadata"].value("namespace", ""), o["metadata"].value("name", ""), o});
   delete_objects(cleanup);
+}
+
+// The hostile-tenant suite (tests/attacks/generate_attacks.py: envsubst variables, line breaks and
+// look-alike Secret names in every tenant string) through the API server, its CRD rules and the
+// webhook. Each attack is refused, naming the attacked field, exactly when `plano-operator validate`
+// refuses it; tests/attacks/attacks_test.py shows the ones it admits harmless at Plano's start-up.
+TEST_F(WebhookE2E, AttacksAreRefusedOnTheirFieldExactlyWhenValidateRefusesThem) {
+  const auto dir = g->dir / "attacks";
+  std::string out;
+  ASSERT_EQ(run_command(shell_quote((kRoot / ".cache/venv/bin/python").string()) + " " +
+                            shell_quote((kRoot / "tests/attacks/generate_attacks.py").string()) + " " + PLANO_BINARY + " " +
+                            shell_quote(dir.string()),
+                        &out),
+            0)
+      << out;
+  // The context without its Namespaces: those the suite shares keep their labels; the others are new.
+  std::vector<ManifestObject> context;
+  std::vector<json> new_namespaces;
+  for (const char* file : {"context-tenants.yaml", "context-gateway.yaml"}) {
+    for (auto& o : read_manifest(dir / file)) {
+      if (o.kind != "Namespace") context.push_back(o);
+      else if (kubectl("get namespace " + o.name).code != 0) new_namespaces.push_back(namespace_object(o.name, false));
+    }
+  }
+  if (!new_namespaces.empty()) apply_ok(manifest_of(new_namespaces, "attack-namespaces"));
+  apply_ok(write_manifest(context, g->dir, "attack-context"));
+
+  std::vector<fs::path> attacks;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (std::isdigit(static_cast<unsigned char>(e.path().filename().string()[0]))) attacks.push_back(e.path());
+  }
+  std::sort(attacks.begin(), attacks.end());
+  ASSERT_GE(attacks.size(), 100u);
+  int refused = 0;
+  for (const auto& attack : attacks) {
+    SCOPED_TRACE(attack.filename().string());
+    std::ifstream in(attack);
+    std::string first;
+    std::getline(in, first);
+    ASSERT_EQ(first.rfind("# attack: ", 0), 0u) << first;
+    const auto meta = json::parse(first.substr(10));
+    std::string validate_command = PLANO_BINARY + std::string(" validate");
+    for (const auto& c : meta["context"]) validate_command += " -f " + shell_quote((dir / c.get<std::string>()).string());
+    const int offline = run_command(validate_command + " -f " + shell_quote(attack.string()));
+    ASSERT_TRUE(offline == 0 || offline == 1) << validate_command;
+    const auto r = kubectl("apply --dry-run=server " + yaml_of(attack));
+    EXPECT_EQ(r.code != 0, offline == 1) << meta["about"] << " (validate exit " << offline << "):\n" << r.err;
+    if (r.code != 0) {
+      ++refused;
+      ASSERT_FALSE(meta["apiField"].is_null()) << "refused, but it attacks no field:\n" << r.err;
+      EXPECT_TRUE(contains(r.err, meta["apiField"].get<std::string>())) << r.err;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  delete_objects(context);
 }
 
 // A new certificate from the same CA replaces the files under the running process: the next

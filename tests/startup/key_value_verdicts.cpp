@@ -1,0 +1,16 @@
+// The renderer's key value predicate (render::key_value_problem) as a filter for
+// tests/startup/key_values_test.py: reads JSON strings, one a line, and prints for each
+// {"problem": "..."}, "" when the operator would render a provider with that key.
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/render/renderer.h"
+
+int main() {
+  for (std::string line; std::getline(std::cin, line);) {
+    const auto value = nlohmann::json::parse(line).get<std::string>();
+    std::cout << nlohmann::json{{"problem", plano::render::key_value_problem(value).value_or("")}}.dump() << "\n";
+  }
+  return 0;
+}
