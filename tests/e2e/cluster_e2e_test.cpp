@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iostream>
 #include <set>
 #include <thread>
 
@@ -26,6 +27,15 @@ const fs::path kRoot = PLANO_SOURCE_DIR;
 // Pods of a fresh Deployment are scheduled, started by kwok and counted available by the
 // Deployment controller within seconds; the margin is for a loaded 2-core CI machine.
 constexpr auto kConverge = 90s;
+
+// eventually() within kConverge, printing how long it took as "[ measured ] <what> in <ms> ms".
+bool measured(const std::string& what, const std::function<bool()>& done, std::chrono::milliseconds interval = 250ms) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool ok = eventually(done, kConverge, interval);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "[ measured ] " << what << (ok ? " in " : " did not happen in ") << ms << " ms\n";
+  return ok;
+}
 
 std::string pod_selector(const std::string& gateway) {
   return "app.kubernetes.io/name=plano,app.kubernetes.io/instance=" + gateway;
@@ -116,7 +126,8 @@ TEST_F(ClusterE2E, ExamplesBecomeReady) {
   }
   auto op = start_operator();
   for (const char* gw : {"litellm-gateway", "llm-gateway", "shared-gateway"}) {
-    EXPECT_TRUE(eventually([&] { return rolled_out("platform", gw, rollout_of("platform", gw)); }, kConverge, 250ms))
+    EXPECT_TRUE(measured(std::string("example ") + gw + " Ready after the operator started",
+                         [&] { return rolled_out("platform", gw, rollout_of("platform", gw)); }))
         << gw << "\n" << describe("platform", gw) << op->log();
   }
 }
@@ -141,10 +152,10 @@ TEST_F(ClusterE2E, AConfigChangeOrAKeyRotationIsOneRollout) {
     const auto old_pods = pods_of(ns, "gw");
     change();
     std::string now;
-    EXPECT_TRUE(eventually([&] {
+    EXPECT_TRUE(measured(what + " rolled out to every pod, old pods gone, gateway Ready", [&] {
       now = settled_rollout_of(ns, "gw");
       return now != before && rolled_out(ns, "gw", now);
-    }, kConverge, 250ms)) << what << "\n" << describe(ns, "gw") << op->log();
+    })) << what << "\n" << describe(ns, "gw") << op->log();
     // A second template change after the first would come within one reconcile; give it the time.
     std::this_thread::sleep_for(2s);
     EXPECT_EQ(rollout_of(ns, "gw"), now) << what << ": the pod template changed again";
@@ -185,14 +196,16 @@ TEST_F(ClusterE2E, ReadyFollowsThePodsReadiness) {
                                                                          {{"type", "ContainersReady"}, {"status", status}}})}}}});
   };
   set_ready("False");
-  EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Ready", "False", "DeploymentNotAvailable"); },
-                         kConverge, 100ms))
+  EXPECT_TRUE(measured("gateway Ready=False after a pod went NotReady",
+                       [&] { return has_condition(res::kPlanoGateways, ns, "gw", "Ready", "False", "DeploymentNotAvailable"); },
+                       100ms))
       << describe(ns, "gw") << op->log();
   EXPECT_EQ(condition(get_or_null(res::kPlanoGateways, ns, "gw"), "Ready")["message"], "1/2 replicas available, 2 updated");
   EXPECT_FALSE(pod_ready(admin_client().get(kPods, ns, pod))) << "something made the pod Ready again";
 
   set_ready("True");
-  EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Ready", "True", "Available"); }, kConverge, 100ms))
+  EXPECT_TRUE(measured("gateway Ready=True after the pod became Ready again",
+                       [&] { return has_condition(res::kPlanoGateways, ns, "gw", "Ready", "True", "Available"); }, 100ms))
       << describe(ns, "gw") << op->log();
 }
 
@@ -210,10 +223,12 @@ TEST_F(ClusterE2E, DeletingAGatewayCollectsEverythingItOwned) {
       {&res::kConfigMaps, "gw-plano-config"}, {&res::kSecrets, "gw-plano-keys"},
       {&res::kDeployments, "gw-plano"}, {&res::kServices, "gw-plano"}};
   for (const auto& [resource, name] : owned) {
-    EXPECT_TRUE(eventually([&] { return get_or_null(*resource, ns, name).is_null(); }, kConverge, 250ms))
+    EXPECT_TRUE(measured(resource->kind + " " + name + " collected after its gateway was deleted",
+                         [&] { return get_or_null(*resource, ns, name).is_null(); }))
         << resource->kind << " " << name << " outlived its gateway\n" << op->log();
   }
-  EXPECT_TRUE(eventually([&] { return replica_sets_of(ns, "gw").empty() && pods_of(ns, "gw").empty(); }, kConverge, 250ms))
+  EXPECT_TRUE(measured("the gateway's ReplicaSets and pods gone",
+                       [&] { return replica_sets_of(ns, "gw").empty() && pods_of(ns, "gw").empty(); }))
       << describe(ns, "gw");
   // The tenant's own Secret and provider are not the gateway's: they stay.
   EXPECT_FALSE(get_or_null(res::kSecrets, ns, "openai").is_null());
@@ -238,7 +253,8 @@ TEST_F(ClusterE2E, NamespacesWithProvidersOrAGatewayCanBeDeleted) {
 
   // The tenant leaves: its namespace goes with its providers, and the gateway stops serving them.
   admin_client().remove(res::kNamespaces, "", tenant);
-  EXPECT_TRUE(eventually([&] { return get_or_null(res::kNamespaces, "", tenant).is_null(); }, kConverge, 250ms))
+  EXPECT_TRUE(measured("tenant namespace with 2 providers and a Secret deleted",
+                       [&] { return get_or_null(res::kNamespaces, "", tenant).is_null(); }))
       << kubectl("get namespace " + tenant + " -o yaml") << op->log();
   EXPECT_TRUE(eventually([&] {
     const auto config = config_of(gw_ns, "gw");
@@ -248,7 +264,8 @@ TEST_F(ClusterE2E, NamespacesWithProvidersOrAGatewayCanBeDeleted) {
 
   // The platform's namespace goes too, with the gateway, its running pods and its own provider.
   admin_client().remove(res::kNamespaces, "", gw_ns);
-  EXPECT_TRUE(eventually([&] { return get_or_null(res::kNamespaces, "", gw_ns).is_null(); }, kConverge, 250ms))
+  EXPECT_TRUE(measured("gateway namespace with its running pods deleted",
+                       [&] { return get_or_null(res::kNamespaces, "", gw_ns).is_null(); }))
       << kubectl("get namespace " + gw_ns + " -o yaml") << op->log();
 }
 
