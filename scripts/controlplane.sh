@@ -371,7 +371,9 @@ write_controller_args() {
   echo "$scheduler_port" > "$DIR/kube-scheduler.port"
   local IFS=,
 
-  # Leader election off: one instance, and it would only delay the start.
+  # Leader election off: one instance, and it would only delay the start. The
+  # node lifecycle controller looks at nodes every second rather than every 5,
+  # so `up` does not wait that long for it to lift the not-ready taint.
   cat > "$DIR/kube-controller-manager.args" <<EOF
 $kcm_bin
 --kubeconfig=$DIR/kube-controller-manager.kubeconfig
@@ -381,6 +383,7 @@ $kcm_bin
 --use-service-account-credentials=true
 --root-ca-file=$PKI/ca.crt
 --controllers=${KCM_CONTROLLERS[*]}
+--node-monitor-period=1s
 --profiling=false
 --v=1
 EOF
