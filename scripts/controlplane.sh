@@ -173,9 +173,11 @@ nodes_ready() {
   done
 }
 
+bare_requested() { [[ ${PLANO_CP_BARE:-} == 1 ]]; }
+
 # wanted_components: the processes `up` starts, in order.
 wanted_components() {
-  if [[ ${PLANO_CP_BARE:-} == 1 ]]; then
+  if bare_requested; then
     echo "${BARE_COMPONENTS[*]}"
   else
     echo "${BARE_COMPONENTS[*]} ${CONTROLLERS[*]}"
@@ -340,7 +342,7 @@ $kas_bin
 EOF
   # Without a controller manager no one creates the `default` ServiceAccount
   # that ServiceAccount admission insists on for every pod.
-  if [[ ${PLANO_CP_BARE:-} == 1 ]]; then
+  if bare_requested; then
     echo "--disable-admission-plugins=ServiceAccount" >> "$DIR/kube-apiserver.args"
   fi
   local a
@@ -459,8 +461,9 @@ start_apiserver() {
 }
 
 cmd_up() {
-  local start bins wanted c
+  local start bins wanted c nodes=${PLANO_CP_NODES:-1}
   start=$(now)
+  [[ $nodes =~ ^[1-9][0-9]{0,2}$ ]] || die "PLANO_CP_NODES must be a number of nodes from 1 to 999, not \"$nodes\""
   wanted=$(wanted_components)
   if healthy; then
     if [[ $(<"$COMPONENTS_FILE") == "$wanted" ]]; then
@@ -492,13 +495,13 @@ cmd_up() {
   launch etcd "$DIR/etcd.args"
   wait_for "etcd health" 30 etcd_healthy
   start_apiserver
-  if [[ ${PLANO_CP_BARE:-} != 1 ]]; then
+  if ! bare_requested; then
     make_controller_pki
     for c in "${CONTROLLERS[@]}"; do
       write_kubeconfig "$DIR/$c.kubeconfig" "$c"
     done
     write_controller_args "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" "$KWOK" "$KWOK_STAGES"
-    create_nodes "${PLANO_CP_NODES:-1}"
+    create_nodes "$nodes"
     for c in "${CONTROLLERS[@]}"; do
       launch "$c" "$DIR/$c.args"
     done
