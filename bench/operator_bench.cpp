@@ -155,7 +155,10 @@ Row measure(const std::string& binary, int n, const std::string& dir) {
   Row row;
   row.providers = n;
   const std::string script = root() + "/scripts/controlplane.sh";
-  if (std::system((script + " up " + dir + " >/dev/null").c_str()) != 0) throw std::runtime_error("control plane did not start");
+  // Bare (no controllers): the figures are the operator's alone, comparable with earlier runs.
+  if (std::system(("PLANO_CP_BARE=1 " + script + " up " + dir + " >/dev/null").c_str()) != 0) {
+    throw std::runtime_error("control plane did not start");
+  }
   const std::string kubeconfig = dir + "/kubeconfig";
   if (std::system(("kubectl --kubeconfig " + kubeconfig + " apply -f " + root() + "/crds >/dev/null && kubectl --kubeconfig " +
                    kubeconfig + " wait --for condition=established crd --all --timeout=60s >/dev/null").c_str()) != 0) {

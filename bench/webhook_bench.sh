@@ -49,7 +49,8 @@ cleanup() {
 trap cleanup EXIT
 
 log "control plane in $CP"
-"$ROOT/scripts/controlplane.sh" up "$CP" >/dev/null
+# Bare (no controllers): the figures are the webhook's alone, comparable with earlier runs.
+PLANO_CP_BARE=1 "$ROOT/scripts/controlplane.sh" up "$CP" >/dev/null
 k() { kubectl --kubeconfig "$CP/kubeconfig" "$@"; }
 k apply -f "$ROOT/crds/" >/dev/null
 k wait --for condition=established --timeout=60s crd --all >/dev/null

@@ -17,7 +17,9 @@ api::Condition condition(const std::string& type, bool ok, std::string reason, s
   return api::Condition{type, ok ? "True" : "False", gen, "", std::move(reason), std::move(message)};
 }
 
-// Whether the Deployment has caught up with its spec and has every replica available.
+// Whether the Deployment has caught up with its spec, has every replica available, and runs no pod
+// of an older template (the checks of `kubectl rollout status`): mid-rollout, the old pods still
+// count as available, but they serve the old config.
 std::pair<bool, std::string> deployment_ready(const json* d) {
   if (!d) return {false, "the Deployment does not exist yet"};
   const auto& status = d->value("status", json::object());
@@ -25,10 +27,14 @@ std::pair<bool, std::string> deployment_ready(const json* d) {
   const auto wanted = d->value("spec", json::object()).value("replicas", 1);
   const auto available = status.value("availableReplicas", 0);
   const auto updated = status.value("updatedReplicas", 0);
+  const auto total = status.value("replicas", 0);
   if (status.value("observedGeneration", 0) < generation) return {false, "the Deployment controller has not seen the latest spec"};
   if (updated < wanted || available < wanted) {
     return {false, std::to_string(available) + "/" + std::to_string(wanted) + " replicas available, " +
                        std::to_string(updated) + " updated"};
+  }
+  if (total > updated) {
+    return {false, std::to_string(total - updated) + " replica(s) of the previous config still running"};
   }
   return {true, std::to_string(available) + "/" + std::to_string(wanted) + " replicas available"};
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Build the test tools (kube-apiserver, etcd, helm) from pinned upstream Go
-# modules into .cache/tools/<name>-<version>, and on request cpprestsdk built
-# with ThreadSanitizer from Debian's source package (cpprest-tsan). Already-built
+# Build the test tools (kube-apiserver, kube-controller-manager, kube-scheduler,
+# etcd, kwok, helm) from pinned upstream Go modules into
+# .cache/tools/<name>-<version>, and on request cpprestsdk built with
+# ThreadSanitizer from Debian's source package (cpprest-tsan). Already-built
 # tools are skipped, so a warm run is instant.
 #
-# Usage: scripts/build-tools.sh [kube-apiserver|etcd|helm|cpprest-tsan ...]
-#        (default: kube-apiserver etcd helm)
+# Usage: scripts/build-tools.sh [kube-apiserver|kube-controller-manager|
+#          kube-scheduler|etcd|kwok|helm|cpprest-tsan ...]
+#        (default: all but cpprest-tsan)
 # Prints one "NAME=PATH" line per tool at the end.
 set -euo pipefail
 
@@ -18,6 +20,7 @@ BUILD_DIR=$CACHE_DIR/build   # generated wrapper modules (never committed)
 KUBE_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
+KWOK_VERSION=v0.8.0
 # Debian bookworm's cpprest source package: the version of the installed
 # libcpprest-dev, and the SHA-256 of its upstream tarball from Debian's Sources
 # index. Debian's two patches change only the library's own tests.
@@ -52,7 +55,8 @@ go_build_into() {
   mv -f "$out.tmp" "$out"
 }
 
-# timed NAME VERSION FUNC: run FUNC unless the binary exists, report duration.
+# timed NAME VERSION FUNC: unless the binary exists, run FUNC OUT NAME and
+# report how long it took.
 timed() {
   local name=$1 version=$2 fn=$3 out start
   out=$(tool_path "$name" "$version")
@@ -61,13 +65,18 @@ timed() {
   fi
   log "building $name $version (first time, several minutes)..."
   start=$(date +%s)
-  "$fn" "$out"
+  "$fn" "$out" "$name"
   log "built $name $version in $(( $(date +%s) - start ))s -> $out"
 }
 
-build_kube_apiserver() {
-  local out=$1 dir gomod staging minor
-  dir=$(new_wrapper kube-apiserver "$KUBE_VERSION")
+# ensure_kube_wrapper: sets KUBE_WRAPPER to the wrapper module every Kubernetes
+# component is built in (created once per run), so they share one module graph
+# and the Go build cache reuses the packages they have in common.
+KUBE_WRAPPER=""
+ensure_kube_wrapper() {
+  [[ -z $KUBE_WRAPPER ]] || return 0
+  local dir gomod staging m
+  dir=$(new_wrapper kubernetes "$KUBE_VERSION")
   # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
   # with ./staging/src/... which only works inside the kubernetes repo. Read
   # that list from the released go.mod and point each at its published tag.
@@ -77,20 +86,28 @@ build_kube_apiserver() {
   staging=$(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\)[[:space:]]*=>[[:space:]]*\./staging/src/.*#\1#p' "$gomod")
   [[ -n $staging ]] || { log "no staging replaces found in $gomod"; return 1; }
   {
-    echo "module local/kube-apiserver-wrapper"
+    echo "module local/kubernetes-wrapper"
     echo
     echo "go 1.26.0"
     echo
     echo "require k8s.io/kubernetes $KUBE_VERSION"
     echo
     echo "replace ("
-    local m
     for m in $staging; do
       echo "	$m => $m v0.${KUBE_VERSION#v1.}"
     done
     echo ")"
   } > "$dir/go.mod"
-  (cd "$dir" && go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION")
+  KUBE_WRAPPER=$dir
+}
+
+# build_kube OUT COMPONENT: one of k8s.io/kubernetes/cmd/* (kube-apiserver,
+# kube-controller-manager, kube-scheduler) at KUBE_VERSION.
+build_kube() {
+  local out=$1 component=$2 dir minor
+  ensure_kube_wrapper
+  dir=$KUBE_WRAPPER
+  (cd "$dir" && go get "k8s.io/kubernetes/cmd/$component@$KUBE_VERSION")
 
   # Stamp the real version (kubectl version, discovery /version) like
   # hack/lib/version.sh does; without it the server reports v0.0.0-master.
@@ -101,7 +118,7 @@ build_kube_apiserver() {
     key=${kv%%=*}; val=${kv#*=}
     ld+=" -X k8s.io/component-base/version.$key=$val -X k8s.io/client-go/pkg/version.$key=$val"
   done
-  go_build_into "$dir" "$out" k8s.io/kubernetes/cmd/kube-apiserver "$ld"
+  go_build_into "$dir" "$out" "k8s.io/kubernetes/cmd/$component" "$ld"
 }
 
 build_etcd() {
@@ -124,6 +141,36 @@ build_helm() {
   go_build_into "$dir" "$out" helm.sh/helm/v3/cmd/helm \
     "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 }
+
+# kwok, the controller that plays kubelet for fake nodes. It ships no stages of
+# its own (kwokctl hands it its defaults), so next to the binary goes
+# kwok-stages-<version>.yaml: the stage files of the kwok module that kwokctl
+# uses by default (node initialisation, heartbeat with Lease, pods Ready,
+# Completed, deleted). Written before the binary, which marks the build done.
+KWOK_STAGE_FILES=(
+  kustomize/stage/node/fast/node-initialize.yaml
+  kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+  kustomize/stage/pod/fast/pod-ready.yaml
+  kustomize/stage/pod/fast/pod-complete.yaml
+  kustomize/stage/pod/fast/pod-delete.yaml
+)
+build_kwok() {
+  local out=$1 dir src f
+  dir=$(new_wrapper kwok "$KWOK_VERSION")
+  printf 'module local/kwok-wrapper\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kwok %s\n' \
+    "$KWOK_VERSION" > "$dir/go.mod"
+  (cd "$dir" && go get "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
+  src=$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  mkdir -p "$TOOLS_DIR"
+  for f in "${KWOK_STAGE_FILES[@]}"; do
+    [[ -f $src/$f ]] || { log "kwok $KWOK_VERSION has no $f"; return 1; }
+    echo "---"
+    cat "$src/$f"
+  done > "$(kwok_stages_path)"
+  go_build_into "$dir" "$out" sigs.k8s.io/kwok/cmd/kwok ""
+}
+
+kwok_stages_path() { echo "$TOOLS_DIR/kwok-stages-$KWOK_VERSION.yaml"; }
 
 # fetch_verified URL FILE SHA256: download URL to FILE and check its digest.
 fetch_verified() {
@@ -152,23 +199,29 @@ build_cpprest_tsan() {
 
 main() {
   local want=("$@")
-  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver etcd helm)
+  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm)
   command -v go >/dev/null || { log "go is required"; exit 1; }
   local t
   for t in "${want[@]}"; do
     case $t in
-      kube-apiserver) timed kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
+      kube-apiserver|kube-controller-manager|kube-scheduler)
+                      timed "$t" "$KUBE_VERSION" build_kube ;;
       etcd)           timed etcd "$ETCD_VERSION" build_etcd ;;
       helm)           timed helm "$HELM_VERSION" build_helm ;;
+      kwok)           timed kwok "$KWOK_VERSION" build_kwok ;;
       cpprest-tsan)   timed cpprest-tsan "$CPPREST_VERSION" build_cpprest_tsan ;;
       *) log "unknown tool: $t"; exit 2 ;;
     esac
   done
   for t in "${want[@]}"; do
     case $t in
-      kube-apiserver) echo "KUBE_APISERVER=$(tool_path kube-apiserver "$KUBE_VERSION")" ;;
+      kube-apiserver|kube-controller-manager|kube-scheduler)
+        # kube-controller-manager -> KUBE_CONTROLLER_MANAGER=...
+        echo "$(tr 'a-z-' 'A-Z_' <<< "$t")=$(tool_path "$t" "$KUBE_VERSION")" ;;
       etcd)           echo "ETCD=$(tool_path etcd "$ETCD_VERSION")" ;;
       helm)           echo "HELM=$(tool_path helm "$HELM_VERSION")" ;;
+      kwok)           echo "KWOK=$(tool_path kwok "$KWOK_VERSION")"
+                      echo "KWOK_STAGES=$(kwok_stages_path)" ;;
       cpprest-tsan)   echo "CPPREST_TSAN=$(tool_path cpprest-tsan "$CPPREST_VERSION")" ;;
     esac
   done

@@ -36,7 +36,7 @@ local_cp=false
 if [ -n "${KUBECONFIG:-}" ] && kubectl cluster-info >/dev/null 2>&1 && [ ! -f "$state/local-control-plane" ]; then
   step "Using the cluster of \$KUBECONFIG ($KUBECONFIG)"
 else
-  step "Starting a local control plane (etcd + kube-apiserver; the first time builds them from Go modules)"
+  step "Starting a local cluster (etcd, kube-apiserver, controller manager, scheduler, kwok's fake node; the first time builds them from Go modules)"
   eval "$(scripts/controlplane.sh up "$state/controlplane")"
   touch "$state/local-control-plane"
   local_cp=true
@@ -99,9 +99,15 @@ k apply -f examples/ --recursive=false 2>&1 | grep -v "last-applied-configuratio
 for gw in $(k get pgw -n platform -o name); do
   k wait -n platform --for=condition=Programmed --timeout=30s "$gw" >/dev/null
 done
+if $local_cp; then
+  # kwok reports the pods Running and Ready (they run nothing), so the Deployments become available.
+  for gw in $(k get pgw -n platform -o name); do
+    k wait -n platform --for=condition=Ready --timeout=120s "$gw" >/dev/null
+  done
+fi
 
 step "Gateways and providers"
-echo "(READY stays False on a bare API server: nothing runs pods there)"
+$local_cp || echo "(READY turns True once Plano's pods are ready in your cluster)"
 k get pgw -A
 echo
 k get mp -A

@@ -54,7 +54,13 @@ trap cleanup EXIT
 # no controllers), so tests that install cluster-scoped objects cannot meet.
 # Extra kube-apiserver flags may be passed as arguments.
 # shellcheck disable=SC2120 # the flags are optional
-start_control_plane() {
+start_control_plane() { PLANO_CP_BARE=1 start_cluster_processes "$@"; }
+
+# The same with the controllers running (kube-controller-manager,
+# kube-scheduler, kwok's fake node): Deployments get pods that become Ready.
+start_cluster() { PLANO_CP_BARE="" start_cluster_processes "$@"; }
+
+start_cluster_processes() {
   need_kubectl
   CP_DIR=$WORK/controlplane
   local out

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # helm install, upgrade and uninstall on a real API server:
 #  - install with default values creates every object, adopting CRDs that
-#    were applied by hand beforehand;
+#    were applied by hand beforehand, and the operator and webhook
+#    Deployments become Available (their pods are scheduled and admitted: the
+#    ServiceAccounts exist, the pod specs are valid; kwok reports them Ready);
 #  - upgrade with a chart whose CRD changed (a new printer column) and with
 #    changed values updates the CRD in the cluster (CRDs are templates, not
 #    crds/, which helm never upgrades) and the objects the values drive, and
 #    keeps the caBundle the operator wrote into the webhook configuration;
 #  - uninstall removes everything but the CRDs, and the custom resources in
 #    them survive; installing again adopts the kept CRDs.
-# No controllers run here, so nothing is waited for (no --wait).
 set -euo pipefail
 # shellcheck source=tests/chart/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_helm
-start_control_plane
+start_cluster
 
 NS=plano-operator
 RELEASE=plano-operator
@@ -48,7 +49,12 @@ done
 k wait --for=condition=Established --timeout=60s $GW_CRD $MP_CRD >/dev/null || fail "CRDs not established"
 [[ $(k get $GW_CRD -o jsonpath='{.metadata.annotations.helm\.sh/resource-policy}') == keep ]] ||
   fail "the PlanoGateway CRD lacks helm.sh/resource-policy: keep"
-log "ok: install"
+if ! k -n "$NS" wait --for=condition=Available --timeout=120s deploy/$RELEASE-operator deploy/$RELEASE-webhook >/dev/null; then
+  k -n "$NS" get deploy,rs,pods -o wide >&2
+  k -n "$NS" get events --sort-by=.lastTimestamp >&2
+  fail "the chart's Deployments did not become Available"
+fi
+log "ok: install (Deployments Available)"
 
 # What the operator does in selfManaged mode: write caBundle into the live
 # webhook configuration. The upgrade below must leave it alone.

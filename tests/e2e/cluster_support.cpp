@@ -56,6 +56,45 @@ bool has_condition(const kube::Resource& r, const std::string& ns, const std::st
          c["observedGeneration"] == o["metadata"]["generation"];
 }
 
+std::string kubectl(const std::string& args) {
+  std::string out;
+  int code = run_command("kubectl --kubeconfig " + control_plane().kubeconfig_path() + " " + args, &out);
+  if (code != 0) throw std::runtime_error("kubectl " + args + " failed: " + out);
+  return out;
+}
+
+void apply_yaml(const std::string& yaml) {
+  auto path = fs::temp_directory_path() / (unique_name("manifest") + ".yaml");
+  std::ofstream(path) << yaml;
+  kubectl("apply -f " + path.string());
+  fs::remove(path);
+}
+
+std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed, const std::string& interval) {
+  return "apiVersion: plano-operator.io/v1alpha1\nkind: PlanoGateway\nmetadata: {name: " + name + ", namespace: " + ns +
+         "}\nspec:\n  listeners: [{name: llm, type: model, port: 12000}]\n  allowedProviders: " + allowed +
+         "\n  deployment: {minRolloutInterval: " + interval + "}\n";
+}
+
+std::string provider_yaml(const std::string& ns, const std::string& name, const std::string& gw_ns,
+                          const std::string& spec_lines) {
+  return "---\napiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: " + name + ", namespace: " +
+         ns + "}\nspec:\n  gatewayRef: {name: gw, namespace: " + gw_ns + "}\n" + spec_lines;
+}
+
+std::string rollout_of(const std::string& ns, const std::string& gateway) {
+  auto d = get_or_null(res::kDeployments, ns, gateway + "-plano");
+  if (d.is_null()) return "";
+  return d["spec"]["template"]["metadata"]["annotations"].value("plano-operator.io/config-hash", "");
+}
+
+std::string settled_rollout_of(const std::string& ns, const std::string& gateway) {
+  const auto rollout = rollout_of(ns, gateway);
+  auto gw = get_or_null(res::kPlanoGateways, ns, gateway);
+  if (gw.is_null() || rollout.empty()) return "";
+  return gw.value("status", json::object()).value("configHash", "") == rollout ? rollout : "";
+}
+
 std::string render(const std::string& file, const std::string& gateway) {
   std::string out;
   // Warnings go to stderr, which run_command would merge into the output: the subshell drops them.

@@ -11,6 +11,10 @@
 
 namespace plano::testing {
 
+// Kinds the tests read but the operator never touches.
+inline const kube::Resource kPods{"", "v1", "pods", "Pod", true};
+inline const kube::Resource kReplicaSets{"apps", "v1", "replicasets", "ReplicaSet", true};
+
 // A fresh log file path in the temp directory: "operator-<name>-<pid>-<n>.log".
 std::string log_file(const std::string& name);
 
@@ -27,6 +31,26 @@ nlohmann::json condition(const nlohmann::json& object, const std::string& type);
 // The condition once it has the given status (and reason, when given) for the object's current generation.
 bool has_condition(const kube::Resource& r, const std::string& ns, const std::string& name, const std::string& type,
                    const std::string& status, const std::string& reason = "");
+
+// `kubectl <args>` against the shared control plane; its output (throws with the output when it fails).
+std::string kubectl(const std::string& args);
+// Applies YAML text with kubectl, as a user would.
+void apply_yaml(const std::string& yaml);
+
+// A PlanoGateway with one model listener `llm` on 12000 and the given allowedProviders (flow YAML).
+// It rolls on every change (minRolloutInterval 0s) unless told otherwise, since tests time each
+// change; OperatorE2E.RolloutsOfAFlappingProviderAreGathered tests the interval.
+std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed,
+                         const std::string& interval = "0s");
+// "---" and a ModelProvider in `ns` for gateway `gw` in `gw_ns`; `spec_lines` are indented by two spaces.
+std::string provider_yaml(const std::string& ns, const std::string& name, const std::string& gw_ns,
+                          const std::string& spec_lines);
+
+// The config hash in the pod template of the gateway's Deployment, "" when there is none.
+std::string rollout_of(const std::string& ns, const std::string& gateway);
+// The pod template's hash once a reconcile has finished, or "" while one is midway: the ConfigMap
+// is applied before the Deployment, and the gateway's status after both.
+std::string settled_rollout_of(const std::string& ns, const std::string& gateway);
 
 // `plano-operator render -f file --gateway ns/name` (a test failure when it exits non-zero).
 std::string render(const std::string& file, const std::string& gateway);

@@ -123,7 +123,7 @@ ControlPlane::ControlPlane(fs::path dir, fs::path owned_parent)
     : dir_(std::move(dir)), owned_parent_(std::move(owned_parent)) {}
 
 std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>& shared_dir,
-                                                 const std::string& extra_apiserver_args) {
+                                                 const std::string& extra_apiserver_args, Cluster cluster) {
   fs::path dir;
   fs::path parent;
   if (shared_dir) {
@@ -138,7 +138,8 @@ std::unique_ptr<ControlPlane> ControlPlane::start(const std::optional<fs::path>&
   }
   std::unique_ptr<ControlPlane> cp(new ControlPlane(dir, parent));
   const std::string extra = std::string(kUncachedResourceFlag) + (extra_apiserver_args.empty() ? "" : " " + extra_apiserver_args);
-  auto [code, output] = run("PLANO_CP_APISERVER_EXTRA_ARGS=" + shell_quote(extra) + " " +
+  const std::string bare = cluster == Cluster::Bare ? "PLANO_CP_BARE=1 " : "";
+  auto [code, output] = run(bare + "PLANO_CP_APISERVER_EXTRA_ARGS=" + shell_quote(extra) + " " +
                             shell_quote(script_path()) + " up " + shell_quote(dir.string()));
   if (code != 0) {
     throw std::runtime_error("scripts/controlplane.sh up " + dir.string() + " failed (exit " + std::to_string(code) +
@@ -208,11 +209,11 @@ void ControlPlaneEnvironment::SetUp() {
   std::optional<fs::path> shared;
   if (const char* dir = std::getenv("PLANO_KUBE_TEST_CP_DIR"); dir && *dir) shared = fs::path(dir);
   try {
-    g_control_plane = ControlPlane::start(shared);
+    g_control_plane = ControlPlane::start(shared, "", cluster_);
     g_admin_client = std::make_unique<kube::Client>(g_control_plane->admin_config());
   } catch (const std::exception& e) {
     // A fatal failure in a global SetUp keeps every test from running and fails the binary.
-    FAIL() << "cannot start the test control plane (etcd + kube-apiserver): " << e.what()
+    FAIL() << "cannot start the test control plane: " << e.what()
            << "\nThese tests need scripts/controlplane.sh to work: run it by hand to see why it fails.";
   }
 }

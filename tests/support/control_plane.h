@@ -1,5 +1,5 @@
-// A real Kubernetes control plane (etcd + kube-apiserver from
-// scripts/controlplane.sh) for integration tests, plus helpers around it.
+// A real Kubernetes control plane from scripts/controlplane.sh for integration
+// and end-to-end tests, plus helpers around it.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -23,16 +23,23 @@ namespace plano::testing {
 // compaction yields a genuine 410 (the watch cache would hide it).
 inline constexpr const char* kUncachedResourceFlag = "--watch-cache-sizes=podtemplates#0";
 
-// One etcd + kube-apiserver pair living in a state directory.
+// What runs besides etcd + kube-apiserver.
+enum class Cluster {
+  Bare,             // nothing: objects are only stored (PLANO_CP_BARE=1); Deployments make no pods
+  WithControllers,  // kube-controller-manager, kube-scheduler and kwok with one fake node: pods run and become Ready
+};
+
+// One control plane living in a state directory.
 class ControlPlane {
  public:
   // Brings a control plane up: in `shared_dir` when given (reused if it is
-  // already running there, and left running afterwards), otherwise in a fresh
-  // temporary directory that is torn down by the destructor. `extra_apiserver_args`
-  // (space-separated flags) go after kUncachedResourceFlag.
+  // already running there with the same processes, and left running afterwards),
+  // otherwise in a fresh temporary directory that is torn down by the destructor.
+  // `extra_apiserver_args` (space-separated flags) go after kUncachedResourceFlag.
   // Throws std::runtime_error with the script's output when it cannot start.
   static std::unique_ptr<ControlPlane> start(const std::optional<std::filesystem::path>& shared_dir = {},
-                                             const std::string& extra_apiserver_args = "");
+                                             const std::string& extra_apiserver_args = "",
+                                             Cluster cluster = Cluster::Bare);
   ~ControlPlane();
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
@@ -69,8 +76,12 @@ class ControlPlane {
 // a test failure, never a skip.
 class ControlPlaneEnvironment : public ::testing::Environment {
  public:
+  explicit ControlPlaneEnvironment(Cluster cluster) : cluster_(cluster) {}
   void SetUp() override;
   void TearDown() override;
+
+ private:
+  Cluster cluster_;
 };
 
 // The shared control plane and an admin client for it.

@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 state=$(mktemp -d)
 trap '"$root/scripts/controlplane.sh" down "$state/cp" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
-eval "$("$root/scripts/controlplane.sh" up "$state/cp" 2>/dev/null)"
+eval "$(PLANO_CP_BARE=1 "$root/scripts/controlplane.sh" up "$state/cp" 2>/dev/null)"  # the API server alone judges
 kubectl apply -f "$root/crds/" >/dev/null
 kubectl wait --for condition=established --timeout=60s \
   crd/planogateways.plano-operator.io crd/modelproviders.plano-operator.io >/dev/null

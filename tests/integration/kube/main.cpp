@@ -1,4 +1,5 @@
-// Entry point of kube_integration_tests: one real control plane for the whole binary.
+// Entry point of the integration and end-to-end test binaries: one real control plane for the whole
+// binary. Bare (etcd + kube-apiserver) unless the target defines PLANO_TEST_WITH_CONTROLLERS.
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +13,11 @@ int main(int argc, char** argv) {
   } else {
     spdlog::set_level(spdlog::level::warn);
   }
-  ::testing::AddGlobalTestEnvironment(new plano::testing::ControlPlaneEnvironment);
+#ifdef PLANO_TEST_WITH_CONTROLLERS
+  constexpr auto kCluster = plano::testing::Cluster::WithControllers;
+#else
+  constexpr auto kCluster = plano::testing::Cluster::Bare;
+#endif
+  ::testing::AddGlobalTestEnvironment(new plano::testing::ControlPlaneEnvironment(kCluster));
   return RUN_ALL_TESTS();
 }

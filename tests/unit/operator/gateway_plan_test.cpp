@@ -364,9 +364,15 @@ TEST(GatewayPlan, ReadyFollowsTheDeployment) {
   Cluster c;
   c.accept(plan_gateway(c.snapshot()));
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "False");
+  // Mid-rollout: the new pod is available, the old one not yet gone (it still serves the old config).
   c.deployment = json{{"metadata", {{"generation", 1}}},
                       {"spec", {{"replicas", 1}}},
-                      {"status", {{"observedGeneration", 1}, {"availableReplicas", 1}, {"updatedReplicas", 1}}}};
+                      {"status", {{"observedGeneration", 1}, {"replicas", 2}, {"availableReplicas", 2}, {"updatedReplicas", 1}}}};
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "False");
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->message, "1 replica(s) of the previous config still running");
+  (*c.deployment)["status"]["replicas"] = 1;
+  (*c.deployment)["status"]["availableReplicas"] = 1;
   c.accept(plan_gateway(c.snapshot()));
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "True");
 }
