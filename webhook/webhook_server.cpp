@@ -14,6 +14,23 @@
 
 namespace plano::webhook {
 
+namespace {
+
+// Label values come from fixed sets whatever a request says, so a client sending made-up kinds or
+// operations cannot add series without bound (each costs memory and /metrics text for ever).
+std::string kind_label(const std::string& kind) {
+  return kind == api::kGatewayKind || kind == api::kProviderKind ? kind : "other";
+}
+
+std::string operation_label(const std::string& operation) {
+  for (const char* known : {"CREATE", "UPDATE", "DELETE", "CONNECT"}) {
+    if (operation == known) return operation;
+  }
+  return "other";
+}
+
+}  // namespace
+
 std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, metrics::Registry& registry) {
   auto& requests = registry.counter("plano_webhook_admission_requests_total", "AdmissionReviews by kind, operation and verdict.",
                                     {"kind", "operation", "verdict"});
@@ -24,16 +41,17 @@ std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::funct
     auto started = std::chrono::steady_clock::now();
     auto content_type = req.header("Content-Type");
     if (!content_type || content_type->find("application/json") == std::string_view::npos) {
-      requests.labels({"", "", "error"}).inc();
+      requests.labels({"other", "other", "error"}).inc();
       return http::Response::text(415, "send an AdmissionReview as application/json\n");
     }
     if (!synced()) {
-      requests.labels({"", "", "unavailable"}).inc();
+      requests.labels({"other", "other", "unavailable"}).inc();
       return http::Response::text(503, "the webhook's view of the cluster is still loading; retry shortly\n");
     }
     auto outcome = review(req.body, cluster);
-    requests.labels({outcome.kind, outcome.operation, outcome.verdict}).inc();
-    latency.labels({outcome.kind}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    const std::string kind = kind_label(outcome.kind);
+    requests.labels({kind, operation_label(outcome.operation), outcome.verdict}).inc();
+    latency.labels({kind}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return http::Response::json(outcome.httpStatus, outcome.body.dump());
   }, {"POST"});
   return router;
@@ -55,6 +73,10 @@ int run_webhook(const WebhookOptions& o) {
   admission.address = host;
   admission.port = port;
   admission.threads = o.threads;
+  admission.maxConnections = o.maxConnections;
+  admission.requestTimeout = o.requestTimeout;
+  admission.minRequestBytesPerSecond = o.minRequestBytesPerSecond;
+  admission.bodyBudgetBytes = o.bodyBudgetBytes;
   admission.name = "admission";
   auto admission_server = http::start_server(
       admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, [&cache] { return cache.has_synced(); },

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Hostile clients against a running webhook, with a normal client and kubectl alongside.
+
+Run by bench/webhook_abuse.sh, which starts the control plane and the webhook and passes their
+addresses. Every connection goes to 127.0.0.1; every loop is bounded by --attack-seconds or a count.
+
+Phase 1, for --attack-seconds: --loris TLS connections trickle request headers (--loris-bytes every
+--loris-interval seconds, fast enough to pass a minimum-rate check, so only eviction frees their
+slots) and --hogs connections send all but 20 bytes of a declared 3,000,000-byte body, then wait;
+each reconnects when cut. After a ramp-up, a normal client sends --reviews AdmissionReviews, each
+on a new verified TLS connection as the API server would open it, and --dry-runs `kubectl create
+--dry-run=server` go through the API server, which calls the webhook. The webhook's RSS is sampled
+every 200 ms. Phase 2: --random-kinds reviews naming made-up kinds and operations, then /metrics is
+measured. Prints one RESULT line per figure and exits 1 if a goal is missed.
+"""
+import argparse
+import asyncio
+import http.client
+import json
+import random
+import ssl
+import sys
+import time
+import urllib.request
+
+DECLARED_BODY = 3_000_000
+HELD_BACK = 20
+
+
+class Counts(dict):
+    def add(self, key, n=1):
+        self[key] = self.get(key, 0) + n
+
+
+def memory_kib(pid):
+    fields = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                fields[name] = int(value.split()[0])
+    return fields
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+async def open_tls(port, context):
+    return await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, ssl=context, server_hostname="127.0.0.1"), 10)
+
+
+def close(writer):
+    try:
+        writer.close()
+    except Exception:  # already reset by the server
+        pass
+
+
+async def loris(args, context, stop, counts):
+    padding = b"X-Padding: " + b"p" * 15000
+    head = b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + padding
+    while not stop.is_set():
+        try:
+            reader, writer = await open_tls(args.port, context)
+        except Exception:
+            counts.add("loris connect failed")
+            await asyncio.sleep(0.5)
+            continue
+        counts.add("loris connections")
+        answered = asyncio.ensure_future(reader.read(1))  # done when the server answers or closes
+        try:
+            for start in range(0, len(head), args.loris_bytes):
+                if stop.is_set() or answered.done():
+                    break
+                writer.write(head[start:start + args.loris_bytes])
+                await writer.drain()
+                await asyncio.sleep(args.loris_interval)
+            while not answered.done() and not stop.is_set():  # all sent: hold on until cut
+                await asyncio.wait([answered], timeout=0.5)
+        except Exception:
+            pass
+        if answered.done():
+            counts.add("loris cut by the server")
+        answered.cancel()
+        close(writer)
+        await asyncio.sleep(0.1)
+
+
+async def hog(args, context, stop, counts):
+    head = (f"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {DECLARED_BODY}\r\n\r\n").encode()
+    body = b" " * (DECLARED_BODY - HELD_BACK)
+    while not stop.is_set():
+        try:
+            reader, writer = await open_tls(args.port, context)
+        except Exception:
+            counts.add("hog connect failed")
+            await asyncio.sleep(0.5)
+            continue
+        counts.add("hog connections")
+        try:
+            writer.write(head + body)
+            answer = asyncio.ensure_future(reader.read(64))
+            while not answer.done() and not stop.is_set():
+                await asyncio.wait([answer], timeout=0.5)
+            data = answer.result() if answer.done() else None
+            answer.cancel()
+            if data is None:
+                pass
+            elif data.startswith(b"HTTP/1.1 "):
+                counts.add(f"hog answered {data[9:12].decode()}")
+            else:
+                counts.add("hog cut by the server")
+        except Exception:
+            counts.add("hog cut by the server")
+        close(writer)
+        await asyncio.sleep(0.2)
+
+
+async def review_once(port, context, body):
+    """One review on a new connection: (ok, milliseconds, error)."""
+    started = time.monotonic()
+    try:
+        reader, writer = await open_tls(port, context)
+        writer.write(b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        close(writer)
+    except Exception as e:
+        return False, (time.monotonic() - started) * 1000, f"{type(e).__name__}: {e}"
+    ms = (time.monotonic() - started) * 1000
+    if answer.startswith(b"HTTP/1.1 200") and b'"allowed":true' in answer:
+        return True, ms, ""
+    return False, ms, answer[:120].decode(errors="replace")
+
+
+async def normal_client(args, context, body, results):
+    for _ in range(args.reviews):
+        ok, ms, error = await review_once(args.port, context, body)
+        results.append((ok, ms, error))
+        await asyncio.sleep(args.review_interval)
+
+
+async def dry_runs(args, results):
+    for _ in range(args.dry_runs):
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            "kubectl", "--kubeconfig", args.kubeconfig, "create", "--dry-run=server", "-o", "name", "-f", args.candidate,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await process.communicate()
+        results.append((process.returncode == 0, (time.monotonic() - started) * 1000, err.decode()[:200]))
+        await asyncio.sleep(0.2)
+
+
+async def sample_memory(pid, stop, samples):
+    while not stop.is_set():
+        samples.append(memory_kib(pid)["VmRSS"])
+        await asyncio.sleep(0.2)
+
+
+async def attack(args):
+    hostile = ssl.create_default_context()
+    hostile.check_hostname = False
+    hostile.verify_mode = ssl.CERT_NONE
+    verified = ssl.create_default_context(cafile=args.ca)
+    body = open(args.review, "rb").read()
+    stop, done_sampling = asyncio.Event(), asyncio.Event()
+    counts, reviews, kubectl, rss = Counts(), [], [], []
+    sampler = asyncio.ensure_future(sample_memory(args.pid, done_sampling, rss))
+    attackers = [asyncio.ensure_future(loris(args, hostile, stop, counts)) for _ in range(args.loris)]
+    attackers += [asyncio.ensure_future(hog(args, hostile, stop, counts)) for _ in range(args.hogs)]
+    started = time.monotonic()
+    await asyncio.sleep(args.ramp_seconds)
+    await asyncio.gather(normal_client(args, verified, body, reviews), dry_runs(args, kubectl))
+    await asyncio.sleep(max(0.0, args.attack_seconds - (time.monotonic() - started)))
+    stop.set()
+    await asyncio.wait(attackers, timeout=15)
+    for task in attackers:
+        task.cancel()
+    done_sampling.set()
+    await sampler
+    return counts, reviews, kubectl, rss, time.monotonic() - started
+
+
+def random_kinds(args):
+    """--random-kinds reviews of made-up kinds and operations on one keep-alive connection."""
+    context = ssl.create_default_context(cafile=args.ca)
+    connection = http.client.HTTPSConnection("127.0.0.1", args.port, context=context, timeout=10)
+    rng = random.Random(13)
+    statuses = Counts()
+    for _ in range(args.random_kinds):
+        review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "%032x" % rng.getrandbits(128),
+            "kind": {"group": "plano-operator.io", "version": "v1alpha1", "kind": "K%08x" % rng.getrandbits(32)},
+            "operation": "OP%08x" % rng.getrandbits(32), "namespace": "bench-tenant", "name": "x", "object": {}}}
+        connection.request("POST", "/validate", json.dumps(review), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        statuses.add(response.status)
+    connection.close()
+    return statuses
+
+
+def metrics_bytes(probe):
+    with urllib.request.urlopen(f"http://127.0.0.1:{probe}/metrics", timeout=10) as response:
+        return len(response.read())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--probe", type=int, required=True)
+    parser.add_argument("--pid", type=int, required=True)
+    parser.add_argument("--ca", required=True)
+    parser.add_argument("--review", required=True, help="a ModelProvider CREATE AdmissionReview the webhook allows")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--candidate", required=True, help="a manifest for kubectl create --dry-run=server")
+    parser.add_argument("--loris", type=int, default=600)
+    parser.add_argument("--loris-bytes", type=int, default=400)
+    parser.add_argument("--loris-interval", type=float, default=0.2)
+    parser.add_argument("--hogs", type=int, default=90)
+    parser.add_argument("--reviews", type=int, default=200)
+    parser.add_argument("--review-interval", type=float, default=0.05)
+    parser.add_argument("--dry-runs", type=int, default=20)
+    parser.add_argument("--ramp-seconds", type=float, default=5)
+    parser.add_argument("--attack-seconds", type=float, default=30)
+    parser.add_argument("--random-kinds", type=int, default=3000)
+    parser.add_argument("--rss-limit-mib", type=int, default=256)
+    args = parser.parse_args()
+
+    metrics_before = metrics_bytes(args.probe)
+    rss_before = memory_kib(args.pid)["VmRSS"]
+    counts, reviews, kubectl, rss, took = asyncio.run(attack(args))
+    statuses = random_kinds(args)
+    metrics_after = metrics_bytes(args.probe)
+
+    latencies = [ms for ok, ms, _ in reviews if ok]
+    failed_reviews = [error for ok, _, error in reviews if not ok]
+    failed_kubectl = [error for ok, _, error in kubectl if not ok]
+    rss_peak = max(rss + [rss_before])
+    p99 = percentile(latencies, 99)
+    goals = [
+        ("normal reviews", f"{len(reviews) - len(failed_reviews)}/{len(reviews)} succeeded",
+         not failed_reviews and len(reviews) == args.reviews),
+        ("normal review latency", f"p50 {percentile(latencies, 50):.1f} ms, p99 {p99:.1f} ms, max "
+         f"{max(latencies, default=float('nan')):.1f} ms (new TLS connection each)", p99 < 100),
+        ("kubectl create --dry-run=server", f"{len(kubectl) - len(failed_kubectl)}/{len(kubectl)} succeeded",
+         not failed_kubectl and len(kubectl) == args.dry_runs),
+        ("webhook RSS", f"{rss_before // 1024} MiB before, peak {rss_peak // 1024} MiB sampled, VmHWM "
+         f"{memory_kib(args.pid)['VmHWM'] // 1024} MiB", rss_peak < args.rss_limit_mib * 1024),
+        ("/metrics size", f"{metrics_before} bytes before, {metrics_after} after {args.random_kinds} random-kind "
+         f"reviews (answers {dict(statuses)})", metrics_after < 64 * 1024),
+    ]
+    print(f"attack: {args.loris} slow-header TLS connections ({args.loris_bytes} bytes every {args.loris_interval} s), "
+          f"{args.hogs} connections with {DECLARED_BODY - HELD_BACK} of {DECLARED_BODY} body bytes, {took:.0f} s")
+    print("attackers: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for name, figure, met in goals:
+        print(f"RESULT {name}: {figure} [{'goal met' if met else 'GOAL MISSED'}]")
+    for error in sorted(set(failed_reviews))[:5]:
+        print(f"  failed review: {error}")
+    for error in sorted(set(failed_kubectl))[:5]:
+        print(f"  failed kubectl: {error.strip()}")
+    return 0 if all(met for _, _, met in goals) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
