@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <memory>
+#include <mutex>
+#include <tuple>
 
 #include "core/process/signals.h"
 #include "core/http/address.h"
@@ -27,6 +30,36 @@ std::string operation_label(const std::string& operation) {
     if (operation == known) return operation;
   }
   return "other";
+}
+
+// How often each of the admission server's bounds has acted on a client, its connections by state,
+// and its body budget in use: a hostile client shows here before reviews fail.
+void publish_server_stats(metrics::Registry& registry, const http::Server& server) {
+  auto& connections = registry.gauge("plano_webhook_connections", "Admission connections open now, by state.", {"state"});
+  auto& budget = registry.gauge("plano_webhook_body_budget_bytes", "Bytes of the request body budget in use now.").labels();
+  auto& actions = registry.counter("plano_webhook_bound_actions_total",
+                                   "Times a bound of the admission server acted on a client, by action.", {"action"});
+  struct Last {
+    std::mutex mutex;
+    http::ServerStats stats;
+  };
+  registry.on_collect([&, last = std::make_shared<Last>()] {
+    const http::ServerStats now = server.stats();
+    const std::size_t waiting = now.idleConnections + now.receivingConnections;
+    connections.labels({"idle"}).set(static_cast<double>(now.idleConnections));
+    connections.labels({"receiving"}).set(static_cast<double>(now.receivingConnections));
+    connections.labels({"busy"}).set(static_cast<double>(now.openConnections > waiting ? now.openConnections - waiting : 0));
+    budget.set(static_cast<double>(now.bodyBudgetInUse));
+    std::lock_guard lock(last->mutex);
+    for (auto [action, count, before] : {std::tuple{"evicted", now.evictedConnections, last->stats.evictedConnections},
+                                         std::tuple{"rejected", now.rejectedConnections, last->stats.rejectedConnections},
+                                         std::tuple{"timed_out", now.timeouts, last->stats.timeouts},
+                                         std::tuple{"too_slow", now.tooSlowRequests, last->stats.tooSlowRequests},
+                                         std::tuple{"over_budget", now.overBudgetRequests, last->stats.overBudgetRequests}}) {
+      actions.labels({action}).inc(static_cast<double>(count - before));
+    }
+    last->stats = now;
+  });
 }
 
 }  // namespace
@@ -81,6 +114,7 @@ int run_webhook(const WebhookOptions& o) {
   auto admission_server = http::start_server(
       admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, [&cache] { return cache.has_synced(); },
                                   registry), certificates);
+  publish_server_stats(registry, *admission_server);
   auto probe_server = http::start_probe_server(
       o.probeAddress, [&] { return certificates->certificates_loaded() && cache.has_synced(); },
       "not ready: certificates not loaded or caches not synced", registry);
