@@ -79,17 +79,26 @@ def close(writer):
         pass
 
 
+async def reconnect(args, context, counts, attacker):
+    """A new connection for `attacker`, counted; None (after a pause) if it could not connect."""
+    try:
+        connection = await open_tls(args.port, context)
+    except Exception:
+        counts.add(f"{attacker} connect failed")
+        await asyncio.sleep(0.5)
+        return None
+    counts.add(f"{attacker} connections")
+    return connection
+
+
 async def loris(args, context, stop, counts):
     padding = b"X-Padding: " + b"p" * 15000
     head = b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + padding
     while not stop.is_set():
-        try:
-            reader, writer = await open_tls(args.port, context)
-        except Exception:
-            counts.add("loris connect failed")
-            await asyncio.sleep(0.5)
+        connection = await reconnect(args, context, counts, "loris")
+        if connection is None:
             continue
-        counts.add("loris connections")
+        reader, writer = connection
         answered = asyncio.ensure_future(reader.read(1))  # done when the server answers or closes
         try:
             for start in range(0, len(head), args.loris_bytes):
@@ -114,13 +123,10 @@ async def hog(args, context, stop, counts):
             f"Content-Length: {DECLARED_BODY}\r\n\r\n").encode()
     body = b" " * (DECLARED_BODY - HELD_BACK)
     while not stop.is_set():
-        try:
-            reader, writer = await open_tls(args.port, context)
-        except Exception:
-            counts.add("hog connect failed")
-            await asyncio.sleep(0.5)
+        connection = await reconnect(args, context, counts, "hog")
+        if connection is None:
             continue
-        counts.add("hog connections")
+        reader, writer = connection
         try:
             writer.write(head + body)
             answer = asyncio.ensure_future(reader.read(64))

@@ -11,17 +11,11 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=${1:-}
-[[ -n $BIN && -x $BIN ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-shift
-for tool in openssl curl kubectl python3; do
-  command -v "$tool" >/dev/null || { echo "webhook_abuse: $tool is missing (scripts/setup.sh installs it)" >&2; exit 2; }
-done
-
-WORK=$(mktemp -d /tmp/plano-webhook-abuse-XXXXXX)
 source "$ROOT/bench/webhook_lib.sh"
-trap cleanup EXIT
+binary_argument "${1:-}"
+shift
+require_tools openssl curl kubectl python3
+make_workdir webhook-abuse
 start_control_plane
 
 k apply -f - >/dev/null <<'YAML'

@@ -13,9 +13,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=${1:-}
-[[ -n $BIN && -x $BIN ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+source "$ROOT/bench/webhook_lib.sh"
+binary_argument "${1:-}"
 shift
 PROVIDERS=100 RATE=1000 DURATION=20 CONNECTIONS=16 THREADS=2 WEBHOOK_THREADS=2
 while (($#)); do
@@ -30,13 +29,8 @@ while (($#)); do
   esac
   shift 2
 done
-for tool in wrk openssl curl kubectl python3; do
-  command -v "$tool" >/dev/null || { echo "webhook_bench: $tool is missing (scripts/setup.sh installs it)" >&2; exit 2; }
-done
-
-WORK=$(mktemp -d /tmp/plano-webhook-bench-XXXXXX)
-source "$ROOT/bench/webhook_lib.sh"
-trap cleanup EXIT
+require_tools wrk openssl curl kubectl python3
+make_workdir webhook-bench
 start_control_plane
 
 # The gateway and its providers: distinct models, one default, half with their own upstream host,

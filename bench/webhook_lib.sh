@@ -1,12 +1,32 @@
-# Shared by the webhook benchmarks (sourced, not run): a control plane with the CRDs, a CA and a
-# serving certificate for 127.0.0.1, and the webhook binary started on loopback ports.
-# Expects ROOT (the checkout) and WORK (a scratch directory the caller removes); sets CP and, once
-# start_webhook has run, WEBHOOK_PID, PORT (HTTPS /validate) and PROBE (/metrics, /readyz).
+# Shared by the webhook benchmarks (sourced, not run): the binary argument, a scratch directory
+# removed on exit, a control plane with the CRDs, a CA and a serving certificate for 127.0.0.1, and
+# the webhook binary started on loopback ports. Expects ROOT (the checkout). Sets BIN, WORK, CP and,
+# once start_webhook has run, WEBHOOK_PID, PORT (HTTPS /validate) and PROBE (/metrics, /readyz).
 
-CP=$WORK/cp
 WEBHOOK_PID=
 log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 k() { kubectl --kubeconfig "$CP/kubeconfig" "$@"; }
+
+# binary_argument PATH: BIN, made absolute; without an executable PATH, the calling script's
+# header comment as usage, and exit 2.
+binary_argument() {
+  [[ -n ${1:-} && -x $1 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+  BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+}
+
+require_tools() {
+  local tool
+  for tool; do
+    command -v "$tool" >/dev/null || { log "$tool is missing (scripts/setup.sh installs it)"; exit 2; }
+  done
+}
+
+# make_workdir NAME: WORK and CP, both removed (with the webhook and control plane stopped) on exit.
+make_workdir() {
+  WORK=$(mktemp -d "/tmp/plano-$1-XXXXXX")
+  CP=$WORK/cp
+  trap cleanup EXIT
+}
 
 # Stops the webhook and the control plane; the caller's EXIT trap.
 cleanup() {
