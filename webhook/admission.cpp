@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/api/decode.h"
+#include "core/render/renderer.h"
 #include "core/rules/object_rules.h"
 
 namespace plano::webhook {
@@ -87,6 +88,41 @@ rules::Judgement judge_everyone_again(const api::ModelProvider& candidate, const
   return out;
 }
 
+// A provider that starts to use a Secret (created with one, or pointed at another) is refused
+// unless the requesting user may read that Secret: otherwise anyone allowed to write providers
+// could have the gateway send any Secret of the namespace to a host of their choosing.
+void check_secret_access(const api::ModelProvider& candidate, const json& request, const SecretReadAccess& may_read_secret,
+                         Verdict& out) {
+  const auto& ref = candidate.spec.accessKeySecretRef;
+  if (!ref) return;
+  const auto old_ref = request.value("oldObject", json::object()).value("spec", json::object()).value("accessKeySecretRef", json::object());
+  if (str(request, "operation") == "UPDATE" && str(old_ref, "name") == ref->name) return;
+  const auto user_info = request.value("userInfo", json::object());
+  const auto user = str(user_info, "username").empty() ? std::string("the requesting user") : str(user_info, "username");
+  const auto secret = candidate.metadata.namespace_ + "/" + ref->name;
+  try {
+    if (may_read_secret(user_info, candidate.metadata.namespace_, ref->name)) return;
+    out.errors.push_back("spec.accessKeySecretRef.name: " + user + " may not read Secret " + secret +
+                         ", so a provider written by them may not use it (the gateway would send its value upstream on "
+                         "their behalf); reference a Secret you can read, or ask someone who can read this one to "
+                         "write the provider");
+  } catch (const std::exception& e) {
+    out.errors.push_back("spec.accessKeySecretRef.name: could not check that " + user + " may read Secret " + secret +
+                         " (" + e.what() + "); retry");
+  }
+}
+
+// What the candidate adds to the gateway's config (its entry and preferences; its earlier version
+// is counted in the view, so an update is judged with a little to spare) must fit in the ConfigMap.
+void check_config_room(const api::ModelProvider& candidate, const ClusterView& view, Verdict& out) {
+  const auto& gw = *view.gateway;
+  const auto adds = render::render(gw, {&candidate}).config.size() - render::render(gw, {}).config.size();
+  if (view.configBytes + adds <= render::kMaxConfigBytes) return;
+  out.errors.push_back("spec: gateway " + view.gatewayKey + "'s config would grow to " + std::to_string(view.configBytes + adds) +
+                       " bytes, over the " + std::to_string(render::kMaxConfigBytes) + "-byte limit of a ConfigMap; "
+                       "make this provider smaller, or ask the gateway's owners to split providers across gateways");
+}
+
 Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& view) {
   Verdict out;
   for (const auto& f : rules::check_gateway(candidate)) add_finding(out, f.field, f.message, f.severity);
@@ -135,6 +171,7 @@ std::shared_ptr<const ClusterView> make_view(const std::string& gateway_key,
   std::vector<const api::ModelProvider*> attached;
   for (const auto& p : view->providers) attached.push_back(p.get());
   view->evaluation = rules::evaluate(gateway, attached, view->namespaceLabels);
+  if (view->gateway) view->configBytes = render::render(*view->gateway, view->evaluation.gateways.at(gateway_key).accepted).config.size();
   return view;
 }
 
@@ -151,6 +188,7 @@ Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& v
                              : rules::judge_next(candidate, gateway, view.namespaceLabels, &self);
   const auto& verdict = judgement.verdict;
   Verdict out;
+  if (verdict.accepted() && gateway) check_config_room(candidate, view, out);
   for (const auto& f : judgement.findings) {
     const bool decided_by_verdict = !verdict.accepted() && verdict.reason != rules::Reason::Invalid && f.field == verdict.field &&
                                     f.message == rules::describe(verdict);
@@ -159,7 +197,7 @@ Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& v
   return out;
 }
 
-AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster) {
+AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster, const SecretReadAccess& may_read_secret) {
   if (nested_deeper_than(request_body, kMaxNesting)) {
     return bad_request("the body nests deeper than " + std::to_string(kMaxNesting) + " levels; expected an AdmissionReview");
   }
@@ -204,6 +242,8 @@ AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cl
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
       if (decoded.errors.empty()) {
         verdict = judge_provider(*decoded.object, *cluster(decoded.object->gatewayNamespace() + "/" + decoded.object->spec.gatewayRef.name));
+        // Asked of the API server only for an object that passes every other rule.
+        if (verdict.errors.empty()) check_secret_access(*decoded.object, *req, may_read_secret, verdict);
       }
     } else {
       auto decoded = api::decode_gateway(object);

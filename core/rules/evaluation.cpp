@@ -150,6 +150,22 @@ void claim(const ModelProvider& mp, Claims& c) {
     upstream.holders.push_back(&mp);
   }
   for (const auto& p : s.routingPreferences) c.preferences.emplace(p.name, &mp);
+  c.namespaces[mp.metadata.namespace_].insert(mp.metadata.name);
+}
+
+// A namespace's share of a gateway: its providers accepted before, the replaced version aside.
+std::optional<ProviderVerdict> check_namespace_share(const PlanoGateway& gw, const ModelProvider& mp, const Claims& c,
+                                                     const ObjectRef* replaced) {
+  const auto limit = gw.spec.allowedProviders.maxProvidersPerNamespace;
+  const auto it = c.namespaces.find(mp.metadata.namespace_);
+  if (it == c.namespaces.end()) return std::nullopt;
+  auto held = static_cast<std::int64_t>(it->second.size());
+  if (replaced && replaced->namespace_ == mp.metadata.namespace_ && it->second.count(replaced->name)) --held;
+  if (held < limit) return std::nullopt;
+  return refuse(&mp, Reason::NotAllowedByGateway, "spec.gatewayRef",
+                "gateway " + gateway_name(gw) + " takes at most " + std::to_string(limit) + " providers from each namespace "
+                "(spec.allowedProviders.maxProvidersPerNamespace), and namespace " + mp.metadata.namespace_ +
+                " has " + std::to_string(held) + " there already; remove one, or ask the gateway's owners for more");
 }
 
 Finding finding_of(const ProviderVerdict& v, Severity severity) {
@@ -202,6 +218,9 @@ Judgement judge_next(const ModelProvider& mp, const GatewayResult* gateway, cons
     out.findings.push_back(finding_of(verdict, Severity::Error));
   } else if (auto conflict = check_conflicts(*gateway->gateway, mp, gateway->claims, replaced)) {
     verdict = std::move(*conflict);
+    out.findings.push_back(finding_of(verdict, Severity::Error));
+  } else if (auto over = check_namespace_share(*gateway->gateway, mp, gateway->claims, replaced)) {
+    verdict = std::move(*over);
     out.findings.push_back(finding_of(verdict, Severity::Error));
   }
   return out;

