@@ -13,9 +13,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=${1:-}
-[[ -n $BIN && -x $BIN ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+source "$ROOT/bench/webhook_lib.sh"
+binary_argument "${1:-}"
 shift
 PROVIDERS=100 RATE=1000 DURATION=20 CONNECTIONS=16 THREADS=2 WEBHOOK_THREADS=2
 while (($#)); do
@@ -30,6 +29,7 @@ while (($#)); do
   esac
   shift 2
 done
+<<<<<<< HEAD
 for tool in wrk openssl curl kubectl python3; do
   command -v "$tool" >/dev/null || { echo "webhook_bench: $tool is missing (scripts/setup.sh installs it)" >&2; exit 2; }
 done
@@ -56,6 +56,11 @@ k apply -f "$ROOT/crds/" >/dev/null
 k wait --for condition=established --timeout=60s crd --all >/dev/null
 k create namespace platform >/dev/null
 k create namespace bench-tenant >/dev/null
+=======
+require_tools wrk openssl curl kubectl python3
+make_workdir webhook-bench
+start_control_plane
+>>>>>>> server-bounds
 
 # The gateway and its providers: distinct models, one default, half with their own upstream host,
 # so every rule (defaults, names, model_ids, upstream ports) has real work on each review.
@@ -82,8 +87,7 @@ EOF
 k apply -f "$WORK/providers.yaml" >/dev/null
 log "gateway platform/bench-gw with $PROVIDERS providers applied"
 
-# The request: the object as the API server hands it to admission (server-side dry run: uid,
-# creationTimestamp, managedFields filled in), wrapped as admission.k8s.io/v1 sends it.
+# The request under test, as the API server would send it.
 cat >"$WORK/candidate.yaml" <<'EOF'
 apiVersion: plano-operator.io/v1alpha1
 kind: ModelProvider
@@ -96,51 +100,9 @@ spec:
   passthroughAuth: true
   routingPreferences: [{name: candidate, description: the request under test}]
 EOF
-k create --dry-run=server --show-managed-fields -o json -f "$WORK/candidate.yaml" >"$WORK/candidate.json"
-python3 - "$WORK/candidate.json" >"$WORK/review.json" <<'EOF'
-import json, sys
-obj = json.load(open(sys.argv[1]))
-gvk = {"group": "plano-operator.io", "version": "v1alpha1", "kind": "ModelProvider"}
-gvr = {"group": "plano-operator.io", "version": "v1alpha1", "resource": "modelproviders"}
-print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-    "uid": "0f0e6a4c-6d1b-4a59-9d8c-5b0d2c1e7a31", "kind": gvk, "resource": gvr, "requestKind": gvk,
-    "requestResource": gvr, "name": obj["metadata"]["name"], "namespace": obj["metadata"]["namespace"],
-    "operation": "CREATE", "userInfo": {"username": "tenant-ci", "groups": ["system:authenticated"]},
-    "object": obj, "oldObject": None, "dryRun": False,
-    "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "fieldManager": "kubectl-client-side-apply"}}},
-    separators=(",", ":")))
-EOF
-
-# A CA and a serving certificate for 127.0.0.1.
-EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-openssl req -x509 "${EC[@]}" -keyout "$WORK/ca.key" -out "$WORK/ca.crt" -days 1 -subj /CN=bench-ca \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
-openssl req -new "${EC[@]}" -keyout "$WORK/tls.key" -out "$WORK/tls.csr" -subj /CN=127.0.0.1 2>/dev/null
-printf '[ext]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$WORK/ext"
-openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -set_serial 1 -days 1 \
-  -extfile "$WORK/ext" -extensions ext -out "$WORK/tls.crt" 2>/dev/null
-
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-"$BIN" webhook --kubeconfig "$CP/kubeconfig" --listen-address 127.0.0.1:0 --probe-address 127.0.0.1:0 \
-  --tls-cert-file "$WORK/tls.crt" --tls-key-file "$WORK/tls.key" --threads "$WEBHOOK_THREADS" \
-  >"$WORK/webhook.log" 2>&1 &
-WEBHOOK_PID=$!
-PORT= PROBE=
-for ((i = 0; i < 200; i++)); do
-  line=$(grep -o 'admission on https://127.0.0.1:[0-9]*/validate, probes and metrics on 127.0.0.1:[0-9]*' "$WORK/webhook.log" || true)
-  if [[ -n $line ]]; then
-    PORT=$(sed 's|.*https://127.0.0.1:\([0-9]*\)/.*|\1|' <<<"$line")
-    PROBE=${line##*:}
-    break
-  fi
-  kill -0 "$WEBHOOK_PID" 2>/dev/null || { cat "$WORK/webhook.log" >&2; exit 1; }
-  sleep 0.05
-done
-[[ -n $PORT ]] || { echo "webhook_bench: the webhook did not start" >&2; cat "$WORK/webhook.log" >&2; exit 1; }
-for ((i = 0; i < 300; i++)); do
-  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PROBE/readyz") == 200 ]] && break
-  sleep 0.1
-done
+review_of "$WORK/candidate.yaml" >"$WORK/review.json"
+make_certificates
+start_webhook "$BIN" --threads "$WEBHOOK_THREADS"
 ANSWER=$(curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary "@$WORK/review.json" \
   "https://127.0.0.1:$PORT/validate")
 [[ $ANSWER == *'"allowed":true'* ]] || { echo "webhook_bench: unexpected answer: $ANSWER" >&2; exit 1; }

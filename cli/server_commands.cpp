@@ -50,14 +50,17 @@ bool parse_bool(const std::string& v, const std::string& flag) {
   throw std::invalid_argument(flag + " must be true or false");
 }
 
-int parse_positive(const std::string& v, const std::string& flag) {
+// A whole number, at least 1 (or 0 when `zero_allowed`).
+int parse_count(const std::string& v, const std::string& flag, bool zero_allowed = false) {
   try {
     int n = std::stoi(v);
-    if (n > 0) return n;
+    if (n > 0 || (zero_allowed && n == 0)) return n;
   } catch (const std::exception&) {
   }
-  throw std::invalid_argument(flag + " must be a positive integer");
+  throw std::invalid_argument(flag + (zero_allowed ? " must be 0 or a positive integer" : " must be a positive integer"));
 }
+
+int parse_positive(const std::string& v, const std::string& flag) { return parse_count(v, flag); }
 
 op::WebhookCertMode parse_cert_mode(const std::string& v) {
   if (v == "self-managed") return op::WebhookCertMode::SelfManaged;
@@ -155,6 +158,21 @@ int webhook_command(const std::vector<std::string>& args, std::ostream& out, std
       {"tls-cert-file", "PLANO_TLS_CERT_FILE", "serving certificate chain (PEM), reloaded when it changes; default /tls/tls.crt", [&](auto v) { o.certFile = v; }},
       {"tls-key-file", "PLANO_TLS_KEY_FILE", "serving key (PEM); default /tls/tls.key", [&](auto v) { o.keyFile = v; }},
       {"threads", "PLANO_THREADS", "server threads; default 2", [&](auto v) { o.threads = parse_positive(v, "--threads"); }},
+      {"max-connections", "PLANO_MAX_CONNECTIONS",
+       "connections held at once; at the cap a new one evicts the one waiting longest (idle, or still sending its "
+       "request); default 512",
+       [&](auto v) { o.maxConnections = static_cast<std::size_t>(parse_positive(v, "--max-connections")); }},
+      {"request-timeout-seconds", "PLANO_REQUEST_TIMEOUT_SECONDS",
+       "a request's header and body must arrive within this; default 10 (the API server's default webhook timeout)",
+       [&](auto v) { o.requestTimeout = std::chrono::seconds(parse_positive(v, "--request-timeout-seconds")); }},
+      {"min-request-bytes-per-second", "PLANO_MIN_REQUEST_BYTES_PER_SECOND",
+       "a request still arriving that brings less than this over 2 s is cut; 0 turns the check off; default 1024",
+       [&](auto v) {
+         o.minRequestBytesPerSecond = static_cast<std::size_t>(parse_count(v, "--min-request-bytes-per-second", true));
+       }},
+      {"body-budget-mib", "PLANO_BODY_BUDGET_MIB",
+       "request bodies over 64 KiB held at once; over it a request waits up to 1 s, then gets 503; default 32",
+       [&](auto v) { o.bodyBudgetBytes = static_cast<std::size_t>(parse_positive(v, "--body-budget-mib")) << 20; }},
   });
   return serve("webhook", args, flags, common, [&] { return webhook::run_webhook(o); }, out, err);
 }

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <memory>
+#include <mutex>
+#include <tuple>
 
 #include "core/process/signals.h"
 #include "core/http/address.h"
@@ -13,6 +16,53 @@
 #include "webhook/cluster_cache.h"
 
 namespace plano::webhook {
+
+namespace {
+
+// Label values come from fixed sets whatever a request says, so a client sending made-up kinds or
+// operations cannot add series without bound (each costs memory and /metrics text for ever).
+std::string kind_label(const std::string& kind) {
+  return kind == api::kGatewayKind || kind == api::kProviderKind ? kind : "other";
+}
+
+std::string operation_label(const std::string& operation) {
+  for (const char* known : {"CREATE", "UPDATE", "DELETE", "CONNECT"}) {
+    if (operation == known) return operation;
+  }
+  return "other";
+}
+
+// How often each of the admission server's bounds has acted on a client, its connections by state,
+// and its body budget in use: a hostile client shows here before reviews fail.
+void publish_server_stats(metrics::Registry& registry, const http::Server& server) {
+  auto& connections = registry.gauge("plano_webhook_connections", "Admission connections open now, by state.", {"state"});
+  auto& budget = registry.gauge("plano_webhook_body_budget_bytes", "Bytes of the request body budget in use now.").labels();
+  auto& actions = registry.counter("plano_webhook_bound_actions_total",
+                                   "Times a bound of the admission server acted on a client, by action.", {"action"});
+  struct Last {
+    std::mutex mutex;
+    http::ServerStats stats;
+  };
+  registry.on_collect([&, last = std::make_shared<Last>()] {
+    const http::ServerStats now = server.stats();
+    const std::size_t waiting = now.idleConnections + now.receivingConnections;
+    connections.labels({"idle"}).set(static_cast<double>(now.idleConnections));
+    connections.labels({"receiving"}).set(static_cast<double>(now.receivingConnections));
+    connections.labels({"busy"}).set(static_cast<double>(now.openConnections > waiting ? now.openConnections - waiting : 0));
+    budget.set(static_cast<double>(now.bodyBudgetInUse));
+    std::lock_guard lock(last->mutex);
+    for (auto [action, count, before] : {std::tuple{"evicted", now.evictedConnections, last->stats.evictedConnections},
+                                         std::tuple{"rejected", now.rejectedConnections, last->stats.rejectedConnections},
+                                         std::tuple{"timed_out", now.timeouts, last->stats.timeouts},
+                                         std::tuple{"too_slow", now.tooSlowRequests, last->stats.tooSlowRequests},
+                                         std::tuple{"over_budget", now.overBudgetRequests, last->stats.overBudgetRequests}}) {
+      actions.labels({action}).inc(static_cast<double>(count - before));
+    }
+    last->stats = now;
+  });
+}
+
+}  // namespace
 
 SecretReadAccess secret_read_access(kube::ApiClient& client) {
   return [&client](const nlohmann::json& user_info, const std::string& ns, const std::string& name) {
@@ -40,16 +90,17 @@ std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::funct
     auto started = std::chrono::steady_clock::now();
     auto content_type = req.header("Content-Type");
     if (!content_type || content_type->find("application/json") == std::string_view::npos) {
-      requests.labels({"", "", "error"}).inc();
+      requests.labels({"other", "other", "error"}).inc();
       return http::Response::text(415, "send an AdmissionReview as application/json\n");
     }
     if (!synced()) {
-      requests.labels({"", "", "unavailable"}).inc();
+      requests.labels({"other", "other", "unavailable"}).inc();
       return http::Response::text(503, "the webhook's view of the cluster is still loading; retry shortly\n");
     }
     auto outcome = review(req.body, cluster, may_read_secret);
-    requests.labels({outcome.kind, outcome.operation, outcome.verdict}).inc();
-    latency.labels({outcome.kind}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    const std::string kind = kind_label(outcome.kind);
+    requests.labels({kind, operation_label(outcome.operation), outcome.verdict}).inc();
+    latency.labels({kind}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return http::Response::json(outcome.httpStatus, outcome.body.dump());
   }, {"POST"});
   return router;
@@ -71,10 +122,15 @@ int run_webhook(const WebhookOptions& o) {
   admission.address = host;
   admission.port = port;
   admission.threads = o.threads;
+  admission.maxConnections = o.maxConnections;
+  admission.requestTimeout = o.requestTimeout;
+  admission.minRequestBytesPerSecond = o.minRequestBytesPerSecond;
+  admission.bodyBudgetBytes = o.bodyBudgetBytes;
   admission.name = "admission";
   auto admission_server = http::start_server(
       admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, [&cache] { return cache.has_synced(); },
                                   secret_read_access(client), registry), certificates);
+  publish_server_stats(registry, *admission_server);
   auto probe_server = http::start_probe_server(
       o.probeAddress, [&] { return certificates->certificates_loaded() && cache.has_synced(); },
       "not ready: certificates not loaded or caches not synced", registry);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/http/handler.h"
+#include "core/http/server.h"
 #include "core/kube/client.h"
 #include "core/metrics/registry.h"
 #include "webhook/admission.h"
@@ -26,9 +27,16 @@ struct WebhookOptions {
   std::chrono::milliseconds certPoll{std::chrono::seconds(5)};
   int threads = 2;
   std::chrono::seconds shutdownGrace{10};
+  // The admission server's bounds against hostile clients; defaults and reasons in http::ServerOptions.
+  std::size_t maxConnections = http::ServerOptions{}.maxConnections;
+  std::chrono::milliseconds requestTimeout = http::ServerOptions{}.requestTimeout;
+  std::size_t minRequestBytesPerSecond = http::ServerOptions{}.minRequestBytesPerSecond;
+  std::size_t bodyBudgetBytes = http::ServerOptions{}.bodyBudgetBytes;
 };
 
-// POST /validate: AdmissionReviews through review(), with metrics by kind, operation and verdict.
+// POST /validate: AdmissionReviews through review(), with metrics by kind (PlanoGateway,
+// ModelProvider, other), operation (CREATE, UPDATE, DELETE, CONNECT, other) and verdict (allowed,
+// denied, error, unavailable).
 // Until `synced` holds every review is answered 503: judged against a cache still loading, a
 // second default or a taken model would be admitted; the API server applies the failurePolicy.
 std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, SecretReadAccess may_read_secret,

@@ -18,6 +18,7 @@
 #include <cctype>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -37,7 +38,26 @@ namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// Counts the bytes a connection receives, TLS records included, for the minimum-rate check. A Beast
+// rate policy: the stream reports every transfer to it, and it limits nothing.
+class ReceivedBytes {
+ public:
+  std::uint64_t total() const { return total_; }
+
+ private:
+  friend class beast::rate_policy_access;
+  static std::size_t available_read_bytes() noexcept { return std::numeric_limits<std::size_t>::max(); }
+  static std::size_t available_write_bytes() noexcept { return std::numeric_limits<std::size_t>::max(); }
+  void transfer_read_bytes(std::size_t n) noexcept { total_ += n; }
+  static void transfer_write_bytes(std::size_t) noexcept {}
+  static void on_timer() noexcept {}
+
+  std::uint64_t total_ = 0;  // on the connection's strand only
+};
+
+using TcpStream = beast::basic_stream<tcp, net::any_io_executor, ReceivedBytes>;
+using TlsStream = beast::ssl_stream<TcpStream>;
 
 // The first read of a request; the parser grows the buffer if the request needs more.
 constexpr std::size_t kIdleReadBytes = 2048;
@@ -53,6 +73,8 @@ constexpr std::size_t kLingerMaxBytes = 16u << 20;
 // After the drain time, connections are closed and get this long to unwind.
 constexpr auto kForceCloseGrace = std::chrono::seconds(1);
 constexpr auto kWarnEvery = std::chrono::seconds(10);
+// How often a request waiting for body budget looks again.
+constexpr auto kBudgetPoll = std::chrono::milliseconds(20);
 
 std::string str(beast::string_view s) { return std::string(s.data(), s.size()); }
 
@@ -83,15 +105,32 @@ struct Shared {
   const std::shared_ptr<Handler> handler;
   const std::shared_ptr<TlsContextSource> tls;
 
+  // Takes `bytes` of the body budget if they fit in what is left.
+  bool take_budget(std::size_t bytes) {
+    std::size_t in_use = budgetInUse.load();
+    do {
+      if (bytes > options.bodyBudgetBytes - in_use) return false;
+    } while (!budgetInUse.compare_exchange_weak(in_use, in_use + bytes));
+    std::size_t peak = budgetPeak.load();
+    while (in_use + bytes > peak && !budgetPeak.compare_exchange_weak(peak, in_use + bytes)) {
+    }
+    return true;
+  }
+  void return_budget(std::size_t bytes) { budgetInUse -= bytes; }
+
   std::mutex mutex;
   std::condition_variable drained;
   bool stopping = false;         // guarded by mutex
   std::size_t open = 0;          // guarded by mutex; counts Slots
   std::list<Connection*> all;    // guarded by mutex
-  std::list<Connection*> idle;   // guarded by mutex; longest idle first
+  // Guarded by mutex: connections in a TLS handshake, idle, or receiving a request, in the order
+  // their wait began (longest first): the ones a new connection at the cap may evict.
+  std::list<Connection*> waiting;
+  std::size_t idleCount = 0, receivingCount = 0;  // guarded by mutex; of `waiting`
   std::atomic<bool> stoppingFlag{false};  // mirrors `stopping` for lock-free reads
 
-  std::atomic<std::uint64_t> accepted{0}, rejected{0}, evicted{0}, requests{0}, timeouts{0};
+  std::atomic<std::uint64_t> accepted{0}, rejected{0}, evicted{0}, requests{0}, timeouts{0}, tooSlow{0}, overBudget{0};
+  std::atomic<std::size_t> budgetInUse{0}, budgetPeak{0};
   Throttle capWarning, certificateWarning, acceptWarning;
 };
 
@@ -123,41 +162,47 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   virtual ~Connection() {
     std::lock_guard lock(shared_->mutex);
-    if (idlePosition_) shared_->idle.erase(*idlePosition_);
+    unlist_waiting();
     shared_->all.erase(allPosition_);
   }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   virtual void start() = 0;
-  // Callable from any thread; both act on the connection's strand.
+  // Callable from any thread; all act on the connection's strand. close_if_idle closes a connection
+  // in its handshake or waiting for a request; evict also one receiving a request.
   virtual void close_if_idle() = 0;
+  virtual void evict() = 0;
   virtual void close_now() = 0;
 
-  // Under shared.mutex: takes the longest-idle connection off the idle list, or null.
-  static std::shared_ptr<Connection> take_oldest_idle(Shared& shared) {
-    while (!shared.idle.empty()) {
-      Connection* oldest = shared.idle.front();
-      shared.idle.pop_front();
-      oldest->idlePosition_.reset();
+  // Under shared.mutex: takes the connection waiting longest off the waiting list, or null.
+  static std::shared_ptr<Connection> take_longest_waiting(Shared& shared) {
+    while (!shared.waiting.empty()) {
+      Connection* longest = shared.waiting.front();
+      longest->unlist_waiting();
       // Null when it is being destroyed right now; its slot is about to come back anyway.
-      if (auto alive = oldest->weak_from_this().lock()) return alive;
+      if (auto alive = longest->weak_from_this().lock()) return alive;
     }
     return nullptr;
   }
 
  protected:
-  // False when the server is stopping: the connection should close instead of waiting.
-  bool enter_idle() {
+  enum class Wait { Idle, Receiving };  // Idle: in the TLS handshake or waiting for a request
+
+  // Idle waits are refused (false) when the server is stopping: the connection should close
+  // instead. A request already arriving is received, so it can be answered.
+  bool enter_waiting(Wait kind) {
     std::lock_guard lock(shared_->mutex);
-    if (shared_->stopping) return false;
-    idlePosition_ = shared_->idle.insert(shared_->idle.end(), this);
+    if (kind == Wait::Idle && shared_->stopping) return false;
+    unlist_waiting();
+    waitingPosition_ = shared_->waiting.insert(shared_->waiting.end(), this);
+    waitingKind_ = kind;
+    ++(kind == Wait::Idle ? shared_->idleCount : shared_->receivingCount);
     return true;
   }
-  void leave_idle() {
+  void leave_waiting() {
     std::lock_guard lock(shared_->mutex);
-    if (idlePosition_) shared_->idle.erase(*idlePosition_);
-    idlePosition_.reset();
+    unlist_waiting();
   }
 
   const std::shared_ptr<Shared> shared_;
@@ -170,8 +215,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const net::any_io_executor executor_;  // the connection's strand
 
  private:
-  std::list<Connection*>::iterator allPosition_;                  // guarded by shared_->mutex
-  std::optional<std::list<Connection*>::iterator> idlePosition_;  // guarded by shared_->mutex
+  // Under shared_->mutex.
+  void unlist_waiting() {
+    if (!waitingPosition_) return;
+    shared_->waiting.erase(*waitingPosition_);
+    --(waitingKind_ == Wait::Idle ? shared_->idleCount : shared_->receivingCount);
+    waitingPosition_.reset();
+  }
+
+  std::list<Connection*>::iterator allPosition_;                     // guarded by shared_->mutex
+  std::optional<std::list<Connection*>::iterator> waitingPosition_;  // guarded by shared_->mutex
+  Wait waitingKind_ = Wait::Idle;                                    // guarded by shared_->mutex
 };
 
 bool is_token_char(char c) {
@@ -231,7 +285,7 @@ Request to_request(bhttp::request<bhttp::string_body>& message, const std::strin
   return request;
 }
 
-// One connection, plain (Stream = tcp_stream) or TLS. Every member function runs on the
+// One connection, plain (Stream = TcpStream) or TLS. Every member function runs on the
 // connection's strand; pending operations hold the shared_ptr that keeps it alive.
 template <class Stream>
 class Session final : public Connection {
@@ -244,7 +298,11 @@ class Session final : public Connection {
         context_(std::move(context)),
         stream_(make_stream(std::move(socket), context_.get())),
         remote_(std::move(remote)),
-        buffer_(options().maxHeaderBytes + kReadChunkBytes) {}
+        buffer_(options().maxHeaderBytes + kReadChunkBytes),
+        rateTimer_(executor_),
+        budgetTimer_(executor_) {}
+
+  ~Session() override { return_budget(); }
 
   void start() override {
     net::dispatch(executor_, [self = self()] { self->begin(); });
@@ -252,16 +310,31 @@ class Session final : public Connection {
 
   void close_if_idle() override {
     net::post(executor_, [self = self()] {
-      if (self->state_ == State::Idle || self->state_ == State::Handshake) self->tcp().close();
+      if (self->state_ == State::Idle || self->state_ == State::Handshake) self->close_socket();
+    });
+  }
+
+  void evict() override {
+    net::post(executor_, [self = self()] {
+      switch (self->state_) {
+        case State::Handshake:
+        case State::Idle:
+        case State::Reading:
+        case State::AwaitingBudget:
+          spdlog::debug("{}: {}: evicted to admit a new connection", self->options().name, self->remote_);
+          return self->close_socket();
+        default:
+          return;  // its request is complete: it is served
+      }
     });
   }
 
   void close_now() override {
-    net::post(executor_, [self = self()] { self->tcp().close(); });
+    net::post(executor_, [self = self()] { self->close_socket(); });
   }
 
  private:
-  enum class State { Handshake, Idle, Reading, Handling, Writing, Closing };
+  enum class State { Handshake, Idle, Reading, AwaitingBudget, Handling, Writing, Closing };
 
   static Stream make_stream(tcp::socket&& socket, SslContext* context) {
     if constexpr (kTls) {
@@ -272,13 +345,14 @@ class Session final : public Connection {
   }
 
   std::shared_ptr<Session> self() { return std::static_pointer_cast<Session>(shared_from_this()); }
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  TcpStream& tcp() { return beast::get_lowest_layer(stream_); }
+  std::uint64_t received() { return tcp().rate_policy().total(); }
 
   void begin() {
     if constexpr (kTls) {
       // A connection that has not finished its handshake does no work yet, so it may be evicted
       // like an idle one: otherwise clients that never send a ClientHello could hold every slot.
-      if (!enter_idle()) return close_gracefully();  // stopping
+      if (!enter_waiting(Wait::Idle)) return close_gracefully();  // stopping
       state_ = State::Handshake;
       tcp().expires_after(options().handshakeTimeout);
       stream_.async_handshake(net::ssl::stream_base::server,
@@ -289,15 +363,16 @@ class Session final : public Connection {
   }
 
   void on_handshake(error_code ec) {
-    leave_idle();
+    leave_waiting();
     if (ec) return finish("TLS handshake", ec);
     wait_for_request();
   }
 
-  // Waits for the first byte under the idle timeout; the read timeout starts once it arrives.
+  // Waits for the first byte under the idle timeout; the request timeout starts once it arrives.
   void wait_for_request() {
+    receivedBeforeRequest_ = received();
     if (buffer_.size() > 0) return read_request();  // the next request came with the last one
-    if (!enter_idle()) return close_gracefully();   // stopping
+    if (!enter_waiting(Wait::Idle)) return close_gracefully();  // stopping
     state_ = State::Idle;
     tcp().expires_after(options().idleTimeout);
     stream_.async_read_some(buffer_.prepare(kIdleReadBytes),
@@ -305,44 +380,124 @@ class Session final : public Connection {
   }
 
   void on_first_bytes(error_code ec, std::size_t n) {
-    leave_idle();
+    leave_waiting();
     if (ec) return finish("waiting for a request", ec);
     buffer_.commit(n);
     read_request();
   }
 
   void read_request() {
+    enter_waiting(Wait::Receiving);
     state_ = State::Reading;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(options().maxHeaderBytes, UINT32_MAX)));
     parser_->body_limit(static_cast<std::uint64_t>(options().maxBodyBytes));
     // One deadline for the whole request however its bytes trickle in.
-    tcp().expires_after(options().readTimeout);
+    tcp().expires_after(options().requestTimeout);
+    watch_rate(receivedBeforeRequest_);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = self()](error_code ec, std::size_t) { self->on_header(ec); });
   }
 
+  // Every kRateWindow while the request is incomplete: cuts it if the window brought fewer bytes
+  // than the minimum rate asks. Windows spent waiting for body budget are not counted.
+  void watch_rate(std::uint64_t baseline) {
+    if (options().minRequestBytesPerSecond == 0) return;
+    rateBaseline_ = baseline;
+    rateTimer_.expires_after(ServerOptions::kRateWindow);
+    rateTimer_.async_wait([self = self(), generation = ++rateGeneration_](error_code ec) {
+      if (ec || generation != self->rateGeneration_) return;  // stopped, or a later request's watch
+      self->on_rate_window();
+    });
+  }
+
+  void on_rate_window() {
+    if (state_ != State::Reading && state_ != State::AwaitingBudget) return;
+    const std::uint64_t now_received = received();
+    const std::uint64_t wanted = static_cast<std::uint64_t>(options().minRequestBytesPerSecond) *
+                                 static_cast<std::uint64_t>(ServerOptions::kRateWindow.count());
+    if (state_ == State::Reading && now_received - rateBaseline_ < wanted) {
+      ++shared_->tooSlow;
+      spdlog::debug("{}: {}: request cut: {} bytes in {} s, below the minimum of {} bytes/s", options().name, remote_,
+                    now_received - rateBaseline_, ServerOptions::kRateWindow.count(), options().minRequestBytesPerSecond);
+      return close_socket();
+    }
+    watch_rate(now_received);
+  }
+
+  // Ends the rate watch and any wait for budget: the request is complete or the connection ends.
+  void stop_watching() {
+    ++rateGeneration_;
+    rateTimer_.cancel();
+    budgetTimer_.cancel();
+  }
+
   void on_header(error_code ec) {
     if (ec) return on_read_error(ec);
-    auto& message = parser_->get();
-    // curl and others wait for this before sending a large body; an oversized one never gets it.
-    if (!parser_->is_done() && beast::iequals(message[bhttp::field::expect], "100-continue")) {
-      interim_.emplace(bhttp::status::continue_, message.version());
-      bhttp::async_write(stream_, *interim_, [self = self()](error_code write_ec, std::size_t) {
+    // curl and others wait for this before sending a large body; one that is too large, or finds
+    // no body budget, never gets it.
+    expectContinue_ = !parser_->is_done() && beast::iequals(parser_->get()[bhttp::field::expect], "100-continue");
+    read_body();
+  }
+
+  // The body budget this request needs before its next bytes are read: none while its body is
+  // small; its declared length; a chunked body past the small size, the most a body may hold.
+  std::size_t body_budget_needed() {
+    constexpr std::size_t small = ServerOptions::kSmallBodyBytes;
+    if (auto declared = parser_->content_length()) return *declared > small ? static_cast<std::size_t>(*declared) : 0;
+    return parser_->get().body().size() > small ? options().maxBodyBytes : 0;
+  }
+
+  void return_budget() {
+    shared_->return_budget(budgetHeld_);
+    budgetHeld_ = 0;
+  }
+
+  // One step of the body at a time, so that a chunked body takes budget as it grows.
+  void read_body() {
+    if (parser_->is_done()) return on_request();
+    const std::size_t needed = body_budget_needed();
+    if (needed > budgetHeld_) {
+      if (needed > options().bodyBudgetBytes) {
+        return send_error(413, "request body of " + std::to_string(needed) + " bytes is more than the " +
+                                   std::to_string(options().bodyBudgetBytes) + " bytes this server holds at once\n");
+      }
+      if (!shared_->take_budget(needed - budgetHeld_)) return await_budget();
+      budgetHeld_ = needed;
+    }
+    if (state_ == State::AwaitingBudget) watch_rate(received());  // the wait is not the client's
+    state_ = State::Reading;
+    if (expectContinue_) {
+      expectContinue_ = false;
+      interim_.emplace(bhttp::status::continue_, parser_->get().version());
+      bhttp::async_write(stream_, *interim_, [self = self()](error_code ec, std::size_t) {
         self->interim_.reset();
-        if (write_ec) return self->finish("writing 100 Continue", write_ec);
+        if (ec) return self->finish("writing 100 Continue", ec);
         self->read_body();
       });
       return;
     }
-    read_body();
+    bhttp::async_read_some(stream_, buffer_, *parser_, [self = self()](error_code ec, std::size_t) {
+      if (ec) return self->on_read_error(ec);
+      self->read_body();
+    });
   }
 
-  void read_body() {
-    if (parser_->is_done()) return on_request();
-    bhttp::async_read(stream_, buffer_, *parser_, [self = self()](error_code ec, std::size_t) {
-      if (ec) return self->on_read_error(ec);
-      self->on_request();
+  // Over budget: looks again every kBudgetPoll until bodyBudgetWait has passed, then answers 503.
+  void await_budget() {
+    const auto now = Clock::now();
+    if (state_ != State::AwaitingBudget) {
+      state_ = State::AwaitingBudget;
+      budgetDeadline_ = now + options().bodyBudgetWait;
+    }
+    if (now >= budgetDeadline_) {
+      ++shared_->overBudget;
+      return send_error(503, "the server is holding as many request bodies as it may; retry shortly\n",
+                        {{"Retry-After", "1"}});
+    }
+    budgetTimer_.expires_after(kBudgetPoll);
+    budgetTimer_.async_wait([self = self()](error_code ec) {
+      if (!ec) self->read_body();
     });
   }
 
@@ -354,40 +509,49 @@ class Session final : public Connection {
     bool parse_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
                        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
     if (parse_error) return send_error(400, "malformed request: " + ec.message() + "\n");
-    finish("reading a request", ec);  // timed out (the stream has closed the socket), reset, or EOF
+    finish("reading a request", ec);  // timed out (the stream has closed the socket), cut, reset, or EOF
   }
 
   void on_request() {
+    leave_waiting();
+    stop_watching();
     state_ = State::Handling;
     tcp().expires_never();
     auto& message = parser_->get();
     const unsigned version = message.version();
     const bool client_keeps_alive = message.keep_alive();
     const bool head = message.method() == bhttp::verb::head;
-    Request request = to_request(message, remote_);
-    parser_.reset();
-
     Response response;
-    try {
-      response = shared_->handler->handle(request);
-    } catch (const std::exception& e) {
-      spdlog::error("{}: {} {}: handler failed: {}", options().name, request.method, request.path, e.what());
-      response = Response::text(500, "internal error\n");
-    } catch (...) {
-      spdlog::error("{}: {} {}: handler failed", options().name, request.method, request.path);
-      response = Response::text(500, "internal error\n");
-    }
+    {
+      Request request = to_request(message, remote_);
+      parser_.reset();
+      try {
+        response = shared_->handler->handle(request);
+      } catch (const std::exception& e) {
+        spdlog::error("{}: {} {}: handler failed: {}", options().name, request.method, request.path, e.what());
+        response = Response::text(500, "internal error\n");
+      } catch (...) {
+        spdlog::error("{}: {} {}: handler failed", options().name, request.method, request.path);
+        response = Response::text(500, "internal error\n");
+      }
+    }  // the body is gone: its budget goes back in send()
     // Decided after the handler: a stop that began meanwhile closes this connection after it.
     const bool keep_alive = client_keeps_alive && !shared_->stoppingFlag.load();
     send(std::move(response), version, keep_alive, false, head);
   }
 
-  void send_error(int status, std::string text) {
+  void send_error(int status, std::string text, Headers headers = {}) {
     spdlog::debug("{}: {}: answering {}: {}", options().name, remote_, status, text);
-    send(Response::text(status, std::move(text)), 11, false, true);
+    leave_waiting();
+    parser_.reset();  // what it holds of the body will not be answered
+    Response response = Response::text(status, std::move(text));
+    response.headers = std::move(headers);
+    send(std::move(response), 11, false, true);
   }
 
   void send(Response response, unsigned version, bool keep_alive, bool linger, bool head = false) {
+    stop_watching();
+    return_budget();
     state_ = State::Writing;
     response_.emplace(to_message(std::move(response), version, keep_alive, head));
     ++shared_->requests;
@@ -437,9 +601,16 @@ class Session final : public Connection {
     }
   }
 
+  // Pending reads and writes end with operation_aborted; the timers let go of the connection.
+  void close_socket() {
+    stop_watching();
+    tcp().close();
+  }
+
   // The connection ends: nothing more is scheduled, so the last reference goes and the
   // destructor closes the socket.
   void finish(const char* during, error_code ec) {
+    stop_watching();
     if (ec == beast::error::timeout) {
       ++shared_->timeouts;
       spdlog::debug("{}: {}: timed out {}", options().name, remote_, during);
@@ -454,10 +625,19 @@ class Session final : public Connection {
   beast::flat_buffer buffer_;
   State state_ = State::Handshake;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool expectContinue_ = false;
   std::optional<bhttp::response<bhttp::empty_body>> interim_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   std::vector<char> discard_;
   std::size_t discarded_ = 0;
+
+  net::steady_timer rateTimer_;
+  std::uint64_t rateGeneration_ = 0;  // a watch whose generation has passed ignores its timer
+  std::uint64_t rateBaseline_ = 0;    // received() when the current window began
+  std::uint64_t receivedBeforeRequest_ = 0;
+  net::steady_timer budgetTimer_;
+  Clock::time_point budgetDeadline_;
+  std::size_t budgetHeld_ = 0;  // of the server's body budget
 };
 
 class ServerImpl final : public Server {
@@ -492,13 +672,18 @@ class ServerImpl final : public Server {
     {
       std::lock_guard lock(shared_->mutex);
       s.openConnections = shared_->open;
-      s.idleConnections = shared_->idle.size();
+      s.idleConnections = shared_->idleCount;
+      s.receivingConnections = shared_->receivingCount;
     }
     s.acceptedConnections = shared_->accepted;
     s.rejectedConnections = shared_->rejected;
     s.evictedConnections = shared_->evicted;
     s.requests = shared_->requests;
     s.timeouts = shared_->timeouts;
+    s.tooSlowRequests = shared_->tooSlow;
+    s.overBudgetRequests = shared_->overBudget;
+    s.bodyBudgetInUse = shared_->budgetInUse;
+    s.bodyBudgetPeak = shared_->budgetPeak;
     return s;
   }
 
@@ -534,7 +719,7 @@ class ServerImpl final : public Server {
     accept();
   }
 
-  // Takes a slot for the new connection, evicting the longest-idle connection at the cap.
+  // Takes a slot for the new connection, evicting the connection waiting longest at the cap.
   std::optional<Slot> reserve_slot() {
     std::shared_ptr<Connection> victim;
     std::optional<Slot> slot;
@@ -542,7 +727,7 @@ class ServerImpl final : public Server {
       std::lock_guard lock(shared_->mutex);
       if (shared_->stopping) return std::nullopt;
       if (shared_->open >= shared_->options.maxConnections) {
-        victim = Connection::take_oldest_idle(*shared_);
+        victim = Connection::take_longest_waiting(*shared_);
         if (!victim) return std::nullopt;
       }
       ++shared_->open;
@@ -550,7 +735,7 @@ class ServerImpl final : public Server {
     }
     if (victim) {
       ++shared_->evicted;
-      victim->close_if_idle();
+      victim->evict();
     }
     return slot;
   }
@@ -572,7 +757,7 @@ class ServerImpl final : public Server {
       if (shared_->stoppingFlag) return;
       ++shared_->rejected;
       if (shared_->capWarning.allow()) {
-        spdlog::warn("{}: {} connections open and none idle; closing new connections",
+        spdlog::warn("{}: {} connections open, each with a complete request; closing new connections",
                      shared_->options.name, shared_->options.maxConnections);
       }
       return;
@@ -588,7 +773,7 @@ class ServerImpl final : public Server {
         connection = std::make_shared<Session<TlsStream>>(shared_, std::move(*slot), std::move(socket),
                                                           std::move(context), std::move(remote));
       } else {
-        connection = std::make_shared<Session<beast::tcp_stream>>(shared_, std::move(*slot), std::move(socket),
+        connection = std::make_shared<Session<TcpStream>>(shared_, std::move(*slot), std::move(socket),
                                                                   nullptr, std::move(remote));
       }
       connection->start();
@@ -607,7 +792,7 @@ class ServerImpl final : public Server {
       std::lock_guard lock(shared_->mutex);
       shared_->stopping = true;
       shared_->stoppingFlag = true;
-      for (Connection* c : shared_->idle) {
+      for (Connection* c : shared_->waiting) {
         if (auto alive = c->weak_from_this().lock()) targets.push_back(std::move(alive));
       }
     }

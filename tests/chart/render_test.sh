@@ -128,6 +128,8 @@ check(flag(oa, "webhook-namespace") == "plano-operator", "--webhook-namespace is
 check(flag(oa, "webhook-secret") == volume_secret(wh).get("secretName"), "--webhook-secret is the Secret the webhook mounts")
 check(volume_secret(wh).get("optional") is True, "selfManaged: the webhook starts before the Secret exists")
 check(flag(wa, "tls-cert-file") == "/tls/tls.crt" and flag(wa, "tls-key-file") == "/tls/tls.key", "webhook TLS files")
+check(flag(wa, "request-timeout-seconds") == "5", "a request may take the API server's timeout to arrive, no longer")
+check(flag(wa, "body-budget-mib") == "32", "webhook body budget 32 MiB")
 check(wh["spec"]["replicas"] == 2, "two webhook replicas")
 check(op["spec"]["replicas"] == 1, "one operator replica")
 spread = wh["spec"]["template"]["spec"].get("topologySpreadConstraints", [])

@@ -2,8 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "core/metrics/registry.h"
 #include "core/render/renderer.h"
 #include "tests/unit/test_objects.h"
+#include "webhook/webhook_server.h"
 
 namespace plano::webhook {
 namespace {
@@ -408,6 +416,51 @@ TEST(AdmissionPrecedence, AHolderThatCannotServeYieldsToAWorkingNewcomer) {
   c.providers.back().status.conditions.clear();
   out = review(request("ModelProvider", "CREATE", provider_object("team-b", "o3", spec), "team-b"), c.view());
   EXPECT_FALSE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+}
+
+// Reviews naming made-up kinds and operations, as a hostile client sends them, add no series: the
+// metrics' kind and operation labels only take values from fixed sets.
+TEST(AdmissionMetrics, LabelsComeFromBoundedSetsWhateverTheRequestSays) {
+  Cluster c;
+  metrics::Registry registry;
+  auto router = admission_router(c.view(), [] { return true; }, [](const json&, const std::string&, const std::string&) { return true; },
+                                 registry);
+  std::mt19937 random(13);
+  auto made_up = [&] { return "X" + std::to_string(random() % 1000000); };
+  auto post = [&](const std::string& body) {
+    http::Request r;
+    r.method = "POST";
+    r.path = kValidatePath;
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = body;
+    return router->handle(r).status;
+  };
+  EXPECT_EQ(post(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b")), 200);
+  EXPECT_EQ(post(request("ModelProvider", "DELETE", provider_object("team-b", "mini", gpt4o_mini), "team-b")), 200);
+  for (int i = 0; i < 300; ++i) {
+    const bool known_kind = i % 3 == 0;
+    post(request(known_kind ? "ModelProvider" : made_up(), known_kind ? made_up() : "CREATE", json::object(), "team-a"));
+  }
+  const std::string text = registry.render();
+  const std::set<std::string> kinds{"PlanoGateway", "ModelProvider", "other"};
+  const std::set<std::string> operations{"CREATE", "UPDATE", "DELETE", "CONNECT", "other"};
+  std::set<std::string> seen_kinds, seen_operations;
+  std::size_t series = 0;
+  const std::regex label(R"re((kind|operation)="([^"]*)")re");
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("plano_webhook_admission_", 0) != 0) continue;
+    ++series;
+    for (auto it = std::sregex_iterator(line.begin(), line.end(), label); it != std::sregex_iterator(); ++it) {
+      ((*it)[1] == "kind" ? seen_kinds : seen_operations).insert((*it)[2]);
+    }
+  }
+  EXPECT_TRUE(std::includes(kinds.begin(), kinds.end(), seen_kinds.begin(), seen_kinds.end())) << text;
+  EXPECT_TRUE(std::includes(operations.begin(), operations.end(), seen_operations.begin(), seen_operations.end())) << text;
+  EXPECT_EQ(seen_kinds, (std::set<std::string>{"ModelProvider", "other"}));
+  EXPECT_EQ(seen_operations, (std::set<std::string>{"CREATE", "DELETE", "other"}));
+  // Request counters by (kind, operation, verdict) plus the histogram's buckets, sum and count per kind.
+  EXPECT_LE(series, 10u + 2 * 14u) << text;
 }
 
 }  // namespace

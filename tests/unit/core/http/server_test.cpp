@@ -326,14 +326,16 @@ TEST(Server, ExpectContinueGetsInterimResponse) {
 }
 
 // A client sending one header byte per 500 ms is cut off once the request has taken longer than
-// the read timeout as a whole, while other clients are served.
-TEST(Server, SlowLorisIsCutOffAfterTheReadTimeout) {
+// the request timeout as a whole, while other clients are served. The minimum rate is off, so only
+// the deadline can cut it.
+TEST(Server, SlowHeadersAreCutAtTheRequestDeadline) {
   auto pair = test::make_certificate("webhook.test", 1);
   auto tls = test::client_context();
   for (bool use_tls : {false, true}) {
     SCOPED_TRACE(use_tls ? "TLS" : "plain");
     auto options = test::local_options();
-    options.readTimeout = 1500ms;
+    options.requestTimeout = 1500ms;
+    options.minRequestBytesPerSecond = 0;
     auto server = start_server(options, test::demo_router(), use_tls ? test::fixed_tls(pair) : nullptr);
     NormalTraffic normal{server->port(), use_tls ? tls.get() : nullptr};
     std::thread traffic([&] { normal.run(); });
@@ -363,8 +365,56 @@ TEST(Server, SlowLorisIsCutOffAfterTheReadTimeout) {
     EXPECT_EQ(normal.failed, 0);
     EXPECT_LT(normal.slowestMs, 1000);
     EXPECT_GE(server->stats().timeouts, 1u);
+    EXPECT_EQ(server->stats().tooSlowRequests, 0u);
     std::printf("[ measured ] %s slow-loris cut off after %lld ms (%zu bytes); normal client: %d served, slowest %lld ms\n",
                 use_tls ? "TLS" : "plain", cut_after, bytes_sent, normal.served.load(), normal.slowestMs.load());
+  }
+}
+
+// Sends `body` (whose full length the header declares) in pieces of `piece` bytes, one every
+// `every`, until the server closes or the body is sent; returns the ms until the close, or -1.
+long long trickle_body(Client& client, const std::string& body, std::size_t piece, std::chrono::milliseconds every) {
+  auto start = Clock::now();
+  if (!client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n")) return 0;
+  for (std::size_t sent = 0; sent < body.size(); sent += piece) {
+    if (!client.send(std::string_view(body).substr(sent, piece))) return ms_since(start);
+    if (client.wait_closed(every)) return ms_since(start);
+  }
+  return -1;
+}
+
+// A body arriving below the minimum rate is cut within two rate windows, long before the request
+// deadline; one arriving above it, over several windows, is served.
+TEST(Server, SlowBodyBelowTheMinimumRateIsCut) {
+  auto pair = test::make_certificate("webhook.test", 1);
+  auto tls = test::client_context();
+  for (bool use_tls : {false, true}) {
+    SCOPED_TRACE(use_tls ? "TLS" : "plain");
+    auto options = test::local_options();
+    options.requestTimeout = 30s;
+    ASSERT_EQ(options.minRequestBytesPerSecond, 1024u);
+    auto server = start_server(options, test::demo_router(), use_tls ? test::fixed_tls(pair) : nullptr);
+
+    // 100 bytes every 250 ms: 400 bytes/s (under 600 on the wire with TLS records).
+    Client slow(server->port(), use_tls ? tls.get() : nullptr);
+    ASSERT_TRUE(slow.ok()) << slow.error();
+    const long long cut_after = trickle_body(slow, std::string(20000, 's'), 100, 250ms);
+    EXPECT_GE(cut_after, 1500) << "cut before a whole rate window had passed";
+    EXPECT_LE(cut_after, 5000) << "not cut within two rate windows";
+    EXPECT_EQ(server->stats().tooSlowRequests, 1u);
+
+    // 8 KiB every 250 ms: 32 KiB/s for about 3 s, then complete.
+    Client steady(server->port(), use_tls ? tls.get() : nullptr);
+    ASSERT_TRUE(steady.ok()) << steady.error();
+    const std::string body(96u << 10, 'f');
+    EXPECT_EQ(trickle_body(steady, body, 8u << 10, 250ms), -1) << "a body above the minimum rate was cut";
+    auto response = steady.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body.size(), body.size());
+    EXPECT_EQ(server->stats().tooSlowRequests, 1u);
+    std::printf("[ measured ] %s body at 400 bytes/s cut after %lld ms (minimum 1024 bytes/s over %lld s windows)\n",
+                use_tls ? "TLS" : "plain", cut_after, static_cast<long long>(ServerOptions::kRateWindow.count()));
   }
 }
 
@@ -403,44 +453,140 @@ TEST(Server, StalledTlsHandshakeTimesOut) {
   EXPECT_LE(took, 1500);
 }
 
-TEST(Server, AtTheCapWithNoneIdleNewConnectionsAreClosedThenServedWhenASlotFrees) {
+TEST(Server, AtTheCapWithEveryRequestCompleteNewConnectionsAreClosedThenServedWhenASlotFrees) {
   auto options = test::local_options();
   options.maxConnections = 2;
-  auto server = start_server(options, test::demo_router());
+  options.threads = 3;  // two held by the handlers below, one to accept
+  auto router = test::demo_router();
+  std::atomic<int> entered{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  router->add("/hold", [&](const Request&) {
+    ++entered;
+    released.wait();
+    return Response::text(200, "held");
+  });
+  auto server = start_server(options, router);
 
-  // Two connections in the middle of a request: busy, not evictable.
+  // Two connections with complete requests, being handled: not evictable.
   Client first(server->port());
   Client second(server->port());
-  ASSERT_TRUE(first.send("GET /hello HTTP/1.1\r\n"));
-  ASSERT_TRUE(second.send("GET /hello HTTP/1.1\r\n"));
-  std::this_thread::sleep_for(100ms);
-  ASSERT_TRUE(eventually([&] {
-    auto stats = server->stats();
-    return stats.openConnections == 2 && stats.idleConnections == 0;
-  }));
+  ASSERT_TRUE(first.send(test::request_text("GET", "/hold")));
+  ASSERT_TRUE(second.send(test::request_text("GET", "/hold")));
+  ASSERT_TRUE(eventually([&] { return entered == 2; }));
 
   Client third(server->port());
   EXPECT_TRUE(third.wait_closed(2s));
   EXPECT_EQ(server->stats().rejectedConnections, 1u);
+  EXPECT_EQ(server->stats().evictedConnections, 0u);
 
-  // Finishing a request makes that connection idle, so a newcomer evicts it.
-  ASSERT_TRUE(first.send("Host: x\r\n\r\n"));
-  auto done = first.read_response();
-  ASSERT_TRUE(done);
-  EXPECT_EQ(done->status, 200);
-  // The response can reach the client before the server has put the connection back to idle.
-  ASSERT_TRUE(eventually([&] { return server->stats().idleConnections == 1; }));
+  release.set_value();
+  for (Client* held : {&first, &second}) {
+    auto response = held->read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "held");
+  }
+  // Both are idle now, so a newcomer evicts one.
   Client fourth(server->port());
   auto served = fourth.round_trip("GET", "/hello");
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200);
-  EXPECT_TRUE(first.wait_closed(2s));
-  EXPECT_EQ(server->stats().evictedConnections, 1u);
+}
 
-  ASSERT_TRUE(second.send("Host: x\r\n\r\n"));
-  auto late = second.read_response();
+// The attack in small: every slot holds a client still sending its request headers. A new
+// client is served at once by evicting the one whose request began first; the others keep going.
+TEST(Server, AtTheCapANewClientEvictsTheSlowestIncompleteRequest) {
+  auto options = test::local_options();
+  options.maxConnections = 8;
+  options.minRequestBytesPerSecond = 0;  // only eviction can free a slot here
+  options.requestTimeout = 30s;
+  auto server = start_server(options, test::demo_router(), test::fixed_tls(test::make_certificate("webhook", 1)));
+  auto tls = test::client_context();
+  std::vector<std::unique_ptr<Client>> slow;
+  for (std::size_t i = 0; i < options.maxConnections; ++i) {
+    slow.push_back(std::make_unique<Client>(server->port(), tls.get()));
+    ASSERT_TRUE(slow.back()->ok()) << slow.back()->error();
+    ASSERT_TRUE(slow.back()->send("GET /hello HTTP/1.1\r\n"));
+    ASSERT_TRUE(eventually([&] { return server->stats().receivingConnections == i + 1; }));
+  }
+  ASSERT_EQ(server->stats().openConnections, options.maxConnections);
+
+  auto start = Clock::now();
+  Client normal(server->port(), tls.get());
+  auto response = normal.round_trip("GET", "/hello");
+  const long long took = ms_since(start);
+  ASSERT_TRUE(normal.ok()) << normal.error();
+  ASSERT_TRUE(response) << "the new client was not served";
+  EXPECT_EQ(response->status, 200);
+  EXPECT_LT(took, 1000);
+  EXPECT_TRUE(slow[0]->wait_closed(2s)) << "the slowest request was not evicted";
+  EXPECT_EQ(server->stats().evictedConnections, 1u);
+  EXPECT_EQ(server->stats().rejectedConnections, 0u);
+  // The next slowest was left alone and is answered when it completes.
+  ASSERT_TRUE(slow[1]->send("Host: x\r\n\r\n"));
+  auto late = slow[1]->read_response();
   ASSERT_TRUE(late);
   EXPECT_EQ(late->status, 200);
+  std::printf("[ measured ] cap 8, all mid-request: new TLS client served in %lld ms by evicting the slowest\n", took);
+}
+
+// Clients that send all but the last bytes of large declared bodies, then wait, hold no more body
+// bytes than the budget: the ones that do not fit get 503 after the budget wait, and a small
+// review is served meanwhile without waiting.
+TEST(Server, BodyBudgetBoundsTheBodyBytesHeldAtOnce) {
+  auto options = test::local_options();
+  options.bodyBudgetBytes = 1u << 20;
+  options.bodyBudgetWait = 300ms;
+  options.minRequestBytesPerSecond = 0;  // the stalled bodies must stay until the test lets them go
+  options.requestTimeout = 30s;
+  auto server = start_server(options, test::demo_router());
+  constexpr std::size_t kClients = 10, kBody = 400000, kHeldBack = 20;  // two fit in 1 MiB, three do not
+  const std::string body(kBody, 'b');
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::future<bool>> sends;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>(server->port()));
+    ASSERT_TRUE(clients.back()->ok()) << clients.back()->error();
+    sends.push_back(std::async(std::launch::async, [&client = *clients.back(), &body] {
+      return client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                         body.substr(0, body.size() - kHeldBack));
+    }));
+  }
+  ASSERT_TRUE(eventually([&] { return server->stats().overBudgetRequests == kClients - 2; }, 5s))
+      << server->stats().overBudgetRequests << " answered 503";
+  for (auto& sent : sends) sent.wait();
+  EXPECT_EQ(server->stats().bodyBudgetInUse, 2 * kBody);
+  EXPECT_LE(server->stats().bodyBudgetPeak, options.bodyBudgetBytes);
+
+  auto start = Clock::now();
+  Client small(server->port());
+  auto review = small.round_trip("POST", "/echo", std::string(2000, 'r'));
+  ASSERT_TRUE(review);
+  EXPECT_EQ(review->status, 200);
+  EXPECT_LT(ms_since(start), 250) << "a small body waited for budget";
+
+  int served = 0, refused = 0;
+  for (auto& client : clients) {
+    // A refused request's connection closes after the server's linger; a held one stays open.
+    if (!client->wait_closed(1500ms)) {
+      ASSERT_TRUE(client->send(body.substr(kBody - kHeldBack)));
+    }
+    auto response = client->read_response();
+    ASSERT_TRUE(response);
+    if (response->status == 200) {
+      ++served;
+      EXPECT_EQ(response->body.size(), kBody);
+    } else {
+      ++refused;
+      EXPECT_EQ(response->status, 503);
+      EXPECT_EQ(response->header("Retry-After"), "1");
+    }
+  }
+  EXPECT_EQ(served, 2);
+  EXPECT_EQ(refused, static_cast<int>(kClients) - 2);
+  EXPECT_TRUE(eventually([&] { return server->stats().bodyBudgetInUse == 0; }));
+  std::printf("[ measured ] budget 1 MiB, %zu bodies of %zu bytes stalled: peak held %zu bytes, %d served, %d answered 503\n",
+              kClients, kBody, server->stats().bodyBudgetPeak, served, refused);
 }
 
 TEST(Server, AtTheCapTheLongestIdleConnectionIsEvicted) {
