@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Build the test tools (kube-apiserver, etcd, helm) from pinned upstream Go
-# modules into .cache/tools/<name>-<version>, and on request cpprestsdk built
+# Build the test tools (kube-apiserver, etcd, helm, promtool) from pinned upstream
+# Go modules into .cache/tools/<name>-<version>, and on request cpprestsdk built
 # with ThreadSanitizer from Debian's source package (cpprest-tsan). Already-built
 # tools are skipped, so a warm run is instant.
 #
-# Usage: scripts/build-tools.sh [kube-apiserver|etcd|helm|cpprest-tsan ...]
-#        (default: kube-apiserver etcd helm)
+# Usage: scripts/build-tools.sh [kube-apiserver|etcd|helm|promtool|cpprest-tsan ...]
+#        (default: kube-apiserver etcd helm promtool)
 # Prints one "NAME=PATH" line per tool at the end.
 set -euo pipefail
 
@@ -18,6 +18,8 @@ BUILD_DIR=$CACHE_DIR/build   # generated wrapper modules (never committed)
 KUBE_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
+# Prometheus publishes its Go module as v0.<major><minor>.<patch>: v0.316.0 is Prometheus 3.16.0.
+PROMETHEUS_VERSION=v0.316.0
 # Debian bookworm's cpprest source package: the version of the installed
 # libcpprest-dev, and the SHA-256 of its upstream tarball from Debian's Sources
 # index. Debian's two patches change only the library's own tests.
@@ -125,6 +127,19 @@ build_helm() {
     "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 }
 
+# promtool, to lint the operator's and the webhook's /metrics as Prometheus would read them.
+build_promtool() {
+  local out=$1 dir release
+  dir=$(new_wrapper promtool "$PROMETHEUS_VERSION")
+  printf 'module local/promtool-wrapper\n\ngo 1.26.0\n\nrequire github.com/prometheus/prometheus %s\n' \
+    "$PROMETHEUS_VERSION" > "$dir/go.mod"
+  (cd "$dir" && go get "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION")
+  release=${PROMETHEUS_VERSION#v0.}   # 316.0 -> 3.16.0
+  release="${release:0:1}.${release:1}"
+  go_build_into "$dir" "$out" github.com/prometheus/prometheus/cmd/promtool \
+    "-X github.com/prometheus/common/version.Version=$release -X github.com/prometheus/common/version.Branch=release"
+}
+
 # fetch_verified URL FILE SHA256: download URL to FILE and check its digest.
 fetch_verified() {
   curl -fsSL -o "$2" "$1"
@@ -152,7 +167,7 @@ build_cpprest_tsan() {
 
 main() {
   local want=("$@")
-  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver etcd helm)
+  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver etcd helm promtool)
   command -v go >/dev/null || { log "go is required"; exit 1; }
   local t
   for t in "${want[@]}"; do
@@ -160,6 +175,7 @@ main() {
       kube-apiserver) timed kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
       etcd)           timed etcd "$ETCD_VERSION" build_etcd ;;
       helm)           timed helm "$HELM_VERSION" build_helm ;;
+      promtool)       timed promtool "$PROMETHEUS_VERSION" build_promtool ;;
       cpprest-tsan)   timed cpprest-tsan "$CPPREST_VERSION" build_cpprest_tsan ;;
       *) log "unknown tool: $t"; exit 2 ;;
     esac
@@ -169,6 +185,7 @@ main() {
       kube-apiserver) echo "KUBE_APISERVER=$(tool_path kube-apiserver "$KUBE_VERSION")" ;;
       etcd)           echo "ETCD=$(tool_path etcd "$ETCD_VERSION")" ;;
       helm)           echo "HELM=$(tool_path helm "$HELM_VERSION")" ;;
+      promtool)       echo "PROMTOOL=$(tool_path promtool "$PROMETHEUS_VERSION")" ;;
       cpprest-tsan)   echo "CPPREST_TSAN=$(tool_path cpprest-tsan "$CPPREST_VERSION")" ;;
     esac
   done
