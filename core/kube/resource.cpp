@@ -7,16 +7,12 @@ std::string Resource::api_version() const { return group.empty() ? version : gro
 std::string Resource::name() const { return group.empty() ? plural : plural + "." + group; }
 
 std::string Resource::path(std::string_view ns, std::string_view object_name, std::string_view subresource) const {
-  // Appended piece by piece: `"literal" + std::string(...)` here makes GCC 12 at -O3 report a
-  // memcpy overlap that cannot happen (-Wrestrict false positive, GCC bug 105329).
-  std::string out = group.empty() ? "/api/" : "/apis/";
-  if (!group.empty()) out.append(group).append("/");
-  out.append(version);
-  if (namespaced && !ns.empty()) out.append("/namespaces/").append(url_encode(ns));
-  out.append("/").append(plural);
+  std::string out = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+  if (namespaced && !ns.empty()) out += "/namespaces/" + url_encode(ns);
+  out += "/" + plural;
   if (!object_name.empty()) {
-    out.append("/").append(url_encode(object_name));
-    if (!subresource.empty()) out.append("/").append(subresource);
+    out += "/" + url_encode(object_name);
+    if (!subresource.empty()) out += "/" + std::string(subresource);
   }
   return out;
 }

@@ -91,7 +91,7 @@ TEST(Logging, TextLinesCarryTheScopesFieldsAsKeyValuePairs) {
 
 TEST(Logging, FieldsBelongToTheThreadThatSetThemAndCanBeCarriedToAnother) {
   LogCapture capture("json");
-  FieldScope scope({{"gateway", "platform/llm"}});
+  FieldScope scope(std::vector<Field>{{"gateway", "platform/llm"}});
   std::thread([] { spdlog::info("another thread"); }).join();
   std::thread([carried = current_fields()] {
     FieldScope same(carried);
