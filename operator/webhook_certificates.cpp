@@ -624,10 +624,11 @@ WebhookCertificateController::PassResult WebhookCertificateController::reconcile
       client_.create(kube::resources::kSecrets, ns, secret, write);
       wrote("webhook_secret");
     };
-    if (options_.secretOwnedByConfiguration && !configuration) {
-      // An owned Secret is written only while its owner exists: once `helm uninstall` has deleted the
-      // configuration (and the garbage collector the Secret), an operator still shutting down must
-      // not leave a new, unowned copy of the CA key behind. The watch brings us back when it appears.
+    // An owned Secret is written only while its owner exists: once `helm uninstall` has deleted the
+    // configuration (and the garbage collector the Secret), an operator still shutting down must
+    // not leave a new, unowned copy of the CA key behind. The watch brings us back when it appears.
+    const bool awaiting_owner = options_.secretOwnedByConfiguration && !configuration;
+    if (awaiting_owner) {
       spdlog::debug("{} is written once ValidatingWebhookConfiguration {}, its owner, exists", where, options_.webhookConfiguration);
     } else if (!live) {
       create();
@@ -657,8 +658,10 @@ WebhookCertificateController::PassResult WebhookCertificateController::reconcile
       }
       spdlog::info("updated {}: {}", where, join(plan.reasons, "; "));
     }
-    if (auto v = certificate_validity(plan.data.caCrt)) expiryMetric_.labels({"ca"}).set(seconds_since_epoch(v->notAfter));
-    if (auto v = certificate_validity(plan.data.tlsCrt)) {
+    if (auto v = certificate_validity(plan.data.caCrt); v && !awaiting_owner) {
+      expiryMetric_.labels({"ca"}).set(seconds_since_epoch(v->notAfter));
+    }
+    if (auto v = certificate_validity(plan.data.tlsCrt); v && !awaiting_owner) {
       expiryMetric_.labels({"serving"}).set(seconds_since_epoch(v->notAfter));
     }
 

@@ -32,7 +32,7 @@ op_probe=$(free_port) wh_port=$(free_port) wh_probe=$(free_port)
 "$BINARY" operator --kubeconfig "$KUBECONFIG" --leader-elect=false --probe-address="127.0.0.1:$op_probe" \
   --log-format=json --log-level=debug > "$WORK/operator.log" 2>&1 &
 CHILD_PIDS+=($!)
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=webhook \
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=webhook -addext subjectAltName=DNS:webhook \
   -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
 "$BINARY" webhook --kubeconfig "$KUBECONFIG" --listen-address="127.0.0.1:$wh_port" --probe-address="127.0.0.1:$wh_probe" \
   --tls-cert-file="$WORK/tls.crt" --tls-key-file="$WORK/tls.key" --log-format=json --log-level=debug > "$WORK/webhook.log" 2>&1 &
