@@ -111,6 +111,13 @@ spec:
   default: true
 EOF
 
+# `kubectl get -o wide` adds the priority-1 printer columns; the default view stays narrow.
+header() { k -n tenants get "$@" | head -n1 | tr -s ' '; }
+[[ $(header planogateway gw -o wide) == *" IMAGE REPLICAS CONFIGHASH"* ]] || fail "gateway -o wide columns: $(header planogateway gw -o wide)"
+[[ $(header modelprovider gpt-4o -o wide) == *" BASEURL PASSTHROUGH KEYSECRET"* ]] || fail "provider -o wide columns: $(header modelprovider gpt-4o -o wide)"
+[[ $(header planogateway gw) != *IMAGE* && $(header modelprovider gpt-4o) != *BASEURL* ]] || fail "the wide columns show without -o wide"
+log "ok: kubectl get -o wide shows image, replicas and config hash of gateways; base URL and auth of providers"
+
 # --- uninstall ---------------------------------------------------------------
 out=$(h uninstall "$RELEASE" 2>&1) || { printf '%s\n' "$out" >&2; fail "helm uninstall"; }
 grep -q 'kept due to the resource policy' <<<"$out" || fail "helm did not report keeping the CRDs: $out"
