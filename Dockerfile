@@ -30,9 +30,8 @@ COPY webhook webhook
 COPY cli cli
 COPY bench bench
 ARG PLANO_VERSION=0.1.0
-# RelWithDebInfo is what scripts/test.sh builds and tests (-O2; warnings are
-# errors, so another optimisation level could fail on warnings never seen in
-# CI); strip drops the debug info. PLANO_VERSION shows in the startup log line
+# RelWithDebInfo is what scripts/test.sh builds and tests (-O2), so the image
+# runs the code CI ran; strip drops the debug info. PLANO_VERSION shows in the startup log line
 # and the plano_operator_build_info metric.
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLANO_BUILD_TESTS=OFF \
       "-DCMAKE_CXX_FLAGS=-DPLANO_VERSION='\"${PLANO_VERSION}\"'" \

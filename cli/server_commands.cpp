@@ -144,6 +144,10 @@ int operator_command(const std::vector<std::string>& args, std::ostream& out, st
       {"webhook-cert-validity-hours", "PLANO_WEBHOOK_CERT_VALIDITY_HOURS",
        "serving certificate lifetime, renewed with a third left; default 8760 (the CA lives 10 years)",
        [&](auto v) { o.webhookCertValidity = std::chrono::hours(parse_positive(v, "--webhook-cert-validity-hours")); }},
+      {"webhook-secret-owned-by-configuration", "PLANO_WEBHOOK_SECRET_OWNED_BY_CONFIGURATION",
+       "true: the Secret gets an owner reference to the ValidatingWebhookConfiguration, so deleting that (helm "
+       "uninstall) deletes the Secret and its CA key too; false removes it; default false",
+       [&](auto v) { o.webhookSecretOwnedByConfiguration = parse_bool(v, "--webhook-secret-owned-by-configuration"); }},
   });
   return serve("operator", args, flags, common, [&] { return op::run_manager(o); }, out, err);
 }

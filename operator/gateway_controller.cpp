@@ -3,11 +3,15 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <random>
+
 #include "core/api/decode.h"
 #include "core/encoding/base64.h"
 #include "core/kube/errors.h"
 #include "core/kube/events.h"
 #include "core/kube/namespace_labels.h"
+#include "core/log/logging.h"
 #include "operator/conditions.h"
 #include "operator/desired_objects.h"
 #include "operator/gateway_plan.h"
@@ -21,6 +25,14 @@ using nlohmann::json;
 std::pair<std::string, std::string> split_key(const std::string& key) {
   auto slash = key.find('/');
   return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+// Tells one reconcile's log lines from another's (the same gateway is reconciled many times).
+std::string new_reconcile_id() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(random()));
+  return text;
 }
 
 std::map<std::string, std::string> decode_secret_data(const json& secret) {
@@ -49,8 +61,8 @@ GatewayController::GatewayController(kube::ApiClient& client, Caches& caches, me
   metrics.gauge("plano_operator_workqueue_depth", "Gateway keys waiting for a worker.");
   metrics.on_collect([this, &metrics] {
     metrics.gauge("plano_operator_workqueue_depth", "Gateway keys waiting for a worker.").labels().set(static_cast<double>(queue_.depth()));
-    metrics.gauge("plano_operator_watch_restarts", "Watches reopened after the first, all informers.")
-        .labels().set(static_cast<double>(caches_.watch_restarts()));
+    metrics.counter("plano_operator_watch_restarts_total", "Watches reopened after the first, all informers.")
+        .labels().advance_to(static_cast<double>(caches_.watch_restarts()));
   });
 }
 
@@ -91,6 +103,12 @@ void GatewayController::resync_loop() {
 void GatewayController::work() {
   while (auto key = queue_.get()) {
     auto started = std::chrono::steady_clock::now();
+    const auto [ns, name] = split_key(*key);
+    log::FieldScope fields({{"kind", std::string(api::kGatewayKind)},
+                            {"namespace", ns},
+                            {"name", name},
+                            {"gateway", *key},
+                            {"reconcileID", new_reconcile_id()}});
     try {
       reconcile(*key);
       queue_.forget(*key);
@@ -234,7 +252,9 @@ void GatewayController::record_events(const std::vector<EventNote>& events, cons
     record.reporting_controller = "plano-operator.io/operator";
     record.reporting_instance = options_.instance;
     // Events are best effort: one that cannot be recorded is logged, not retried.
-    writer_.submit("event/" + std::to_string(++events_submitted_), [this, record = std::move(record)] {
+    writer_.submit("event/" + std::to_string(++events_submitted_),
+                   [this, record = std::move(record), fields = log::current_fields()] {
+      log::FieldScope scope(fields);
       try {
         kube::create_event(client_, record);
         ++writes_;

@@ -11,6 +11,7 @@
 #include "core/process/signals.h"
 #include "core/http/probes.h"
 #include "core/kube/client.h"
+#include "core/metrics/process.h"
 #include "core/metrics/registry.h"
 #include "operator/caches.h"
 #include "operator/gateway_controller.h"
@@ -32,6 +33,7 @@ int run_manager(const ManagerOptions& o) {
   kube::Client client(config);
 
   metrics::Registry registry;
+  metrics::register_process_metrics(registry);
   registry.gauge("plano_operator_build_info", "Build information.", {"version"}).labels({PLANO_VERSION}).set(1);
   auto& leader_gauge = registry.gauge("plano_operator_leader", "1 while this process leads.").labels();
 
@@ -49,6 +51,7 @@ int run_manager(const ManagerOptions& o) {
     wc.secretName = o.webhookSecret;
     wc.webhookConfiguration = o.webhookConfiguration;
     wc.servingValidity = o.webhookCertValidity;
+    wc.secretOwnedByConfiguration = o.webhookSecretOwnedByConfiguration;
     certificates = std::make_unique<WebhookCertificateController>(client, registry, wc);
   }
 

@@ -29,6 +29,7 @@ struct ManagerOptions {
   std::string webhookSecret = "plano-operator-webhook-tls";
   std::string webhookConfiguration = "plano-operator";
   std::chrono::hours webhookCertValidity{24 * 365};
+  bool webhookSecretOwnedByConfiguration = false;
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.

@@ -277,6 +277,25 @@ WebhookTlsData secret_tls_data(const json& secret) {
   return {decoded(data, kTlsCertKey), decoded(data, kTlsKeyKey), decoded(data, kCaCertKey), decoded(data, kCaKeyKey)};
 }
 
+// The Secret's owner references as they should be: those others set kept; one to the webhook
+// configuration added (when asked for and the configuration exists) or else removed. No
+// blockOwnerDeletion: that would need rights on the configuration's finalizers.
+json secret_owner_references(const json& current, const std::optional<json>& configuration,
+                             const WebhookCertificateOptions& options) {
+  json out = json::array();
+  for (const auto& ref : current) {
+    const bool ours = ref.value("kind", "") == "ValidatingWebhookConfiguration" && ref.value("name", "") == options.webhookConfiguration;
+    if (!ours) out.push_back(ref);
+  }
+  if (options.secretOwnedByConfiguration && configuration) {
+    out.push_back({{"apiVersion", "admissionregistration.k8s.io/v1"},
+                   {"kind", "ValidatingWebhookConfiguration"},
+                   {"name", options.webhookConfiguration},
+                   {"uid", (*configuration)["metadata"].value("uid", "")}});
+  }
+  return out;
+}
+
 json encoded(const WebhookTlsData& d) {
   return {{kTlsCertKey, encoding::base64_encode(d.tlsCrt)},
           {kTlsKeyKey, encoding::base64_encode(d.tlsKey)},
@@ -570,6 +589,15 @@ WebhookCertificateController::PassResult WebhookCertificateController::reconcile
     } catch (const kube::ApiError& e) {
       if (!e.is(kube::ErrorReason::NotFound)) throw;
     }
+    std::optional<json> configuration;
+    try {
+      configuration = client_.get(kube::resources::kValidatingWebhookConfigurations, "", options_.webhookConfiguration);
+      result.configurationFound = true;
+    } catch (const kube::ApiError& e) {
+      if (!e.is(kube::ErrorReason::NotFound)) throw;
+    }
+    const json live_owners = live ? (*live)["metadata"].value("ownerReferences", json::array()) : json::array();
+    const json owners = secret_owner_references(live_owners, configuration, options_);
     std::optional<WebhookTlsData> current;
     if (live) current = secret_tls_data(*live);
     auto plan = plan_certificates(current, {options_.service, ns, options_.servingValidity, options_.caValidity}, now);
@@ -592,10 +620,17 @@ WebhookCertificateController::PassResult WebhookCertificateController::reconcile
                        {"labels", {{"app.kubernetes.io/name", "plano-operator"}, {"app.kubernetes.io/component", "webhook-certificates"}}}}},
                      {"type", "kubernetes.io/tls"},
                      {"data", encoded(plan.data)}};
+      if (!owners.empty()) secret["metadata"]["ownerReferences"] = owners;
       client_.create(kube::resources::kSecrets, ns, secret, write);
       wrote("webhook_secret");
     };
-    if (!live) {
+    // An owned Secret is written only while its owner exists: once `helm uninstall` has deleted the
+    // configuration (and the garbage collector the Secret), an operator still shutting down must
+    // not leave a new, unowned copy of the CA key behind. The watch brings us back when it appears.
+    const bool awaiting_owner = options_.secretOwnedByConfiguration && !configuration;
+    if (awaiting_owner) {
+      spdlog::debug("{} is written once ValidatingWebhookConfiguration {}, its owner, exists", where, options_.webhookConfiguration);
+    } else if (!live) {
       create();
       spdlog::info("created {} with a new CA and serving certificate for Service {}/{}", where, ns, options_.service);
     } else if (recreate) {
@@ -606,27 +641,31 @@ WebhookCertificateController::PassResult WebhookCertificateController::reconcile
       wrote("webhook_secret");
       create();
       spdlog::warn("replaced {}: {}", where, join(plan.reasons, "; "));
-    } else if (plan.changed) {
+    } else if (plan.changed || owners != live_owners) {
       json updated = *live;
       if (!updated["data"].is_object()) updated["data"] = json::object();
       updated["data"].update(encoded(plan.data));  // other keys someone added stay
+      if (owners.empty()) {
+        updated["metadata"].erase("ownerReferences");
+      } else {
+        updated["metadata"]["ownerReferences"] = owners;
+      }
       client_.update(kube::resources::kSecrets, updated, write);  // resourceVersion kept: Conflict if stale
       wrote("webhook_secret");
+      if (owners != live_owners) {
+        plan.reasons.push_back(std::string(options_.secretOwnedByConfiguration ? "owner reference to" : "no owner reference to") +
+                               " ValidatingWebhookConfiguration " + options_.webhookConfiguration);
+      }
       spdlog::info("updated {}: {}", where, join(plan.reasons, "; "));
     }
-    if (auto v = certificate_validity(plan.data.caCrt)) expiryMetric_.labels({"ca"}).set(seconds_since_epoch(v->notAfter));
-    if (auto v = certificate_validity(plan.data.tlsCrt)) {
+    if (auto v = certificate_validity(plan.data.caCrt); v && !awaiting_owner) {
+      expiryMetric_.labels({"ca"}).set(seconds_since_epoch(v->notAfter));
+    }
+    if (auto v = certificate_validity(plan.data.tlsCrt); v && !awaiting_owner) {
       expiryMetric_.labels({"serving"}).set(seconds_since_epoch(v->notAfter));
     }
 
-    json configuration;
-    try {
-      configuration = client_.get(kube::resources::kValidatingWebhookConfigurations, "", options_.webhookConfiguration);
-      result.configurationFound = true;
-    } catch (const kube::ApiError& e) {
-      if (!e.is(kube::ErrorReason::NotFound)) throw;
-    }
-    if (!result.configurationFound) {
+    if (!configuration) {
       // Expected for a moment during installation; the watch brings us back when it appears.
       if (!warnedMissingConfiguration_.exchange(true)) {
         spdlog::warn("ValidatingWebhookConfiguration {} does not exist yet; its caBundle is set once it does "
@@ -635,7 +674,7 @@ WebhookCertificateController::PassResult WebhookCertificateController::reconcile
       }
     } else {
       warnedMissingConfiguration_ = false;
-      json patch = ca_bundle_patch(configuration, plan.data.caCrt);
+      json patch = ca_bundle_patch(*configuration, plan.data.caCrt);
       if (!patch.empty()) {
         client_.patch(kube::resources::kValidatingWebhookConfigurations, "", options_.webhookConfiguration,
                       kube::PatchType::Json, patch, write);

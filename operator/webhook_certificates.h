@@ -112,6 +112,9 @@ struct WebhookCertificateOptions {
   std::string service = "plano-operator-webhook";
   std::string secretName = "plano-operator-webhook-tls";
   std::string webhookConfiguration = "plano-operator";     // ValidatingWebhookConfiguration name
+  // The configuration owns the Secret (an owner reference), so the garbage collector deletes the
+  // Secret, CA key included, with the configuration; false removes that reference.
+  bool secretOwnedByConfiguration = false;
   std::chrono::seconds servingValidity{std::chrono::hours(24 * 365)};
   std::chrono::seconds caValidity{std::chrono::hours(24 * 3650)};
   std::chrono::seconds resync{600};  // a pass at least this often, even with no change seen

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build the test tools (kube-apiserver, kube-controller-manager, kube-scheduler,
-# etcd, kwok, helm) from pinned upstream Go modules into
+# etcd, kwok, helm, promtool) from pinned upstream Go modules into
 # .cache/tools/<name>-<version>, and on request cpprestsdk built with
 # ThreadSanitizer from Debian's source package (cpprest-tsan). Already-built
 # tools are skipped, so a warm run is instant.
 #
 # Usage: scripts/build-tools.sh [kube-apiserver|kube-controller-manager|
-#          kube-scheduler|etcd|kwok|helm|cpprest-tsan ...]
+#          kube-scheduler|etcd|kwok|helm|promtool|cpprest-tsan ...]
 #        (default: all but cpprest-tsan)
 # Prints one "NAME=PATH" line per tool at the end.
 set -euo pipefail
@@ -21,6 +21,8 @@ KUBE_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 KWOK_VERSION=v0.8.0
+# Prometheus publishes its Go module as v0.<major><minor>.<patch>: v0.316.0 is Prometheus 3.16.0.
+PROMETHEUS_VERSION=v0.316.0
 # Debian bookworm's cpprest source package: the version of the installed
 # libcpprest-dev, and the SHA-256 of its upstream tarball from Debian's Sources
 # index. Debian's two patches change only the library's own tests.
@@ -172,6 +174,19 @@ build_kwok() {
 
 kwok_stages_path() { echo "$TOOLS_DIR/kwok-stages-$KWOK_VERSION.yaml"; }
 
+# promtool, to lint the operator's and the webhook's /metrics as Prometheus would read them.
+build_promtool() {
+  local out=$1 dir release
+  dir=$(new_wrapper promtool "$PROMETHEUS_VERSION")
+  printf 'module local/promtool-wrapper\n\ngo 1.26.0\n\nrequire github.com/prometheus/prometheus %s\n' \
+    "$PROMETHEUS_VERSION" > "$dir/go.mod"
+  (cd "$dir" && go get "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION")
+  release=${PROMETHEUS_VERSION#v0.}   # 316.0 -> 3.16.0
+  release="${release:0:1}.${release:1}"
+  go_build_into "$dir" "$out" github.com/prometheus/prometheus/cmd/promtool \
+    "-X github.com/prometheus/common/version.Version=$release -X github.com/prometheus/common/version.Branch=release"
+}
+
 # fetch_verified URL FILE SHA256: download URL to FILE and check its digest.
 fetch_verified() {
   curl -fsSL -o "$2" "$1"
@@ -199,7 +214,7 @@ build_cpprest_tsan() {
 
 main() {
   local want=("$@")
-  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm)
+  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm promtool)
   command -v go >/dev/null || { log "go is required"; exit 1; }
   local t
   for t in "${want[@]}"; do
@@ -209,6 +224,7 @@ main() {
       etcd)           timed etcd "$ETCD_VERSION" build_etcd ;;
       helm)           timed helm "$HELM_VERSION" build_helm ;;
       kwok)           timed kwok "$KWOK_VERSION" build_kwok ;;
+      promtool)       timed promtool "$PROMETHEUS_VERSION" build_promtool ;;
       cpprest-tsan)   timed cpprest-tsan "$CPPREST_VERSION" build_cpprest_tsan ;;
       *) log "unknown tool: $t"; exit 2 ;;
     esac
@@ -222,6 +238,7 @@ main() {
       helm)           echo "HELM=$(tool_path helm "$HELM_VERSION")" ;;
       kwok)           echo "KWOK=$(tool_path kwok "$KWOK_VERSION")"
                       echo "KWOK_STAGES=$(kwok_stages_path)" ;;
+      promtool)       echo "PROMTOOL=$(tool_path promtool "$PROMETHEUS_VERSION")" ;;
       cpprest-tsan)   echo "CPPREST_TSAN=$(tool_path cpprest-tsan "$CPPREST_VERSION")" ;;
     esac
   done

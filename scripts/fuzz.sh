@@ -13,7 +13,7 @@ targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(admission_review offline_manifests kubeconfig)
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DPLANO_FUZZ=ON -DPLANO_BUILD_TESTS=OFF >/dev/null
+  -DPLANO_FUZZ=ON -DPLANO_BUILD_TESTS=OFF -DPLANO_WERROR="${PLANO_WERROR:-OFF}" >/dev/null
 ninja -C build-fuzz "${targets[@]/%/_fuzz}"
 
 for target in "${targets[@]}"; do

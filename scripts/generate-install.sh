@@ -74,7 +74,8 @@ metadata:
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/enforce-version: latest
 EOF
-  "$HELM" template "$RELEASE" "$work/chart" --namespace "$NAMESPACE"
+  # --skip-tests: the helm test pod is for `helm test`; kubectl would simply run it.
+  "$HELM" template "$RELEASE" "$work/chart" --namespace "$NAMESPACE" --skip-tests
 } > "$work/install.yaml"
 
 if $check; then

@@ -23,13 +23,13 @@ stage() {
 }
 
 stage "build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLANO_WERROR=ON >/dev/null
 ninja -C build
 stage "tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 stage "build (ASan+UBSan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLANO_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLANO_SANITIZE=ON -DPLANO_WERROR=ON >/dev/null
 ninja -C build-asan
 stage "tests under ASan+UBSan (all but those running only helm and kubectl)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp \
@@ -38,7 +38,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/test
 
 stage "build (TSan, against cpprestsdk built with TSan)"
 eval "$(scripts/build-tools.sh cpprest-tsan)"
-cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLANO_SANITIZE_THREAD=ON \
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLANO_SANITIZE_THREAD=ON -DPLANO_WERROR=ON \
   -Dcpprestsdk_DIR="$CPPREST_TSAN/lib/cmake/cpprestsdk" >/dev/null
 ninja -C build-tsan unit_tests http_tests kube_integration_tests operator_integration_tests
 stage "unit, informer, watch and controller tests under TSan"
@@ -49,5 +49,5 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/san
   -E '^Auth\.TooManyRequestsIsTypedAndRetriedAfterRetryAfter$'
 
 stage "fuzz (30 s a target)"
-scripts/fuzz.sh 30
+PLANO_WERROR=ON scripts/fuzz.sh 30
 stage

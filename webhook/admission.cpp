@@ -283,6 +283,9 @@ AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cl
   AdmissionOutcome out;
   out.kind = kind;
   out.operation = operation;
+  out.uid = uid;
+  out.namespace_ = ns;
+  out.name = str(*req, "name");
   json response = {{"uid", uid}, {"allowed", true}};
   Verdict verdict;
   if (operation == "CREATE" || operation == "UPDATE") {
@@ -299,19 +302,23 @@ AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cl
       auto decoded = api::decode_provider(object);
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
       if (decoded.errors.empty()) {
-        verdict = judge_provider(*decoded.object, *cluster(decoded.object->gatewayNamespace() + "/" + decoded.object->spec.gatewayRef.name));
+        out.gateway = decoded.object->gatewayNamespace() + "/" + decoded.object->spec.gatewayRef.name;
+        verdict = judge_provider(*decoded.object, *cluster(out.gateway));
         // Asked of the API server only for an object that passes every other rule.
         if (verdict.errors.empty()) check_secret_access(*decoded.object, *req, may_read_secret, verdict);
       }
     } else {
       auto decoded = api::decode_gateway(object);
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
-      if (decoded.errors.empty()) verdict = judge_gateway(*decoded.object, *cluster(api::key_of(decoded.object->metadata)));
+      if (decoded.errors.empty()) {
+        out.gateway = api::key_of(decoded.object->metadata);
+        verdict = judge_gateway(*decoded.object, *cluster(out.gateway));
+      }
     }
   }
   if (!verdict.warnings.empty()) response["warnings"] = verdict.warnings;
   if (!verdict.errors.empty()) {
-    std::string message = kind + " " + ns + "/" + str(*req, "name") + " is refused: ";
+    std::string message = kind + " " + ns + "/" + out.name + " is refused: ";
     for (std::size_t i = 0; i < verdict.errors.size(); ++i) message += (i ? "; " : "") + verdict.errors[i];
     response["allowed"] = false;
     response["status"] = {{"code", 422}, {"reason", "Invalid"}, {"message", message}};

@@ -57,6 +57,9 @@ struct AdmissionOutcome {
   nlohmann::json body;   // the AdmissionReview response, or a Status for 400
   // For metrics: kind, operation and verdict (allowed, denied, error).
   std::string kind, operation, verdict;
+  // For the log line: the request's uid, the object's namespace and name, and the gateway
+  // ("namespace/name") it belongs to, each empty when the request did not say.
+  std::string uid, namespace_, name, gateway;
 };
 
 AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster, const SecretReadAccess& may_read_secret);

@@ -13,6 +13,8 @@
 #include "core/http/probes.h"
 #include "core/http/server.h"
 #include "core/kube/client.h"
+#include "core/log/logging.h"
+#include "core/metrics/process.h"
 #include "webhook/cluster_cache.h"
 
 namespace plano::webhook {
@@ -62,6 +64,26 @@ void publish_server_stats(metrics::Registry& registry, const http::Server& serve
   });
 }
 
+// One line per review, with what it was about as fields: a refusal at info (someone was refused
+// something), the rest at debug, so a busy cluster's allowed writes do not flood the log.
+void log_review(const AdmissionOutcome& outcome) {
+  const std::pair<const char*, const std::string*> known[] = {{"kind", &outcome.kind},       {"namespace", &outcome.namespace_},
+                                                               {"name", &outcome.name},       {"gateway", &outcome.gateway},
+                                                               {"operation", &outcome.operation}, {"uid", &outcome.uid}};
+  std::vector<log::Field> fields;
+  for (const auto& [key, value] : known) {
+    if (!value->empty()) fields.emplace_back(key, *value);
+  }
+  log::FieldScope scope(std::move(fields));
+  if (outcome.verdict == "denied") {
+    spdlog::info("admission denied: {}", outcome.body["response"]["status"].value("message", ""));
+  } else if (outcome.verdict == "error") {
+    spdlog::debug("admission request refused as malformed: {}", outcome.body.value("message", ""));
+  } else {
+    spdlog::debug("admission {}", outcome.verdict);
+  }
+}
+
 }  // namespace
 
 SecretReadAccess secret_read_access(kube::ApiClient& client) {
@@ -98,6 +120,7 @@ std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::funct
       return http::Response::text(503, "the webhook's view of the cluster is still loading; retry shortly\n");
     }
     auto outcome = review(req.body, cluster, may_read_secret);
+    log_review(outcome);
     const std::string kind = kind_label(outcome.kind);
     requests.labels({kind, operation_label(outcome.operation), outcome.verdict}).inc();
     latency.labels({kind}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -117,6 +140,7 @@ int run_webhook(const WebhookOptions& o) {
 
   auto certificates = std::make_shared<http::CertificateWatcher>(http::CertificateWatcherOptions{o.certFile, o.keyFile, o.certPoll});
   metrics::Registry registry;
+  metrics::register_process_metrics(registry);
   auto [host, port] = http::parse_address(o.listenAddress, "--listen-address");
   http::ServerOptions admission;
   admission.address = host;

@@ -133,6 +133,12 @@ void Counter::inc(double by) {
   if (by > 0) value_.fetch_add(by, std::memory_order_relaxed);
 }
 
+void Counter::advance_to(double total) {
+  double current = value_.load(std::memory_order_relaxed);
+  while (total > current && !value_.compare_exchange_weak(current, total, std::memory_order_relaxed)) {
+  }
+}
+
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
     if (!std::isfinite(bounds_[i]) || (i > 0 && bounds_[i] <= bounds_[i - 1])) {

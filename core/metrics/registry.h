@@ -17,6 +17,10 @@ namespace plano::metrics {
 class Counter {
  public:
   void inc(double by = 1);
+  // For a total counted elsewhere (the kernel's CPU time, informers' watch restarts), copied in
+  // at scrape time: the value becomes `total` unless it is already larger, so a counter never
+  // goes down even when two scrapes race.
+  void advance_to(double total);
   double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:

@@ -8,8 +8,10 @@
 #    changed values updates the CRD in the cluster (CRDs are templates, not
 #    crds/, which helm never upgrades) and the objects the values drive, and
 #    keeps the caBundle the operator wrote into the webhook configuration;
-#  - uninstall removes everything but the CRDs, and the custom resources in
-#    them survive; installing again adopts the kept CRDs.
+#  - uninstall removes everything but the CRDs (the leader-election Lease
+#    included: no object of the release is left in its namespace), and the
+#    custom resources in them survive; installing again adopts the kept CRDs,
+#    and with uninstall.keepLeaseAndWebhookSecret the Lease stays too.
 set -euo pipefail
 # shellcheck source=tests/chart/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -43,7 +45,7 @@ h install "$RELEASE" "$CHART" >/dev/null || fail "helm install with default valu
 for object in $GW_CRD $MP_CRD deploy/$RELEASE-operator deploy/$RELEASE-webhook \
   service/$RELEASE-webhook pdb/$RELEASE-webhook sa/$RELEASE-operator sa/$RELEASE-webhook \
   validatingwebhookconfiguration/$RELEASE clusterrole/$RELEASE-operator clusterrole/$RELEASE-webhook \
-  role/$RELEASE-operator-leader-election role/$RELEASE-operator-webhook-certificates; do
+  role/$RELEASE-operator-leader-election role/$RELEASE-operator-webhook-certificates lease/$RELEASE; do
   k -n "$NS" get "$object" >/dev/null 2>&1 || fail "after install, $object is missing"
 done
 k wait --for=condition=Established --timeout=60s $GW_CRD $MP_CRD >/dev/null || fail "CRDs not established"
@@ -63,13 +65,18 @@ k patch validatingwebhookconfiguration "$RELEASE" --type=json \
   -p "[{\"op\":\"add\",\"path\":\"/webhooks/0/clientConfig/caBundle\",\"value\":\"$ca_bundle\"}]" >/dev/null ||
   fail "cannot set caBundle"
 
+# What the operator's leader election does: take the chart's empty Lease.
+k -n "$NS" patch lease "$RELEASE" --type=merge -p '{"spec":{"holderIdentity":"plano-operator-0","leaseDurationSeconds":15}}' >/dev/null ||
+  fail "cannot take the Lease"
+[[ -z $(k -n "$NS" get pods -o name) ]] || fail "helm install created a pod (the test pod is a hook for helm test only)"
+
 # --- upgrade -----------------------------------------------------------------
 # A copy of the chart whose PlanoGateway CRD has one more printer column.
 cp -R "$CHART" "$WORK/chart"
 crd=$WORK/chart/files/crds/plano-operator.io_planogateways.yaml
 grep -q '^      additionalPrinterColumns:$' "$crd" || fail "test setup: cannot find additionalPrinterColumns in $crd"
-sed -i 's/^      additionalPrinterColumns:$/&\n        - {name: ConfigHash, type: string, priority: 1, description: Hash of the running config (test column)., jsonPath: .status.configHash}/' "$crd"
-grep -q 'name: ConfigHash' "$crd" || fail "test setup: could not add the printer column"
+sed -i 's/^      additionalPrinterColumns:$/&\n        - {name: UpgradeTest, type: string, priority: 1, description: A column only the upgraded chart has., jsonPath: .status.configHash}/' "$crd"
+grep -q 'name: UpgradeTest' "$crd" || fail "test setup: could not add the printer column"
 
 # Changed values: debug logs, and the webhook no longer reviews objects in
 # namespaces labelled plano-chart-test/skip-webhook (so the custom resources
@@ -78,15 +85,17 @@ h upgrade "$RELEASE" "$WORK/chart" --set logging.level=debug \
   --set-json 'webhook.namespaceSelector={"matchExpressions":[{"key":"plano-chart-test/skip-webhook","operator":"DoesNotExist"}]}' \
   >/dev/null || fail "helm upgrade with a changed CRD and changed values"
 columns=$(k get $GW_CRD -o jsonpath='{.spec.versions[0].additionalPrinterColumns[*].name}')
-[[ " $columns " == *" ConfigHash "* ]] || fail "helm upgrade did not update the CRD (printer columns: $columns)"
+[[ " $columns " == *" UpgradeTest "* ]] || fail "helm upgrade did not update the CRD (printer columns: $columns)"
 k -n "$NS" get deploy/$RELEASE-operator -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--log-level=debug' ||
   fail "helm upgrade did not change the operator's --log-level"
 [[ $(k get validatingwebhookconfiguration/$RELEASE -o jsonpath='{.webhooks[0].namespaceSelector.matchExpressions[0].key}') == plano-chart-test/skip-webhook ]] ||
   fail "helm upgrade did not change the webhook's namespaceSelector"
 [[ $(k get validatingwebhookconfiguration/$RELEASE -o jsonpath='{.webhooks[0].clientConfig.caBundle}') == "$ca_bundle" ]] ||
   fail "helm upgrade erased or changed the caBundle the operator wrote"
+[[ $(k -n "$NS" get lease "$RELEASE" -o jsonpath='{.spec.holderIdentity}') == plano-operator-0 ]] ||
+  fail "helm upgrade erased the Lease's holder"
 [[ $(h history "$RELEASE" -o json | grep -o '"revision":[0-9]*' | wc -l) -eq 2 ]] || fail "expected two revisions"
-log "ok: upgrade (new CRD printer column, changed args and webhook selector, caBundle kept)"
+log "ok: upgrade (new CRD printer column, changed args and webhook selector, caBundle and Lease holder kept)"
 
 # Custom resources, which must outlive the release.
 k create namespace tenants >/dev/null
@@ -108,6 +117,13 @@ spec:
   default: true
 EOF
 
+# `kubectl get -o wide` adds the priority-1 printer columns; the default view stays narrow.
+header() { k -n tenants get "$@" | head -n1 | tr -s ' '; }
+[[ $(header planogateway gw -o wide) == *" IMAGE REPLICAS CONFIGHASH"* ]] || fail "gateway -o wide columns: $(header planogateway gw -o wide)"
+[[ $(header modelprovider gpt-4o -o wide) == *" BASEURL PASSTHROUGH KEYSECRET"* ]] || fail "provider -o wide columns: $(header modelprovider gpt-4o -o wide)"
+[[ $(header planogateway gw) != *IMAGE* && $(header modelprovider gpt-4o) != *BASEURL* ]] || fail "the wide columns show without -o wide"
+log "ok: kubectl get -o wide shows image, replicas and config hash of gateways; base URL and auth of providers"
+
 # --- uninstall ---------------------------------------------------------------
 out=$(h uninstall "$RELEASE" 2>&1) || { printf '%s\n' "$out" >&2; fail "helm uninstall"; }
 grep -q 'kept due to the resource policy' <<<"$out" || fail "helm did not report keeping the CRDs: $out"
@@ -115,19 +131,35 @@ for object in $GW_CRD $MP_CRD; do
   k get "$object" >/dev/null 2>&1 || fail "$object was deleted by helm uninstall"
 done
 k -n tenants get planogateway/gw modelprovider/gpt-4o >/dev/null 2>&1 || fail "custom resources did not survive uninstall"
-for object in deploy/$RELEASE-operator deploy/$RELEASE-webhook validatingwebhookconfiguration/$RELEASE \
-  clusterrole/$RELEASE-operator clusterrolebinding/$RELEASE-operator role/$RELEASE-operator-leader-election; do
-  if k -n "$NS" get "$object" >/dev/null 2>&1; then fail "$object is still there after uninstall"; fi
+# Exactly what docs/install.md says stays: the CRDs. Nothing in the release namespace (the
+# operator's run-time Secret aside, which the garbage collector takes with its owner, the webhook
+# configuration), and no cluster-scoped object of the release but the CRDs.
+left=()
+for resource in $(k api-resources --namespaced --verbs=list -o name); do
+  [[ $resource == events || $resource == events.events.k8s.io ]] && continue
+  while read -r object; do
+    # What Kubernetes' own controllers put in every namespace, when they run.
+    [[ -z $object || $object == serviceaccount/default || $object == configmap/kube-root-ca.crt ]] && continue
+    left+=("$object")
+  done < <(k -n "$NS" get "$resource" -o name 2>/dev/null)
 done
-log "ok: uninstall (CRDs and custom resources kept, the rest removed)"
+((${#left[@]} == 0)) || fail "left in namespace $NS after uninstall: ${left[*]}"
+cluster_left=$(for resource in $(k api-resources --namespaced=false --verbs=list -o name); do
+  k get "$resource" -l app.kubernetes.io/instance="$RELEASE" -o name 2>/dev/null
+done | sort | tr '\n' ' ')
+[[ $cluster_left == "customresourcedefinition.apiextensions.k8s.io/modelproviders.plano-operator.io customresourcedefinition.apiextensions.k8s.io/planogateways.plano-operator.io " ]] ||
+  fail "cluster-scoped objects of the release left after uninstall, expected only the two CRDs: $cluster_left"
+log "ok: uninstall (CRDs and custom resources kept; nothing else of the release, the Lease included)"
 
 # --- install again -------------------------------------------------------------
 # The kept CRDs still carry this release's ownership annotations, so the same
 # release name in the same namespace adopts them instead of failing.
-h install "$RELEASE" "$CHART" >/dev/null || fail "helm install over kept CRDs"
+h install "$RELEASE" "$CHART" --set uninstall.keepLeaseAndWebhookSecret=true >/dev/null || fail "helm install over kept CRDs"
 columns=$(k get $GW_CRD -o jsonpath='{.spec.versions[0].additionalPrinterColumns[*].name}')
-[[ " $columns " != *" ConfigHash "* ]] || fail "reinstall did not bring the CRD back to the chart's version"
+[[ " $columns " != *" UpgradeTest "* ]] || fail "reinstall did not bring the CRD back to the chart's version"
 k -n tenants get planogateway/gw >/dev/null 2>&1 || fail "custom resources lost on reinstall"
-h uninstall "$RELEASE" >/dev/null || fail "second helm uninstall"
+out=$(h uninstall "$RELEASE" 2>&1) || { printf '%s\n' "$out" >&2; fail "second helm uninstall"; }
 k get $GW_CRD >/dev/null 2>&1 || fail "CRD deleted by the second uninstall"
-log "ok: install again adopts the kept CRDs"
+grep -q "\[Lease\] $RELEASE" <<<"$out" || fail "helm did not report keeping the Lease: $out"
+k -n "$NS" get lease "$RELEASE" >/dev/null 2>&1 || fail "uninstall.keepLeaseAndWebhookSecret=true, but the Lease was deleted"
+log "ok: install again adopts the kept CRDs; keepLeaseAndWebhookSecret keeps the Lease"

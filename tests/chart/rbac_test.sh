@@ -194,7 +194,11 @@ has_certificate() {
      -n $(k get validatingwebhookconfiguration "$RELEASE" -o jsonpath='{.webhooks[0].clientConfig.caBundle}') ]]
 }
 eventually 30 has_certificate || { dump_on_failure; fail "no serving certificate in Secret $NS/$RELEASE-webhook-tls or no caBundle in the webhook configuration"; }
-log "ok: self-managed certificate and caBundle written"
+# The Secret, with the CA's key, goes when `helm uninstall` deletes its owner (garbage collection).
+owner=$(k -n "$NS" get secret "$RELEASE-webhook-tls" -o jsonpath='{range .metadata.ownerReferences[*]}{.kind}/{.name}/{.uid}{end}')
+[[ $owner == "ValidatingWebhookConfiguration/$RELEASE/$(k get validatingwebhookconfiguration "$RELEASE" -o jsonpath='{.metadata.uid}')" ]] ||
+  fail "Secret $NS/$RELEASE-webhook-tls is not owned by the webhook configuration (owner references: $owner)"
+log "ok: self-managed certificate and caBundle written; the Secret is owned by the webhook configuration"
 
 if grep -in 'forbidden' "$WORK/operator.log" >&2; then
   fail "the operator was refused something (above)"
@@ -216,6 +220,30 @@ ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$wh_prob
 eventually 30 ready || { tail -n 30 "$WORK/webhook.log" >&2; fail "the webhook never became ready as $WEBHOOK_SA"; }
 if grep -in 'forbidden' "$WORK/webhook.log" >&2; then fail "the webhook was refused something (above)"; fi
 log "ok: webhook ready as system:serviceaccount:$NS:$WEBHOOK_SA"
+
+# --- helm test's script, on this host ------------------------------------------
+# The chart's test pod (it needs a kubelet to run in a pod) with what the pod would have: the
+# webhook's ServiceAccount token and the cluster CA, the API server, and the webhook's address.
+mkdir -p "$WORK/test-pod-sa"
+k create token "$WEBHOOK_SA" --namespace "$NS" --duration=10m > "$WORK/test-pod-sa/token" || fail "TokenRequest for $WEBHOOK_SA"
+base64 -d <<<"$ca_data" > "$WORK/test-pod-sa/ca.crt"
+"$HELM" get hooks "$RELEASE" --namespace "$NS" > "$WORK/hooks.yaml" || fail "helm get hooks"
+test_script=$(k create --dry-run=client -f "$WORK/hooks.yaml" -o jsonpath='{.spec.containers[0].args[0]}') ||
+  fail "the release has no helm test pod"
+[[ -n $test_script ]] || fail "the helm test pod has no script"
+if ! API_URL=$PLANO_APISERVER_URL SA_DIR=$WORK/test-pod-sa WEBHOOK_URL="https://127.0.0.1:$wh_port/validate" NAMESPACE=$NS \
+  sh -ec "$test_script" > "$WORK/helm-test.log" 2>&1; then
+  cat "$WORK/helm-test.log" >&2
+  fail "the helm test pod's script fails against a working installation"
+fi
+grep -c '^ok: ' "$WORK/helm-test.log" | grep -qx 3 || { cat "$WORK/helm-test.log" >&2; fail "the helm test script did not check both CRDs and the webhook"; }
+# And it fails when the webhook does not answer.
+if API_URL=$PLANO_APISERVER_URL SA_DIR=$WORK/test-pod-sa WEBHOOK_URL="https://127.0.0.1:$(free_port)/validate" NAMESPACE=$NS \
+  sh -ec "$test_script" > "$WORK/helm-test-down.log" 2>&1; then
+  fail "the helm test pod's script passes although nothing serves the webhook address"
+fi
+grep -q 'FAIL: the webhook at' "$WORK/helm-test-down.log" || { cat "$WORK/helm-test-down.log" >&2; fail "unexpected failure of the helm test script"; }
+log "ok: helm test's script passes against this installation and fails without a webhook"
 
 # --- and nothing more ------------------------------------------------------------
 # refused KUBECONFIG DESCRIPTION KUBECTL-ARGS...: the request itself is answered 403.

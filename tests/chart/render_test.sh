@@ -13,7 +13,7 @@ PYTHON=${PLANO_VENV:-$ROOT/.cache/venv}/bin/python
 
 # Determinism: nothing in the templates may depend on randomness, time or the live cluster.
 if grep -nE '\b(genCA|genPrivateKey|genSelfSignedCert|genSignedCert|randAlpha|randAlphaNum|randNumeric|randAscii|randBytes|uuidv4|lookup|now|date|dateInZone|unixEpoch)\b' \
-  "$CHART"/templates/*; then
+  -r "$CHART/templates"; then
   fail "a template uses a non-deterministic function (above)"
 fi
 "$HELM" template plano-operator "$CHART" -n plano-operator -f "$TESTS/values-all-options.yaml" > "$WORK/a.yaml"
@@ -32,6 +32,12 @@ render existing-secret -f "$TESTS/values-existing-secret.yaml"
 render watch-namespace --set watchNamespace=team-a
 render all -f "$TESTS/values-all-options.yaml"
 render no-aggregation --set rbac.aggregateToDefaultRoles=false
+render security-overrides --set podSecurityContext.runAsUser=10001 --set containerSecurityContext.readOnlyRootFilesystem=false \
+  --set containerSecurityContext.capabilities=null
+render pull-secrets --set-json 'imagePullSecrets=[{"name":"registry-credentials"},"mirror-credentials"]'
+render operator-standbys --set operator.replicas=3
+render operator-standbys-no-pdb --set operator.replicas=3 --set operator.podDisruptionBudget.enabled=false
+render keep-on-uninstall --set uninstall.keepLeaseAndWebhookSecret=true
 
 "$PYTHON" - "$WORK" <<'PY' || fail "rendered objects (above)"
 import sys, yaml
@@ -70,7 +76,7 @@ def volume_secret(deploy):
 # --- defaults ---
 d = load("defaults")
 kinds = sorted({k for k, _ in d})
-check(kinds == sorted(["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
+check(kinds == sorted(["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment", "Lease", "Pod",
                         "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount",
                         "ValidatingWebhookConfiguration"]), f"default kinds: {kinds}")
 
@@ -117,6 +123,73 @@ for dep in (op, wh):
         check(c.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/readyz", f"{name}: readiness /readyz")
     sa = get(d, "ServiceAccount", pod["serviceAccountName"])
     check(sa.get("automountServiceAccountToken") is False, f"{name}: its ServiceAccount does not automount")
+
+# Today's security settings are the defaults of podSecurityContext and containerSecurityContext,
+# for both components and the test pod.
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
+                      "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+def pod_spec(o):
+    return o["spec"]["template"]["spec"] if o.get("kind") == "Deployment" else o.get("spec", {})
+test_pod = get(d, "Pod", "plano-operator-test")
+for o in (op, wh, test_pod):
+    spec = pod_spec(o)
+    check(spec.get("securityContext") == POD_SECURITY, f"{o['metadata']['name']}: default pod securityContext {spec.get('securityContext')}")
+    check(all(c.get("securityContext") == CONTAINER_SECURITY for c in spec.get("containers", [])),
+          f"{o['metadata']['name']}: default container securityContext")
+    check("imagePullSecrets" not in spec, f"{o['metadata']['name']}: no imagePullSecrets by default")
+
+# helm test: a hook pod (never installed by `helm install`) that checks discovery and the webhook Service.
+check(test_pod.get("metadata", {}).get("annotations", {}).get("helm.sh/hook") == "test", "the test pod is a test hook")
+check(test_pod.get("spec", {}).get("restartPolicy") == "Never", "the test pod runs once")
+test_env = {e["name"]: e.get("value") for e in test_pod.get("spec", {}).get("containers", [{}])[0].get("env", [])}
+check(test_env.get("WEBHOOK_URL") == "https://plano-operator-webhook.plano-operator.svc:443/validate",
+      f"the test pod calls the webhook Service: {test_env.get('WEBHOOK_URL')}")
+check(test_pod.get("spec", {}).get("containers", [{}])[0].get("image") == "docker.io/curlimages/curl:8.11.1", "test image")
+
+# The Lease is the chart's (empty; the operator fills it in), so uninstall deletes it.
+lease = get(d, "Lease", "plano-operator")
+check(lease.get("metadata", {}).get("namespace") == "plano-operator", "Lease in the release namespace")
+check(lease.get("spec") == {}, f"the chart sets no Lease spec field (the operator's): {lease.get('spec')}")
+check("helm.sh/resource-policy" not in lease.get("metadata", {}).get("annotations", {}), "the Lease goes on uninstall")
+check(flag(args_of(op), "webhook-secret-owned-by-configuration") == "true", "the webhook configuration owns the Secret")
+check(("PodDisruptionBudget", "plano-operator-operator") not in d, "no operator PDB with one replica")
+
+# Printer columns for kubectl get -o wide (priority 1).
+for crd, wide in (("planogateways.plano-operator.io", ["Image", "Replicas", "ConfigHash"]),
+                  ("modelproviders.plano-operator.io", ["BaseURL", "Passthrough", "KeySecret"])):
+    columns = get(d, "CustomResourceDefinition", crd).get("spec", {}).get("versions", [{}])[0].get("additionalPrinterColumns", [])
+    check([c["name"] for c in columns if c.get("priority") == 1] == wide, f"{crd}: -o wide columns {columns}")
+
+# --- overrides of the security settings: merged over the defaults, null drops a key ---
+s = load("security-overrides")
+for o in (get(s, "Deployment", "plano-operator-operator"), get(s, "Deployment", "plano-operator-webhook"), get(s, "Pod", "plano-operator-test")):
+    spec = pod_spec(o)
+    check(spec.get("securityContext") == dict(POD_SECURITY, runAsUser=10001), f"{o['metadata']['name']}: pod securityContext override")
+    want = {k: v for k, v in CONTAINER_SECURITY.items() if k != "capabilities"}
+    want["readOnlyRootFilesystem"] = False
+    check(all(c.get("securityContext") == want for c in spec.get("containers", [])), f"{o['metadata']['name']}: container securityContext override")
+
+# --- imagePullSecrets: objects, and plain names turned into objects ---
+p = load("pull-secrets")
+for o in (get(p, "Deployment", "plano-operator-operator"), get(p, "Deployment", "plano-operator-webhook"), get(p, "Pod", "plano-operator-test")):
+    check(pod_spec(o).get("imagePullSecrets") == [{"name": "registry-credentials"}, {"name": "mirror-credentials"}],
+          f"{o['metadata']['name']}: imagePullSecrets {pod_spec(o).get('imagePullSecrets')}")
+
+# --- operator standbys get a PodDisruptionBudget, unless turned off ---
+sb = load("operator-standbys")
+op_pdb = get(sb, "PodDisruptionBudget", "plano-operator-operator")
+check(op_pdb.get("spec", {}).get("maxUnavailable") == 1, "operator PDB maxUnavailable 1")
+check(op_pdb.get("spec", {}).get("selector", {}).get("matchLabels") ==
+      get(sb, "Deployment", "plano-operator-operator")["spec"]["selector"]["matchLabels"], "the operator PDB selects the operator pods")
+check(("PodDisruptionBudget", "plano-operator-operator") not in load("operator-standbys-no-pdb"), "operator PDB can be turned off")
+
+# --- keep the Lease and the webhook Secret on uninstall ---
+k = load("keep-on-uninstall")
+check(get(k, "Lease", "plano-operator").get("metadata", {}).get("annotations", {}).get("helm.sh/resource-policy") == "keep",
+      "keepLeaseAndWebhookSecret: the Lease is kept")
+check(flag(args_of(get(k, "Deployment", "plano-operator-operator")), "webhook-secret-owned-by-configuration") == "false",
+      "keepLeaseAndWebhookSecret: the Secret gets no owner")
 
 oa, wa = args_of(op), args_of(wh)
 check(oa[0] == "operator" and wa[0] == "webhook", "subcommands")
@@ -216,6 +289,6 @@ check(img.endswith("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123
 if problems:
     print("\n".join("  - " + p for p in problems))
     sys.exit(1)
-print(f"checked {sum(len(load(n)) for n in ('defaults', 'cert-manager', 'existing-secret', 'watch-namespace', 'all', 'no-aggregation'))} rendered objects")
+print(f"checked {sum(len(load(n)) for n in ('defaults', 'cert-manager', 'existing-secret', 'watch-namespace', 'all', 'no-aggregation', 'security-overrides', 'pull-secrets', 'operator-standbys', 'keep-on-uninstall'))} rendered objects")
 PY
 log "ok: rendered objects"

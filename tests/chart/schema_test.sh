@@ -51,6 +51,11 @@ rejects "an unknown log format" "json" --set logging.format=yaml
 rejects "a malformed CPU quantity" "resources" --set operator.resources.limits.cpu=lots
 rejects "an invalid namespace name" "watchNamespace" --set watchNamespace=Team_A
 rejects "an extraArg that is not a flag" "extraArgs" --set 'operator.extraArgs={verbose}'
+rejects "an imagePullSecret object without a name" "imagePullSecrets" --set-json 'imagePullSecrets=[{"nmae":"regcred"}]'
+rejects "an empty imagePullSecret name" "imagePullSecrets" --set-json 'imagePullSecrets=[""]'
+rejects "a security context that is not an object" "got array, want object" --set 'podSecurityContext={a}'
+rejects "a percentage PDB budget without %" "maxUnavailable" --set-string operator.podDisruptionBudget.maxUnavailable=50
+rejects "a misspelled uninstall key" "additional properties 'keepLease' not allowed" --set uninstall.keepLease=true
 
 # Requirements that depend on other values.
 rejects "existingSecret mode without a Secret name" "existingSecret/name" --set webhook.certificates.mode=existingSecret

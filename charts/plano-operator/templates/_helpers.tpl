@@ -54,13 +54,31 @@ labels and Services, so everything is cut there and suffixes stay short.
 {{/* cert-manager's Certificate object (not the Secret it writes). */}}
 {{- define "plano-operator.certificateName" -}}{{ include "plano-operator.webhookName" . }}-serving{{- end -}}
 
-{{- define "plano-operator.image" -}}
-{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
-{{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{/*
+An image reference: repository@digest when a digest is given, else repository:tag.
+Usage: include "plano-operator.imageRef" (dict "image" .Values.image "defaultTag" .Chart.AppVersion)
+*/}}
+{{- define "plano-operator.imageRef" -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- printf "%s:%s" .image.repository (default .defaultTag .image.tag) -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "plano-operator.image" -}}
+{{- include "plano-operator.imageRef" (dict "image" .Values.image "defaultTag" .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* imagePullSecrets items from the value's list: {name: ...} objects, plain names turned into them. */}}
+{{- define "plano-operator.imagePullSecrets" -}}
+{{- range . }}
+{{- if kindIs "string" . }}
+- name: {{ . }}
+{{- else }}
+- name: {{ .name }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -102,30 +120,6 @@ labels:
 annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- end -}}
-
-{{/*
-Security settings shared by both components' pods. The image runs as a
-numeric non-root user (Dockerfile USER 65532); runAsUser repeats it so the
-kubelet can enforce runAsNonRoot without reading the image.
-*/}}
-{{- define "plano-operator.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
-{{- end -}}
-
-{{- define "plano-operator.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-privileged: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop: [ALL]
-seccompProfile:
-  type: RuntimeDefault
 {{- end -}}
 
 {{/* Identity and namespace from the downward API; the binary reads both as flag defaults. */}}

@@ -208,6 +208,47 @@ TEST_F(WebhookCertificatesTest, SetsTheCaBundleOfAConfigurationCreatedLater) {
   EXPECT_TRUE(eventually([&] { return ca_bundle_matches_secret(); }, 20s));
 }
 
+// What makes `helm uninstall` take the CA key with it: the configuration the chart renders owns the
+// Secret, which is written only while that owner exists; switching ownership off removes the
+// reference (and keeps references others set).
+TEST_F(WebhookCertificatesTest, AnOwnedSecretWaitsForItsOwnerAndLosesTheReferenceWhenNoLongerOwned) {
+  options_.secretOwnedByConfiguration = true;
+  {
+    WebhookCertificateController controller(client_, metrics_, options_);
+    auto pass = controller.reconcile();
+    EXPECT_FALSE(pass.configurationFound);
+    EXPECT_EQ(pass.writes, 0);
+    EXPECT_THROW(secret(), kube::ApiError) << "an owned Secret was written without its owner";
+
+    create_configuration();
+    pass = controller.reconcile();
+    EXPECT_EQ(pass.writes, 2);  // the Secret and the caBundle
+    const json owners = secret()["metadata"]["ownerReferences"];
+    ASSERT_EQ(owners.size(), 1u) << owners;
+    EXPECT_EQ(owners[0]["apiVersion"], "admissionregistration.k8s.io/v1");
+    EXPECT_EQ(owners[0]["kind"], "ValidatingWebhookConfiguration");
+    EXPECT_EQ(owners[0]["name"], vwc_);
+    EXPECT_EQ(owners[0]["uid"], vwc()["metadata"]["uid"]);
+    EXPECT_FALSE(owners[0].contains("blockOwnerDeletion"));
+    EXPECT_EQ(controller.reconcile().writes, 0);
+  }
+
+  // Someone else's owner as well; then ownership by the configuration turned off.
+  const json keeper = client_.create(kube::resources::kConfigMaps, ns_,
+                                     {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "keeper"}, {"namespace", ns_}}}});
+  const json other_owner = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "keeper"}, {"uid", keeper["metadata"]["uid"]}};
+  json with_other = secret();
+  with_other["metadata"]["ownerReferences"].push_back(other_owner);
+  client_.update(kSecrets, with_other);
+  const auto ca_before = decode(secret()).caCrt;
+  options_.secretOwnedByConfiguration = false;
+  WebhookCertificateController controller(client_, metrics_, options_);
+  EXPECT_EQ(controller.reconcile().writes, 1);
+  EXPECT_EQ(secret()["metadata"]["ownerReferences"], json::array({other_owner}));
+  EXPECT_EQ(decode(secret()).caCrt, ca_before);  // the certificates stay
+  EXPECT_EQ(controller.reconcile().writes, 0);
+}
+
 // The manager starts the controller on the election thread, which can run after shutdown began.
 TEST_F(WebhookCertificatesTest, StaysStoppedWhenStartedAfterStop) {
   create_configuration();

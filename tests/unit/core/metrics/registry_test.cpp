@@ -85,6 +85,18 @@ TEST(Registry, CountersOnlyGoUpGaugesGoBothWays) {
   EXPECT_EQ(g.value(), 3);
 }
 
+TEST(Registry, ACounterAdvancedToATotalKeptElsewhereNeverGoesDown) {
+  Registry registry;
+  auto& c = registry.counter("restarts_total", "R.").labels();
+  c.advance_to(4);
+  EXPECT_EQ(c.value(), 4);
+  c.advance_to(3);  // an older reading, from a scrape that raced this one
+  EXPECT_EQ(c.value(), 4);
+  c.inc();
+  c.advance_to(9);
+  EXPECT_EQ(c.value(), 9);
+}
+
 TEST(Registry, RegistrationRules) {
   Registry registry;
   auto& first = registry.counter("a_total", "A.", {"x"});
