@@ -40,7 +40,8 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
       configMaps(client, kube::resources::kConfigMaps, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       ownedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       deployments(client, kube::resources::kDeployments, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
-      services(client, kube::resources::kServices, options_for(o, std::string(kManagedByLabel) + "=plano-operator")) {
+      services(client, kube::resources::kServices, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
+      networkPolicies(client, kube::resources::kNetworkPolicies, options_for(o, std::string(kManagedByLabel) + "=plano-operator")) {
   providers.add_index(kByGateway, [](const json& p) { return std::vector<std::string>{gateway_key_of_provider(p)}; });
   providers.add_index(kBySecret, [](const json& p) {
     const auto spec = p.value("spec", json::object());
@@ -49,8 +50,8 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
     if (!ref.is_object() || !ref.contains("name") || !ref["name"].is_string()) return std::vector<std::string>{};
     return std::vector<std::string>{ns_of(p) + "/" + ref["name"].get<std::string>()};
   });
-  for (auto* owned : {&configMaps, &ownedSecrets, &deployments, &services}) {
-    owned->add_index(kByOwnerGateway, [](const json& o) {
+  for (auto* informer : owned()) {
+    informer->add_index(kByOwnerGateway, [](const json& o) {
       auto meta = o.value("metadata", json::object());
       auto labels = meta.is_object() ? meta.value("labels", json::object()) : json::object();
       if (!labels.is_object() || !labels.contains("plano-operator.io/gateway")) return std::vector<std::string>{};
@@ -108,7 +109,7 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   referencedSecrets.on_update([secret](const json&, const json& n) { secret(n); });
   referencedSecrets.on_delete(secret);
 
-  for (auto* owned : {&configMaps, &ownedSecrets, &deployments, &services}) {
+  for (auto* informer : owned()) {
     auto owner = [enqueue](const json& o) {
       auto meta = o.value("metadata", json::object());
       auto labels = meta.value("labels", json::object());
@@ -116,9 +117,9 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
         enqueue(ns_of(o) + "/" + labels["plano-operator.io/gateway"].get<std::string>());
       }
     };
-    owned->on_add(owner);
-    owned->on_update([owner](const json&, const json& n) { owner(n); });
-    owned->on_delete(owner);
+    informer->on_add(owner);
+    informer->on_update([owner](const json&, const json& n) { owner(n); });
+    informer->on_delete(owner);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "operator/conditions.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 
@@ -35,13 +36,42 @@ nlohmann::json to_json(const std::vector<api::Condition>& conditions) {
   return out;
 }
 
-std::string now_rfc3339() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+std::string now_rfc3339() { return to_rfc3339(std::chrono::system_clock::now()); }
+
+std::string to_rfc3339(std::chrono::system_clock::time_point when) {
+  std::time_t t = std::chrono::system_clock::to_time_t(when);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s) {
+  std::tm tm{};
+  if (s.size() < 19 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
+  auto t = std::chrono::system_clock::from_time_t(timegm(&tm));
+  if (s.size() > 20 && s[19] == '.') {
+    std::size_t end = 20;
+    while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
+    auto frac = s.substr(20, std::min<std::size_t>(end - 20, 6));
+    while (frac.size() < 6) frac += '0';
+    t += std::chrono::microseconds(std::stoll(frac));
+  }
+  return t;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& s) {
+  std::size_t digits = 0;
+  while (digits < s.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+  if (digits == 0) return std::nullopt;
+  const long long n = std::stoll(s.substr(0, digits));
+  const auto unit = s.substr(digits);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "s") return std::chrono::seconds(n);
+  if (unit == "m") return std::chrono::minutes(n);
+  if (unit == "h") return std::chrono::hours(n);
+  return std::nullopt;
 }
 
 }  // namespace plano::op

@@ -1,5 +1,7 @@
 #include "operator/desired_objects.h"
 
+#include <algorithm>
+
 #include "core/encoding/base64.h"
 #include "core/render/renderer.h"
 
@@ -39,6 +41,35 @@ const api::Listener& model_listener(const api::PlanoGateway& gw) {
   return gw.spec.listeners.at(0);
 }
 
+// A container port name is an IANA service name (at most 15 of a-z, 0-9 and '-', a letter among
+// them, no "--", no '-' at either end) and a Service port name a DNS-1123 label; a listener name
+// may be neither ("model_listener" has '_'). The name of listener i, valid and unique among them.
+std::vector<std::string> port_names(const std::vector<api::Listener>& listeners) {
+  constexpr std::size_t kMaxPortName = 15;
+  auto sanitize = [](const std::string& name, std::size_t max) {
+    std::string out;
+    for (char c : name) {
+      const char d = c == '_' ? '-' : c;
+      if (d == '-' && (out.empty() || out.back() == '-')) continue;
+      if ((d >= 'a' && d <= 'z') || (d >= '0' && d <= '9') || d == '-') out += d;
+      if (out.size() == max) break;
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+  };
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    auto name = sanitize(listeners[i].name, kMaxPortName);
+    const bool has_letter = name.find_first_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos;
+    if (!has_letter || std::find(names.begin(), names.end(), name) != names.end()) {
+      const auto suffix = "-" + std::to_string(i);
+      name = sanitize(has_letter ? name : "listener", kMaxPortName - suffix.size()) + suffix;
+    }
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
 json string_map(const std::map<std::string, std::string>& m) {
   json out = json::object();
   for (const auto& [k, v] : m) out[k] = v;
@@ -49,7 +80,7 @@ json string_map(const std::map<std::string, std::string>& m) {
 
 OwnedNames owned_names(const api::PlanoGateway& gw) {
   const auto& n = gw.metadata.name;
-  return {n + "-plano-config", n + "-plano-keys", n + "-plano", n + "-plano"};
+  return {n + "-plano-config", n + "-plano-keys", n + "-plano", n + "-plano", n + "-plano"};
 }
 
 std::string rollout_hash(const std::string& config, const std::map<std::string, std::string>& keys) {
@@ -65,23 +96,23 @@ json desired_config_map(const api::PlanoGateway& gw, const std::string& config) 
           {"data", {{kConfigKey, config}}}};
 }
 
-json desired_keys_secret(const api::PlanoGateway& gw, const std::map<std::string, std::string>& keys) {
+json desired_keys_secret(const api::PlanoGateway& gw, const std::map<std::string, std::string>& keys,
+                         const std::map<std::string, std::string>& sources) {
   json data = json::object();
   for (const auto& [var, value] : keys) data[var] = encoding::base64_encode(value);
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata", metadata(gw, owned_names(gw).keys)},
-          {"type", "Opaque"},
-          {"data", data}};
+  json meta = metadata(gw, owned_names(gw).keys);
+  meta["annotations"] = {{kKeySourcesAnnotation, json(sources).dump()}};
+  return {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", meta}, {"type", "Opaque"}, {"data", data}};
 }
 
-json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout) {
+json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout, const std::string& rolled_at) {
   const auto names = owned_names(gw);
   const auto& d = gw.spec.deployment;
   const auto& listener = model_listener(gw);
   json ports = json::array();
-  for (const auto& l : gw.spec.listeners) {
-    ports.push_back({{"name", l.name.substr(0, 15)}, {"containerPort", l.port}, {"protocol", "TCP"}});
+  const auto port_name = port_names(gw.spec.listeners);
+  for (std::size_t i = 0; i < gw.spec.listeners.size(); ++i) {
+    ports.push_back({{"name", port_name[i]}, {"containerPort", gw.spec.listeners[i].port}, {"protocol", "TCP"}});
   }
   auto probe = [&](int period, int failures) {
     return json{{"httpGet", {{"path", "/healthz"}, {"port", listener.port}}},
@@ -130,9 +161,11 @@ json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout)
     pod_spec["tolerations"] = tolerations;
   }
   json pod_labels = labels(gw);
+  json meta = metadata(gw, names.deployment);
+  meta["annotations"] = {{kRolledAtAnnotation, rolled_at}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
-          {"metadata", metadata(gw, names.deployment)},
+          {"metadata", meta},
           {"spec",
            {{"replicas", d.replicas},
             {"selector", {{"matchLabels", selector(gw)}}},
@@ -141,13 +174,39 @@ json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout)
 
 json desired_service(const api::PlanoGateway& gw) {
   json ports = json::array();
-  for (const auto& l : gw.spec.listeners) {
-    ports.push_back({{"name", l.name}, {"port", l.port}, {"targetPort", l.port}, {"protocol", "TCP"}});
+  const auto port_name = port_names(gw.spec.listeners);
+  for (std::size_t i = 0; i < gw.spec.listeners.size(); ++i) {
+    const auto port = gw.spec.listeners[i].port;
+    ports.push_back({{"name", port_name[i]}, {"port", port}, {"targetPort", port}, {"protocol", "TCP"}});
   }
   return {{"apiVersion", "v1"},
           {"kind", "Service"},
           {"metadata", metadata(gw, owned_names(gw).service)},
           {"spec", {{"type", gw.spec.deployment.serviceType}, {"selector", selector(gw)}, {"ports", ports}}}};
+}
+
+json desired_network_policy(const api::PlanoGateway& gw) {
+  json ports = json::array();
+  for (const auto& l : gw.spec.listeners) ports.push_back({{"port", l.port}, {"protocol", "TCP"}});
+  json rule = {{"ports", ports}};
+  if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
+    json namespace_selector = json::object();
+    if (!clients->matchLabels.empty()) namespace_selector["matchLabels"] = string_map(clients->matchLabels);
+    if (!clients->matchExpressions.empty()) {
+      json expressions = json::array();
+      for (const auto& e : clients->matchExpressions) {
+        json expression = {{"key", e.key}, {"operator", e.op}};
+        if (!e.values.empty()) expression["values"] = e.values;
+        expressions.push_back(std::move(expression));
+      }
+      namespace_selector["matchExpressions"] = std::move(expressions);
+    }
+    rule["from"] = json::array({{{"namespaceSelector", namespace_selector}}});
+  }
+  return {{"apiVersion", "networking.k8s.io/v1"},
+          {"kind", "NetworkPolicy"},
+          {"metadata", metadata(gw, owned_names(gw).networkPolicy)},
+          {"spec", {{"podSelector", {{"matchLabels", selector(gw)}}}, {"policyTypes", json::array({"Ingress"})}, {"ingress", json::array({rule})}}}};
 }
 
 bool is_subset(const json& desired, const json& live) {

@@ -15,12 +15,17 @@ struct OwnedNames {
   std::string keys;        // <gateway>-plano-keys (Secret)
   std::string deployment;  // <gateway>-plano
   std::string service;     // <gateway>-plano
+  std::string networkPolicy;  // <gateway>-plano
 };
 OwnedNames owned_names(const api::PlanoGateway& gw);
 
 inline constexpr const char* kConfigKey = "plano_config.yaml";
 inline constexpr const char* kConfigPath = "/app/plano_config.yaml";
 inline constexpr const char* kConfigHashAnnotation = "plano-operator.io/config-hash";
+// On the Deployment: when its pods last rolled to a new config hash (RFC 3339).
+inline constexpr const char* kRolledAtAnnotation = "plano-operator.io/rolled-at";
+// On the keys Secret: which namespace/Secret/key each variable was copied from (JSON object).
+inline constexpr const char* kKeySourcesAnnotation = "plano-operator.io/key-sources";
 inline constexpr const char* kGatewayLabel = "plano-operator.io/gateway";
 inline constexpr const char* kFieldManager = "plano-operator";
 
@@ -29,10 +34,14 @@ inline constexpr const char* kFieldManager = "plano-operator";
 std::string rollout_hash(const std::string& config, const std::map<std::string, std::string>& keys);
 
 nlohmann::json desired_config_map(const api::PlanoGateway& gw, const std::string& config);
-// `keys`: env variable name -> the key's value.
-nlohmann::json desired_keys_secret(const api::PlanoGateway& gw, const std::map<std::string, std::string>& keys);
-nlohmann::json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout);
+// `keys`: env variable name -> the key's value; `sources`: env variable name -> "namespace/secret/key".
+nlohmann::json desired_keys_secret(const api::PlanoGateway& gw, const std::map<std::string, std::string>& keys,
+                                   const std::map<std::string, std::string>& sources);
+// `rolled_at`: when the pods rolled to `rollout` (kRolledAtAnnotation).
+nlohmann::json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout, const std::string& rolled_at);
 nlohmann::json desired_service(const api::PlanoGateway& gw);
+// Ingress to the gateway's pods on its listener ports only, from spec.networkPolicy's namespaces.
+nlohmann::json desired_network_policy(const api::PlanoGateway& gw);
 
 // True when every field of `desired` is present and equal in `live` (lists element-wise):
 // the API server's defaults may add fields, and then nothing needs writing.

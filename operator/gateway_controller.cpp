@@ -158,10 +158,29 @@ void GatewayController::apply_if_changed(const kube::Resource& resource, const j
   const auto& meta = desired["metadata"];
   auto live = cache.get(meta["namespace"].get<std::string>(), meta["name"].get<std::string>());
   if (!needs_apply(desired, live.get())) return;
-  client_.apply(resource, desired, kube::ApplyOptions{kFieldManager, true, false});
+  try {
+    client_.apply(resource, desired, kube::ApplyOptions{kFieldManager, true, false});
+  } catch (const kube::ApiError& e) {
+    // The server judged the object (4xx but a conflict or throttling): retrying the same one fails
+    // the same way until the gateway changes.
+    if (e.code() < 400 || e.code() >= 500 || e.is(kube::ErrorReason::Conflict) || e.is(kube::ErrorReason::TooManyRequests)) throw;
+    throw ApplyError("the API server refused " + std::string(resource.kind) + " " + meta["namespace"].get<std::string>() +
+                     "/" + meta["name"].get<std::string>() + ": " + e.message());
+  }
   ++writes_;
   writes_metric_.labels({"apply"}).inc();
   spdlog::info("applied {} {}/{}", resource.kind, meta["namespace"].get<std::string>(), meta["name"].get<std::string>());
+}
+
+void GatewayController::remove_switched_off(const kube::Resource& resource, const std::string& ns, const std::string& name) {
+  try {
+    client_.remove(resource, ns, name);
+    ++writes_;
+    writes_metric_.labels({"delete"}).inc();
+    spdlog::info("deleted {} {}/{}: switched off on its gateway", resource.kind, ns, name);
+  } catch (const kube::ApiError& e) {
+    if (!e.is(kube::ErrorReason::NotFound)) throw;  // already gone
+  }
 }
 
 std::set<std::string> GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
@@ -264,20 +283,41 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   const auto t1 = Clock::now();
   snap.secretData = lookup_secrets(providers);
   const auto t2 = Clock::now();
-  kube::ObjectPtr live_deployment;
+  kube::ObjectPtr live_deployment, live_keys;
   if (gateway) {
     live_deployment = caches_.deployments.get(ns, owned_names(*gateway).deployment);
     snap.liveDeployment = live_deployment.get();
+    live_keys = caches_.ownedSecrets.get(ns, owned_names(*gateway).keys);
+    snap.liveKeysSecret = live_keys.get();
   }
 
   const auto plan = plan_gateway(snap);
   const auto t3 = Clock::now();
   if (plan.apply) {
-    // Keys and config first, so the Deployment never points at what does not exist yet.
-    apply_if_changed(kube::resources::kSecrets, plan.keysSecret, caches_.ownedSecrets);
-    apply_if_changed(kube::resources::kConfigMaps, plan.configMap, caches_.configMaps);
-    apply_if_changed(kube::resources::kDeployments, plan.deployment, caches_.deployments);
-    apply_if_changed(kube::resources::kServices, plan.service, caches_.services);
+    try {
+      // Keys and config first, so the Deployment never points at what does not exist yet.
+      apply_if_changed(kube::resources::kSecrets, plan.keysSecret, caches_.ownedSecrets);
+      apply_if_changed(kube::resources::kConfigMaps, plan.configMap, caches_.configMaps);
+      apply_if_changed(kube::resources::kDeployments, plan.deployment, caches_.deployments);
+      apply_if_changed(kube::resources::kServices, plan.service, caches_.services);
+      if (plan.networkPolicy) {
+        apply_if_changed(kube::resources::kNetworkPolicies, *plan.networkPolicy, caches_.networkPolicies);
+      } else if (caches_.networkPolicies.get(ns, owned_names(*gateway).networkPolicy)) {
+        remove_switched_off(kube::resources::kNetworkPolicies, ns, owned_names(*gateway).networkPolicy);
+      }
+    } catch (const ApplyError& e) {
+      // Refused, not lost: say so on the gateway, then let the queue retry with backoff.
+      const auto failure = apply_failure(*gateway, plan, e.what(), snap.now);
+      client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", failure.status}});
+      ++writes_;
+      writes_metric_.labels({"status"}).inc();
+      if (failure.event) record_events({*failure.event}, gateway_json, provider_by_key);
+      throw;
+    }
+  }
+  if (plan.rolloutHeldUntil) {
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*plan.rolloutHeldUntil - std::chrono::system_clock::now());
+    queue_.add_after(gateway_key, std::max(wait, std::chrono::milliseconds(0)) + std::chrono::seconds(1));  // times are whole seconds
   }
   if (plan.gatewayStatus) {
     client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", *plan.gatewayStatus}});

@@ -7,8 +7,9 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <memory>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,12 @@ struct ControllerOptions {
   int workers = 2;
   std::chrono::seconds resync{600};  // every gateway is reconciled at least this often
   std::string instance;              // this replica's name, for Events
+};
+
+// The API server refused an owned object for what it is (422, 403, ...), so the gateway says so.
+class ApplyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class GatewayController {
@@ -61,6 +68,8 @@ class GatewayController {
                                                 const std::map<std::string, kube::ObjectPtr>& provider_by_key);
   void record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
                      const std::map<std::string, kube::ObjectPtr>& provider_by_key);
+  // Deletes an owned object its gateway no longer wants (a NetworkPolicy switched off).
+  void remove_switched_off(const kube::Resource& resource, const std::string& ns, const std::string& name);
   void apply_if_changed(const kube::Resource& resource, const nlohmann::json& desired, const kube::Informer& cache);
 
   kube::ApiClient& client_;

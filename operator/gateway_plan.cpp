@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/encoding/base64.h"
 #include "core/render/renderer.h"
 #include "core/rules/object_rules.h"
 #include "operator/conditions.h"
@@ -55,7 +56,65 @@ KeyResolution resolve_key(const api::ModelProvider& mp, const SecretData& secret
   if (it == data->end()) {
     return {false, "KeyNotFound", "Secret " + mp.metadata.namespace_ + "/" + ref.name + " has no key \"" + ref.key + "\"", {}};
   }
+  if (auto problem = render::key_value_problem(it->second)) {
+    return {false, "InvalidKeyValue", "the value of key \"" + ref.key + "\" of Secret " + mp.metadata.namespace_ + "/" +
+                                          ref.name + " " + *problem + "; only this provider is left out of the config: "
+                                          "correct the value in the Secret", {}};
+  }
   return {true, "Resolved", "key \"" + ref.key + "\" of Secret " + ref.name + " found", it->second};
+}
+
+// The string at `path` in a live object, or "" when any step is missing or of another type.
+std::string string_at(const json& object, std::initializer_list<const char*> path) {
+  const json* at = &object;
+  for (const char* step : path) {
+    if (!at->is_object()) return "";
+    const auto it = at->find(step);
+    if (it == at->end()) return "";
+    at = &*it;
+  }
+  return at->is_string() ? at->get<std::string>() : "";
+}
+
+// Whether a key the pods hold has been revoked since: its Secret, or the key in it, is gone, or
+// holds another value now (the keys Secret says where each variable came from).
+bool served_key_revoked(const GatewaySnapshot& snap) {
+  if (!snap.liveKeysSecret) return false;
+  const auto sources = json::parse(string_at(*snap.liveKeysSecret, {"metadata", "annotations", kKeySourcesAnnotation}), nullptr, false);
+  const auto data_it = snap.liveKeysSecret->find("data");
+  if (data_it == snap.liveKeysSecret->end() || !data_it->is_object()) return false;
+  for (const auto& [variable, encoded] : data_it->items()) {
+    const auto source = sources.is_object() ? sources.value(variable, "") : "";
+    const auto first = source.find('/'), last = source.rfind('/');
+    if (first == std::string::npos || first == last || !encoded.is_string()) return true;  // unknown origin: assume the worst
+    const auto data = snap.secretData ? snap.secretData(source.substr(0, first), source.substr(first + 1, last - first - 1)) : std::nullopt;
+    if (!data) return true;
+    const auto key = data->find(source.substr(last + 1));
+    if (key == data->end() || encoding::base64_decode(encoded.get<std::string>()) != key->second) return true;
+  }
+  return false;
+}
+
+// The config hash the pods are to run, when they rolled to it, and until when a newer one waits.
+struct PodRollout {
+  std::string hash;
+  std::string rolledAt;
+  std::optional<std::chrono::system_clock::time_point> heldUntil;
+};
+
+PodRollout pods_roll(const GatewaySnapshot& snap, const std::string& rollout) {
+  const json* live = snap.liveDeployment;
+  if (!live) return {rollout, snap.now, std::nullopt};
+  const auto live_hash = string_at(*live, {"spec", "template", "metadata", "annotations", kConfigHashAnnotation});
+  const auto rolled_at = string_at(*live, {"metadata", "annotations", kRolledAtAnnotation});
+  if (live_hash == rollout) return {rollout, rolled_at.empty() ? snap.now : rolled_at, std::nullopt};
+  const auto last = parse_rfc3339(rolled_at);
+  const auto now = parse_rfc3339(snap.now);
+  const auto interval = parse_duration(snap.gateway->spec.deployment.minRolloutInterval);
+  if (last && now && interval && *now < *last + *interval && !live_hash.empty() && !served_key_revoked(snap)) {
+    return {live_hash, rolled_at, *last + *interval};
+  }
+  return {rollout, snap.now, std::nullopt};
 }
 
 void note_transition(GatewayPlan& plan, const api::ModelProvider& mp, const api::Condition* before,
@@ -82,23 +141,27 @@ json status_json(const api::ModelProviderStatus& s) {
 GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
   GatewayPlan plan;
   std::vector<const api::ModelProvider*> providers(snap.providers);
-  rules::by_age(providers);
+  std::map<std::string, KeyResolution> keys;
+  for (const auto* mp : providers) keys.emplace(api::key_of(mp->metadata), resolve_key(*mp, snap.secretData));
+  // Precedence with what the keys say now; the webhook reads the same from the statuses written here.
+  rules::by_claim(providers, [&keys](const api::ModelProvider& mp) { return keys.at(api::key_of(mp.metadata)).resolved; });
   std::vector<const api::PlanoGateway*> gateways;
   if (snap.gateway) gateways.push_back(snap.gateway);
   const auto evaluation = rules::evaluate(gateways, providers, snap.namespaceLabels);
   const auto gw_key = snap.namespace_ + "/" + snap.name;
 
   // Which accepted providers can be rendered: those whose key is at hand.
-  std::map<std::string, KeyResolution> keys;
   std::vector<const api::ModelProvider*> renderable;
   for (const auto* mp : providers) {
-    auto res = resolve_key(*mp, snap.secretData);
-    if (evaluation.providers.at(api::key_of(mp->metadata)).accepted() && res.resolved) renderable.push_back(mp);
-    keys.emplace(api::key_of(mp->metadata), std::move(res));
+    if (evaluation.providers.at(api::key_of(mp->metadata)).accepted() && keys.at(api::key_of(mp->metadata)).resolved) {
+      renderable.push_back(mp);
+    }
   }
 
   bool programmed = false;
   std::string programmed_reason, programmed_message;
+  std::vector<const api::ModelProvider*> left_out;  // accepted and resolved, but past the size limit
+  std::string over_limit_note;
   if (snap.gateway) {
     const auto& gw = *snap.gateway;
     const auto gen = gw.metadata.generation;
@@ -107,39 +170,62 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     status.observedGeneration = gen;
     status.attachedProviders = static_cast<std::int64_t>(providers.size());
     std::optional<render::RenderResult> rendered;
-    if (result.valid) rendered = render::render(gw, renderable);
-    if (rendered && rendered->config.size() > kMaxConfigBytes) {
-      programmed_reason = "ConfigTooLarge";
-      programmed_message = "the rendered config of " + std::to_string(renderable.size()) + " providers is " +
-                           std::to_string(rendered->config.size()) + " bytes, over the " + std::to_string(kMaxConfigBytes) +
-                           "-byte ConfigMap limit; the last good config keeps running: split the providers across gateways";
-      set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
-      set_condition(status.conditions, condition("Programmed", false, programmed_reason, programmed_message, gen), snap.now);
-    } else if (rendered) {
+    if (result.valid) {
+      rendered = render::render(gw, renderable);
+      // Degrade, never freeze: when everything does not fit, the oldest providers that do are
+      // served and the newest are left out, so no one else's change or revocation waits on them.
+      if (rendered->config.size() > render::kMaxConfigBytes) {
+        const auto all = renderable.size();
+        std::size_t fits = 0, too_many = all;  // render(first `fits`) fits; render(first `too_many`) does not
+        while (too_many - fits > 1) {
+          const auto mid = fits + (too_many - fits) / 2;
+          auto attempt = render::render(gw, {renderable.begin(), renderable.begin() + static_cast<std::ptrdiff_t>(mid)});
+          if (attempt.config.size() <= render::kMaxConfigBytes) fits = mid;
+          else too_many = mid;
+        }
+        left_out.assign(renderable.begin() + static_cast<std::ptrdiff_t>(fits), renderable.end());
+        renderable.resize(fits);
+        rendered = render::render(gw, renderable);
+        over_limit_note = "; " + std::to_string(left_out.size()) + " newer provider(s) left out: with them the config would " +
+                          "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
+      }
+    }
+    if (rendered) {
       std::map<std::string, std::string> value_by_ref;  // namespace/secret/key -> value
       for (const auto* mp : renderable) {
         if (const auto& ref = mp->spec.accessKeySecretRef) {
           value_by_ref[mp->metadata.namespace_ + "/" + ref->name + "/" + ref->key] = *keys.at(api::key_of(mp->metadata)).value;
         }
       }
-      std::map<std::string, std::string> key_values;
-      for (const auto& b : rendered->keys) key_values[b.variable] = value_by_ref.at(b.namespace_ + "/" + b.secret + "/" + b.key);
+      std::map<std::string, std::string> key_values, key_sources;
+      for (const auto& b : rendered->keys) {
+        const auto source = b.namespace_ + "/" + b.secret + "/" + b.key;
+        key_values[b.variable] = value_by_ref.at(source);
+        key_sources[b.variable] = source;
+      }
       const auto rollout = rollout_hash(rendered->config, key_values);
       plan.apply = true;
       plan.configMap = desired_config_map(gw, rendered->config);
-      plan.keysSecret = desired_keys_secret(gw, key_values);
-      plan.deployment = desired_deployment(gw, rollout);
+      plan.keysSecret = desired_keys_secret(gw, key_values, key_sources);
+      const auto pods = pods_roll(snap, rollout);
+      plan.rolloutHeldUntil = pods.heldUntil;
+      plan.deployment = desired_deployment(gw, pods.hash, pods.rolledAt);
       plan.service = desired_service(gw);
+      if (gw.spec.networkPolicy.enabled) plan.networkPolicy = desired_network_policy(gw);
       programmed = true;
       programmed_reason = "Programmed";
       programmed_message = "config " + rollout.substr(0, 12) + " with " + std::to_string(renderable.size()) +
-                           " provider(s) applied to ConfigMap " + owned_names(gw).configMap;
-      if (status.configHash != rollout && !status.configHash.empty()) {
+                           " provider(s) applied to ConfigMap " + owned_names(gw).configMap + over_limit_note;
+      if (pods.heldUntil) {
+        programmed_message += "; the pods keep config " + pods.hash.substr(0, 12) + " until " + to_rfc3339(*pods.heldUntil) +
+                              " (spec.deployment.minRolloutInterval " + gw.spec.deployment.minRolloutInterval + ")";
+      }
+      if (status.configHash != pods.hash && !status.configHash.empty()) {
         plan.events.push_back(EventNote{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name, gw.metadata.uid,
                                         "Normal", "ConfigRolledOut",
-                                        "config or keys changed; rolling Plano to " + rollout.substr(0, 12)});
+                                        "config or keys changed; rolling Plano to " + pods.hash.substr(0, 12)});
       }
-      status.configHash = rollout;
+      status.configHash = pods.hash;
       status.acceptedProviders = static_cast<std::int64_t>(renderable.size());
       set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
       set_condition(status.conditions, condition("Programmed", true, programmed_reason, programmed_message, gen), snap.now);
@@ -158,6 +244,7 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
                   condition("Ready", ready, ready ? "Available" : "DeploymentNotAvailable", ready_message, gen), snap.now);
     auto status_doc = status_json(status);
     if (status_doc != status_json(gw.status)) plan.gatewayStatus = std::move(status_doc);
+    plan.desiredGatewayStatus = std::move(status);
   }
 
   for (const auto* mp : providers) {
@@ -176,16 +263,37 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     set_condition(status.conditions, accepted, snap.now);
     set_condition(status.conditions, condition("ResolvedRefs", res.resolved, res.reason, res.message, gen), snap.now);
     const bool in_config = programmed && std::find(renderable.begin(), renderable.end(), mp) != renderable.end();
-    std::string reason = in_config ? "Programmed" : !verdict.accepted() ? "NotAccepted" : !res.resolved ? "RefsNotResolved" : programmed_reason.empty() ? "GatewayNotFound" : programmed_reason;
+    const bool over_limit = std::find(left_out.begin(), left_out.end(), mp) != left_out.end();
+    std::string reason = in_config ? "Programmed" : !verdict.accepted() ? "NotAccepted" : !res.resolved ? "RefsNotResolved"
+                         : over_limit ? "ConfigTooLarge" : programmed_reason.empty() ? "GatewayNotFound" : programmed_reason;
     std::string message = in_config ? "in the config of gateway " + gw_key
                           : !verdict.accepted() ? "not in the gateway's config: see Accepted"
                           : !res.resolved ? "not in the gateway's config until its key resolves: see ResolvedRefs"
-                                          : "gateway " + gw_key + " is not programmed: " + programmed_message;
+                          : over_limit ? "left out of gateway " + gw_key + "'s config: with it the config would pass the " +
+                                             std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit, and newer providers "
+                                             "give way first; the platform team can split providers across gateways"
+                                       : "gateway " + gw_key + " is not programmed: " + programmed_message;
     set_condition(status.conditions, condition("Programmed", in_config, reason, message, gen), snap.now);
     auto doc = status_json(status);
     if (doc != status_json(mp->status)) plan.providerStatuses.push_back({mp->metadata.namespace_, mp->metadata.name, doc});
   }
   return plan;
+}
+
+ApplyFailure apply_failure(const api::PlanoGateway& gw, const GatewayPlan& plan, const std::string& what_failed,
+                           const std::string& now) {
+  auto status = plan.desiredGatewayStatus;
+  status.configHash = gw.status.configHash;  // what still runs
+  const auto message = what_failed + "; the last good config keeps running, and the operator retries with backoff";
+  const auto* before = find_condition(gw.status.conditions, "Programmed");
+  const bool is_new = !before || before->reason != "ApplyFailed" || before->message != message;
+  set_condition(status.conditions, condition("Programmed", false, "ApplyFailed", message, gw.metadata.generation), now);
+  ApplyFailure out{status_json(status), std::nullopt};
+  if (is_new) {
+    out.event = EventNote{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name, gw.metadata.uid, "Warning",
+                          "ApplyFailed", message};
+  }
+  return out;
 }
 
 }  // namespace plano::op

@@ -2,6 +2,7 @@
 // Pure: it reads a snapshot of the caches and decides; the controller does the I/O.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,7 @@ struct GatewaySnapshot {
   rules::NamespaceLabels namespaceLabels;
   SecretData secretData;
   const nlohmann::json* liveDeployment = nullptr;     // the owned Deployment, if it exists
+  const nlohmann::json* liveKeysSecret = nullptr;     // the owned keys Secret, if it exists
   std::string now;                                    // for lastTransitionTime
 };
 
@@ -44,15 +46,27 @@ struct ProviderStatusChange {
 struct GatewayPlan {
   bool apply = false;  // false: leave the owned objects as they are (the last good config keeps running)
   nlohmann::json configMap, keysSecret, deployment, service;
+  std::optional<nlohmann::json> networkPolicy;  // nullopt: spec.networkPolicy.enabled is false, so none
+  // Set when the pods keep their config until then (spec.deployment.minRolloutInterval): the
+  // Deployment keeps its hash, and the gateway is to be reconciled again at that time.
+  std::optional<std::chrono::system_clock::time_point> rolloutHeldUntil;
   std::optional<nlohmann::json> gatewayStatus;      // set when it differs from the current one
+  api::PlanoGatewayStatus desiredGatewayStatus;     // the whole status the plan wants, changed or not
   std::vector<ProviderStatusChange> providerStatuses;  // only those that differ
   std::vector<EventNote> events;
 };
 
-// The API server refuses a ConfigMap over 1 MiB; keep room for metadata.
-inline constexpr std::size_t kMaxConfigBytes = 1000 * 1000;
-
 GatewayPlan plan_gateway(const GatewaySnapshot& snapshot);
+
+// The gateway's status after the API server refused one of its objects: Programmed=False with
+// reason ApplyFailed and the server's message, the last applied config hash kept. An Event goes
+// with it only when this failure is new (another reason or message than the current condition).
+struct ApplyFailure {
+  nlohmann::json status;
+  std::optional<EventNote> event;
+};
+ApplyFailure apply_failure(const api::PlanoGateway& gateway, const GatewayPlan& plan, const std::string& what_failed,
+                           const std::string& now);
 
 nlohmann::json status_json(const api::PlanoGatewayStatus& s);
 nlohmann::json status_json(const api::ModelProviderStatus& s);

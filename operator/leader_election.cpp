@@ -5,26 +5,13 @@
 #include <ctime>
 
 #include "core/kube/errors.h"
+#include "operator/conditions.h"
 
 namespace plano::op {
 namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::system_clock;
-
-std::optional<Clock::time_point> parse_micro_time(const std::string& s) {
-  std::tm tm{};
-  if (s.size() < 19 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
-  auto t = Clock::from_time_t(timegm(&tm));
-  if (s.size() > 20 && s[19] == '.') {
-    std::size_t end = 20;
-    while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
-    auto frac = s.substr(20, std::min<std::size_t>(end - 20, 6));
-    while (frac.size() < 6) frac += '0';
-    t += std::chrono::microseconds(std::stoll(frac));
-  }
-  return t;
-}
 
 }  // namespace
 
@@ -80,7 +67,7 @@ bool LeaderElector::try_acquire_or_renew() {
   const std::string holder = spec.value("holderIdentity", "");
   const bool ours = holder == options_.identity;
   if (!ours && !holder.empty()) {
-    auto renewed = parse_micro_time(spec.value("renewTime", ""));
+    auto renewed = parse_rfc3339(spec.value("renewTime", ""));
     auto duration = std::chrono::seconds(spec.value("leaseDurationSeconds", options_.leaseDuration.count()));
     if (renewed && Clock::now() < *renewed + duration) return false;  // someone else holds it
   }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/api/decode.h"
+#include "core/render/renderer.h"
 #include "core/rules/object_rules.h"
 
 namespace plano::webhook {
@@ -16,6 +17,15 @@ std::string str(const json& j, const char* key) {
   if (!j.is_object()) return "";
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// A member of an object, or null when absent or `j` is no object (bodies are untrusted: a CREATE's
+// oldObject is null).
+const json& member(const json& j, const char* key) {
+  static const json null;
+  if (!j.is_object()) return null;
+  auto it = j.find(key);
+  return it != j.end() ? *it : null;
 }
 
 // JSON nesting is refused beyond this before parsing: the parser allocates per level, so a body
@@ -62,29 +72,85 @@ void add_finding(Verdict& v, const std::string& field, const std::string& messag
   (s == rules::Severity::Error ? v.errors : v.warnings).push_back((field.empty() ? "" : field + ": ") + message);
 }
 
-// Another tenant's object is named only when it lives in the requester's own namespace.
-std::string visible_message(const rules::ProviderVerdict& v, const std::string& requester_ns) {
-  if (v.winner && v.winner->namespace_ == requester_ns) return rules::describe(v);
-  return v.message;
-}
+// Where the candidate stands among the gateway's providers when everyone is judged again.
+enum class Standing {
+  Newest,      // after everyone: a change can never take what another holds
+  InPlace,     // where its earlier version stood: a change that claims nothing new keeps its place
+  AheadOfIdle  // newest, but ahead of providers that cannot serve (their Secret is missing)
+};
 
-// Everyone on the gateway but `self`'s earlier version, oldest first, then the candidate last,
-// evaluated together: what judge_next answers at once, when it may.
+// Everyone on the gateway but `self`'s earlier version, in precedence order, with the candidate
+// where `standing` puts it, evaluated together: what judge_next answers at once, when it may.
 rules::Judgement judge_everyone_again(const api::ModelProvider& candidate, const rules::ObjectRef& self,
-                                      const ClusterView& view) {
+                                      const ClusterView& view, Standing standing = Standing::Newest) {
   std::vector<const api::PlanoGateway*> gateways;
   if (view.gateway) gateways.push_back(view.gateway.get());
   std::vector<const api::ModelProvider*> providers;
+  bool placed = false;
   for (const auto& p : view.providers) {
-    if (rules::ref_of(*p) != self) providers.push_back(p.get());
+    const bool is_self = rules::ref_of(*p) == self;
+    if (!placed && ((standing == Standing::InPlace && is_self) || (standing == Standing::AheadOfIdle && !rules::can_serve(*p)))) {
+      providers.push_back(&candidate);
+      placed = true;
+    }
+    if (!is_self) providers.push_back(p.get());
   }
-  providers.push_back(&candidate);
+  if (!placed) providers.push_back(&candidate);
   auto ev = rules::evaluate(gateways, providers, view.namespaceLabels);
   rules::Judgement out{ev.providers.at(api::key_of(candidate.metadata)), {}};
   for (auto& f : ev.findings) {
     if (f.object == self) out.findings.push_back(std::move(f));
   }
   return out;
+}
+
+// A provider that starts to use a Secret (created with one, or pointed at another) is refused
+// unless the requesting user may read that Secret: otherwise anyone allowed to write providers
+// could have the gateway send any Secret of the namespace to a host of their choosing.
+void check_secret_access(const api::ModelProvider& candidate, const json& request, const SecretReadAccess& may_read_secret,
+                         Verdict& out) {
+  const auto& ref = candidate.spec.accessKeySecretRef;
+  if (!ref) return;
+  const auto& old_ref = member(member(member(request, "oldObject"), "spec"), "accessKeySecretRef");
+  if (str(request, "operation") == "UPDATE" && str(old_ref, "name") == ref->name) return;
+  const auto& user_info = member(request, "userInfo");
+  const auto user = str(user_info, "username").empty() ? std::string("the requesting user") : str(user_info, "username");
+  const auto secret = candidate.metadata.namespace_ + "/" + ref->name;
+  try {
+    if (may_read_secret(user_info, candidate.metadata.namespace_, ref->name)) return;
+    out.errors.push_back("spec.accessKeySecretRef.name: " + user + " may not read Secret " + secret +
+                         ", so a provider written by them may not use it (the gateway would send its value upstream on "
+                         "their behalf); reference a Secret you can read, or ask someone who can read this one to "
+                         "write the provider");
+  } catch (const std::exception& e) {
+    out.errors.push_back("spec.accessKeySecretRef.name: could not check that " + user + " may read Secret " + secret +
+                         " (" + e.what() + "); retry");
+  }
+}
+
+// What the candidate adds to the gateway's config (its entry and preferences; its earlier version
+// is counted in the view, so an update is judged with a little to spare) must fit in the ConfigMap.
+void check_config_room(const api::ModelProvider& candidate, const ClusterView& view, Verdict& out) {
+  const auto& gw = *view.gateway;
+  const auto adds = render::render(gw, {&candidate}).config.size() - render::render(gw, {}).config.size();
+  if (view.configBytes + adds <= render::kMaxConfigBytes) return;
+  out.errors.push_back("spec: gateway " + view.gatewayKey + "'s config would grow to " + std::to_string(view.configBytes + adds) +
+                       " bytes, over the " + std::to_string(render::kMaxConfigBytes) + "-byte limit of a ConfigMap; "
+                       "make this provider smaller, or ask the gateway's owners to split providers across gateways");
+}
+
+// Whether two versions of a provider claim the same things on a gateway: name, model, default,
+// upstream and routing preference names.
+bool same_claims(const api::ModelProvider& a, const api::ModelProvider& b) {
+  auto preference_names = [](const api::ModelProvider& mp) {
+    std::set<std::string> names;
+    for (const auto& p : mp.spec.routingPreferences) names.insert(p.name);
+    return names;
+  };
+  return a.planoName() == b.planoName() && a.spec.model == b.spec.model && a.isDefault() == b.isDefault() &&
+         a.spec.baseURL == b.spec.baseURL && a.spec.providerInterface == b.spec.providerInterface &&
+         a.spec.gatewayRef.name == b.spec.gatewayRef.name && a.gatewayNamespace() == b.gatewayNamespace() &&
+         preference_names(a) == preference_names(b);
 }
 
 Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& view) {
@@ -128,13 +194,21 @@ std::shared_ptr<const ClusterView> make_view(const std::string& gateway_key,
   for (const auto& p : providers) {
     if (p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == gateway_key) view->providers.push_back(p);
   }
-  std::stable_sort(view->providers.begin(), view->providers.end(), [](const auto& a, const auto& b) { return rules::older(*a, *b); });
+  {
+    // The operator's precedence (rules::by_claim), from the statuses it wrote.
+    std::vector<const api::ModelProvider*> order;
+    std::map<const api::ModelProvider*, std::shared_ptr<const api::ModelProvider>> owner;
+    for (const auto& p : view->providers) order.push_back(owner.emplace(p.get(), p).first->first);
+    rules::by_claim(order, rules::can_serve);
+    for (std::size_t i = 0; i < order.size(); ++i) view->providers[i] = owner.at(order[i]);
+  }
   view->namespaceLabels = std::move(namespace_labels);
   std::vector<const api::PlanoGateway*> gateway;
   if (view->gateway) gateway.push_back(view->gateway.get());
   std::vector<const api::ModelProvider*> attached;
   for (const auto& p : view->providers) attached.push_back(p.get());
   view->evaluation = rules::evaluate(gateway, attached, view->namespaceLabels);
+  if (view->gateway) view->configBytes = render::render(*view->gateway, view->evaluation.gateways.at(gateway_key).accepted).config.size();
   return view;
 }
 
@@ -146,20 +220,42 @@ Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& v
   const auto* gateway = view.gateway ? &view.evaluation.gateways.at(view.gatewayKey) : nullptr;
   const auto earlier = view.evaluation.providers.find(api::key_of(candidate.metadata));
   const bool earlier_held_claims = earlier != view.evaluation.providers.end() && earlier->second.accepted();
-  const auto judgement = earlier_held_claims && gateway && gateway->conflicts
-                             ? judge_everyone_again(candidate, self, view)
-                             : rules::judge_next(candidate, gateway, view.namespaceLabels, &self);
+  auto judgement = earlier_held_claims && gateway && gateway->conflicts
+                       ? judge_everyone_again(candidate, self, view)
+                       : rules::judge_next(candidate, gateway, view.namespaceLabels, &self);
+  if (judgement.verdict.reason == rules::Reason::Conflict && earlier != view.evaluation.providers.end() &&
+      same_claims(*earlier->second.provider, candidate)) {
+    // A change that claims nothing new (a label, a description, a re-sync) keeps the place the
+    // operator gave its earlier version, so the provider the operator keeps stays updatable.
+    judgement = judge_everyone_again(candidate, self, view, Standing::InPlace);
+  } else if (judgement.verdict.reason == rules::Reason::Conflict && judgement.verdict.winner && gateway) {
+    // A holder that cannot serve (its Secret is missing) yields to a working newcomer, as the
+    // operator orders them.
+    const auto holder = std::find_if(view.providers.begin(), view.providers.end(),
+                                     [&](const auto& p) { return rules::ref_of(*p) == *judgement.verdict.winner; });
+    if (holder != view.providers.end() && !rules::can_serve(**holder)) {
+      auto ahead = judge_everyone_again(candidate, self, view, Standing::AheadOfIdle);
+      if (ahead.verdict.accepted()) {
+        ahead.findings.push_back(rules::Finding{rules::Severity::Warning, self, judgement.verdict.field,
+                                                judgement.verdict.winner->describe() + " also claims this, but cannot serve (its "
+                                                "key does not resolve), so this provider takes precedence"});
+      }
+      judgement = std::move(ahead);
+    }
+  }
   const auto& verdict = judgement.verdict;
   Verdict out;
+  if (verdict.accepted() && gateway) check_config_room(candidate, view, out);
   for (const auto& f : judgement.findings) {
     const bool decided_by_verdict = !verdict.accepted() && verdict.reason != rules::Reason::Invalid && f.field == verdict.field &&
                                     f.message == rules::describe(verdict);
-    add_finding(out, f.field, decided_by_verdict ? visible_message(verdict, candidate.metadata.namespace_) : f.message, f.severity);
+    // The holder of a contested value is named, whoever's it is, so the tenant knows whom to ask.
+    add_finding(out, f.field, decided_by_verdict ? rules::describe(verdict) : f.message, f.severity);
   }
   return out;
 }
 
-AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster) {
+AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster, const SecretReadAccess& may_read_secret) {
   if (nested_deeper_than(request_body, kMaxNesting)) {
     return bad_request("the body nests deeper than " + std::to_string(kMaxNesting) + " levels; expected an AdmissionReview");
   }
@@ -204,6 +300,8 @@ AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cl
       for (const auto& e : decoded.errors) verdict.errors.push_back(e.path + ": " + e.message);
       if (decoded.errors.empty()) {
         verdict = judge_provider(*decoded.object, *cluster(decoded.object->gatewayNamespace() + "/" + decoded.object->spec.gatewayRef.name));
+        // Asked of the API server only for an object that passes every other rule.
+        if (verdict.errors.empty()) check_secret_access(*decoded.object, *req, may_read_secret, verdict);
       }
     } else {
       auto decoded = api::decode_gateway(object);

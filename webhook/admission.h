@@ -23,6 +23,7 @@ struct ClusterView {
   std::vector<std::shared_ptr<const api::ModelProvider>> providers;
   rules::NamespaceLabels namespaceLabels;
   rules::Evaluation evaluation;  // points into gateway and providers
+  std::size_t configBytes = 0;    // the config the gateway's accepted providers render to
 };
 
 // The view of gateway `gateway_key` from what is known of the cluster: the gateway of that key
@@ -45,6 +46,12 @@ struct Verdict {
 // webhook's per-request rules path, which `view` makes independent of the gateway's size.
 Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& view);
 
+// Whether the user behind a request (its request.userInfo) may get Secret `name` in `ns`: a
+// provider makes the gateway send the Secret's value upstream on its author's behalf, so its
+// author must be able to read it. The webhook asks the API server (SubjectAccessReview); throws
+// when it cannot tell.
+using SecretReadAccess = std::function<bool(const nlohmann::json& user_info, const std::string& ns, const std::string& name)>;
+
 struct AdmissionOutcome {
   int httpStatus = 200;  // 400 for requests that are not a usable AdmissionReview
   nlohmann::json body;   // the AdmissionReview response, or a Status for 400
@@ -52,6 +59,6 @@ struct AdmissionOutcome {
   std::string kind, operation, verdict;
 };
 
-AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster);
+AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cluster, const SecretReadAccess& may_read_secret);
 
 }  // namespace plano::webhook

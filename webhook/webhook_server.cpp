@@ -14,13 +14,29 @@
 
 namespace plano::webhook {
 
-std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, metrics::Registry& registry) {
+SecretReadAccess secret_read_access(kube::ApiClient& client) {
+  return [&client](const nlohmann::json& user_info, const std::string& ns, const std::string& name) {
+    nlohmann::json spec = {{"resourceAttributes", {{"namespace", ns}, {"verb", "get"}, {"resource", "secrets"}, {"name", name}}}};
+    // userInfo and a SubjectAccessReview's spec name the same things, but for "username".
+    if (auto it = user_info.find("username"); it != user_info.end()) spec["user"] = *it;
+    for (const char* field : {"uid", "groups", "extra"}) {
+      if (auto it = user_info.find(field); it != user_info.end()) spec[field] = *it;
+    }
+    const auto answer = client.create(kube::resources::kSubjectAccessReviews, "",
+                                      {{"apiVersion", "authorization.k8s.io/v1"}, {"kind", "SubjectAccessReview"}, {"spec", spec}});
+    return answer.value("status", nlohmann::json::object()).value("allowed", false);
+  };
+}
+
+std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, SecretReadAccess may_read_secret,
+                                               metrics::Registry& registry) {
   auto& requests = registry.counter("plano_webhook_admission_requests_total", "AdmissionReviews by kind, operation and verdict.",
                                     {"kind", "operation", "verdict"});
   auto& latency = registry.histogram("plano_webhook_admission_duration_seconds", "Time to judge one AdmissionReview.",
                                      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}, {"kind"});
   auto router = std::make_shared<http::Router>();
-  router->add(kValidatePath, [cluster = std::move(cluster), synced = std::move(synced), &requests, &latency](const http::Request& req) {
+  router->add(kValidatePath, [cluster = std::move(cluster), synced = std::move(synced), may_read_secret = std::move(may_read_secret),
+                              &requests, &latency](const http::Request& req) {
     auto started = std::chrono::steady_clock::now();
     auto content_type = req.header("Content-Type");
     if (!content_type || content_type->find("application/json") == std::string_view::npos) {
@@ -31,7 +47,7 @@ std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::funct
       requests.labels({"", "", "unavailable"}).inc();
       return http::Response::text(503, "the webhook's view of the cluster is still loading; retry shortly\n");
     }
-    auto outcome = review(req.body, cluster);
+    auto outcome = review(req.body, cluster, may_read_secret);
     requests.labels({outcome.kind, outcome.operation, outcome.verdict}).inc();
     latency.labels({outcome.kind}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return http::Response::json(outcome.httpStatus, outcome.body.dump());
@@ -58,7 +74,7 @@ int run_webhook(const WebhookOptions& o) {
   admission.name = "admission";
   auto admission_server = http::start_server(
       admission, admission_router([&cache](const std::string& key) { return cache.view(key); }, [&cache] { return cache.has_synced(); },
-                                  registry), certificates);
+                                  secret_read_access(client), registry), certificates);
   auto probe_server = http::start_probe_server(
       o.probeAddress, [&] { return certificates->certificates_loaded() && cache.has_synced(); },
       "not ready: certificates not loaded or caches not synced", registry);

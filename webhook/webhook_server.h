@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/http/handler.h"
+#include "core/kube/client.h"
 #include "core/metrics/registry.h"
 #include "webhook/admission.h"
 
@@ -30,7 +31,11 @@ struct WebhookOptions {
 // POST /validate: AdmissionReviews through review(), with metrics by kind, operation and verdict.
 // Until `synced` holds every review is answered 503: judged against a cache still loading, a
 // second default or a taken model would be admitted; the API server applies the failurePolicy.
-std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, metrics::Registry& registry);
+std::shared_ptr<http::Router> admission_router(ClusterLookup cluster, std::function<bool()> synced, SecretReadAccess may_read_secret,
+                                               metrics::Registry& registry);
+
+// Asks the API server, with a SubjectAccessReview, whether a request's user may get a Secret.
+SecretReadAccess secret_read_access(kube::ApiClient& client);
 
 // Runs until SIGTERM or SIGINT; returns the exit code.
 int run_webhook(const WebhookOptions& options);

@@ -315,6 +315,8 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
         }
         decode_selector(ns, "selector", gw.spec.allowedProviders.selector, out.errors);
       }
+      gw.spec.allowedProviders.maxProvidersPerNamespace =
+          allowed.integer("maxProvidersPerNamespace").value_or(gw.spec.allowedProviders.maxProvidersPerNamespace);
       if (allowed.get("authModes")) {
         gw.spec.allowedProviders.authModes.clear();
         for (const auto& mode : string_list(allowed, "authModes")) {
@@ -367,6 +369,12 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
       });
       d.podAnnotations = dep.string_map("podAnnotations");
       d.serviceType = dep.string("serviceType").value_or("ClusterIP");
+      d.minRolloutInterval = dep.string("minRolloutInterval").value_or(d.minRolloutInterval);
+    }
+    {
+      ObjectReader policy(spec.get("networkPolicy"), "spec.networkPolicy", out.errors);
+      gw.spec.networkPolicy.enabled = policy.boolean("enabled").value_or(true);
+      decode_selector(policy, "clientNamespaces", gw.spec.networkPolicy.clientNamespaces, out.errors);
     }
     ObjectReader status(top.get("status"), "status", out.errors);
     gw.status.observedGeneration = status.integer("observedGeneration").value_or(0);

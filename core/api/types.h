@@ -66,6 +66,8 @@ struct AllowedProviders {
   NamespacesFrom from = NamespacesFrom::Same;
   std::optional<LabelSelector> selector;
   std::vector<AuthMode> authModes{AuthMode::Passthrough, AuthMode::AccessKey};
+  // So that one namespace cannot fill the shared config: its newer providers beyond this are refused.
+  std::int64_t maxProvidersPerNamespace = 100;
 };
 
 struct Toleration {
@@ -85,16 +87,27 @@ struct GatewayDeployment {
   std::vector<Toleration> tolerations;
   std::map<std::string, std::string> podAnnotations;
   std::string serviceType = "ClusterIP";
+  // At most one rollout per interval (a duration, "0s" for none), except that a revoked key rolls at
+  // once: a tenant whose changes flap cannot roll every tenant's pods over and over.
+  std::string minRolloutInterval = "30s";
 };
 
 // The released Plano image the operator runs unless a gateway names another.
 inline constexpr const char* kDefaultPlanoImage = "katanemo/plano:0.4.39";
+
+// Who may reach the gateway's pods: only its listener ports, from the namespaces selected (all when
+// unset); never Envoy's admin port, which shows every key, nor Plano's internal ones.
+struct GatewayNetworkPolicy {
+  bool enabled = true;
+  std::optional<LabelSelector> clientNamespaces;
+};
 
 struct PlanoGatewaySpec {
   std::string configVersion = "v0.4.0";
   std::vector<Listener> listeners;
   AllowedProviders allowedProviders;
   GatewayDeployment deployment;
+  GatewayNetworkPolicy networkPolicy;
 };
 
 struct PlanoGatewayStatus {

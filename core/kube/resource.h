@@ -32,6 +32,7 @@ inline const Resource kServices{"", "v1", "services", "Service", true};
 inline const Resource kServiceAccounts{"", "v1", "serviceaccounts", "ServiceAccount", true};
 inline const Resource kNamespaces{"", "v1", "namespaces", "Namespace", false};
 inline const Resource kDeployments{"apps", "v1", "deployments", "Deployment", true};
+inline const Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
 inline const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 inline const Resource kEvents{"events.k8s.io", "v1", "events", "Event", true};
 inline const Resource kCustomResourceDefinitions{"apiextensions.k8s.io", "v1", "customresourcedefinitions",
@@ -41,6 +42,7 @@ inline const Resource kValidatingWebhookConfigurations{"admissionregistration.k8
                                                        "ValidatingWebhookConfiguration", false};
 inline const Resource kSelfSubjectAccessReviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews",
                                                 "SelfSubjectAccessReview", false};
+inline const Resource kSubjectAccessReviews{"authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", false};
 
 }  // namespace resources
 

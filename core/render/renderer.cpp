@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <regex>
+#include <tuple>
 #include <stdexcept>
 #include <string_view>
 
@@ -178,9 +180,34 @@ std::string sha256_hex(const std::string& data) {
   return out;
 }
 
-std::string key_variable(const std::string& ns, const std::string& secret, const std::string& key) {
-  return "PLANO_KEY_" + env_token(ns) + "_" + env_token(secret) + "_" + env_token(key) + "_" +
-         env_token(sha256_hex(ns + "/" + secret + "/" + key).substr(0, 8));
+std::string key_variable(std::size_t n, const std::string& ns, const std::string& secret, const std::string& key) {
+  // A Secret's data keys (the keys Secret holds these names) are at most 253 characters.
+  constexpr std::size_t kMaxReadablePart = 200;
+  return "PLANO_KEY_" + std::to_string(n) + "_" +
+         env_token(ns + "_" + secret + "_" + key).substr(0, kMaxReadablePart);
+}
+
+std::optional<std::string> key_value_problem(std::string_view value) {
+  constexpr std::size_t kMaxKeyBytes = 16 * 1024;
+  if (value.empty()) return "is empty";
+  if (value.size() > kMaxKeyBytes) return "is longer than " + std::to_string(kMaxKeyBytes) + " bytes";
+  static constexpr std::string_view kSymbols = "-._~+/=";
+  for (char c : value) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kSymbols.find(c) == std::string_view::npos) {
+      return "holds a character other than letters, digits and -._~+/=, which Plano's start-up would paste "
+             "unquoted into its YAML config (envsubst), breaking or changing it";
+    }
+  }
+  // What YAML 1.1 (PyYAML) or 1.2 reads as another type: numbers in any base or notation, .inf and
+  // .nan, dates, booleans, null, and PyYAML's "=" value tag; "-" alone would start a list.
+  static const std::regex other_type(
+      "[-+]?[0-9._]*([eE][-+]?[0-9]+)?|[-+]?0[xXoObB][0-9a-fA-F_]+|[-+]?\\.(inf|Inf|INF|nan|NaN|NAN)|"
+      "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[yY]|[nN]|[yY][eE][sS]|[nN][oO]|[oO][nN]|[oO][fF][fF]|"
+      "[tT][rR][uU][eE]|[fF][aA][lL][sS][eE]|[nN][uU][lL][lL]|~|=|-");
+  if (std::regex_match(value.begin(), value.end(), other_type)) {
+    return "reads as a number, boolean, null or date once Plano's start-up pastes it unquoted into its YAML config";
+  }
+  return std::nullopt;
 }
 
 RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelProvider*>& accepted) {
@@ -206,14 +233,22 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
     w.quoted(4, "address", l.address.value_or("0.0.0.0"));
     if (l.timeout) w.quoted(4, "timeout", *l.timeout);
   }
+  // Each distinct namespace/Secret/key gets its number in sorted order; providers sharing one share
+  // its variable.
+  std::map<std::tuple<std::string_view, std::string_view, std::string_view>, std::string> variables;
+  for (const auto* mp : providers) {
+    if (const auto& ref = mp->spec.accessKeySecretRef) variables.try_emplace({mp->metadata.namespace_, ref->name, ref->key});
+  }
+  for (auto& [ref, variable] : variables) {
+    const auto& [ns, secret, key] = ref;
+    variable = key_variable(out.keys.size() + 1, std::string(ns), std::string(secret), std::string(key));
+    out.keys.push_back(KeyBinding{variable, std::string(ns), std::string(secret), std::string(key)});
+  }
   if (!providers.empty()) w.block(0, "model_providers");
   for (const auto* mp : providers) {
-    std::string variable;
-    if (const auto& ref = mp->spec.accessKeySecretRef) {
-      variable = key_variable(mp->metadata.namespace_, ref->name, ref->key);
-      out.keys.push_back(KeyBinding{variable, mp->metadata.namespace_, ref->name, ref->key});
-    }
-    write_provider(w, *mp, variable, !top_level_preferences);
+    const auto& ref = mp->spec.accessKeySecretRef;
+    write_provider(w, *mp, ref ? variables.at({mp->metadata.namespace_, ref->name, ref->key}) : std::string(),
+                   !top_level_preferences);
   }
   if (top_level_preferences) {
     // name -> (description, model); views into the providers, which outlive the map.
@@ -231,12 +266,6 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
       w.quoted_item(6, pref.second);
     }
   }
-
-  // Providers sharing a Secret key share its variable: one binding each.
-  std::sort(out.keys.begin(), out.keys.end(), [](const KeyBinding& a, const KeyBinding& b) {
-    return std::tie(a.variable, a.namespace_, a.secret, a.key) < std::tie(b.variable, b.namespace_, b.secret, b.key);
-  });
-  out.keys.erase(std::unique(out.keys.begin(), out.keys.end()), out.keys.end());
   return out;
 }
 

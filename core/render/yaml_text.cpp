@@ -61,16 +61,17 @@ bool is_literal_ascii(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"
 
 bool is_blank_or_break(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// C0 controls other than tab and line breaks, DEL, and the C1 controls but NEL.
-bool is_non_printable_at(std::string_view s, std::size_t i) {
+// C0 controls other than tab and line breaks, DEL, the C1 controls, and U+2028/U+2029: PyYAML
+// (Plano's reader) ends a line at NEL, U+2028 and U+2029, so none of them may stand in plain text.
+bool is_non_printable_or_break_at(std::string_view s, std::size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
   if (c < 0x20) return c != '\t' && c != '\n' && c != '\r';
   if (c == 0x7F) return true;
   if (c == 0xC2 && i + 1 < s.size()) {
     const auto next = static_cast<unsigned char>(s[i + 1]);
-    return next >= 0x80 && next <= 0x9F && next != 0x85;
+    return next >= 0x80 && next <= 0x9F;
   }
-  return false;
+  return s.compare(i, 3, "\xE2\x80\xA8") == 0 || s.compare(i, 3, "\xE2\x80\xA9") == 0;
 }
 
 }  // namespace
@@ -96,8 +97,10 @@ void append_double_quoted(std::string& out, std::string_view text) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        // Controls, the C1 block and NBSP, and a byte order mark would not survive unescaped.
-        if (code_point < 0x20 || (code_point >= 0x80 && code_point <= 0xA0) || code_point == 0xFEFF) {
+        // Controls, DEL, the C1 block and NBSP, a byte order mark, and the line and paragraph
+        // separators (line breaks to PyYAML, folded to a space inside quotes) would not survive.
+        if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0xA0) || code_point == 0xFEFF ||
+            code_point == 0x2028 || code_point == 0x2029) {
           append_escape(out, code_point);
         } else {
           append_utf8(out, code_point);
@@ -132,7 +135,7 @@ bool writes_plain(std::string_view s) {
     const bool at_end = i + 1 == s.size();
     if (c == ':' && (at_end || is_blank_or_break(s[i + 1]))) return false;                     // ends a key
     if (is_blank_or_break(c) && (c != ' ' || (!at_end && s[i + 1] == '#'))) return false;  // breaks, tabs, " #"
-    if (is_non_printable_at(s, i)) return false;
+    if (is_non_printable_or_break_at(s, i)) return false;
     if (s.compare(i, 3, "\xEF\xBB\xBF") == 0) return false;  // byte order mark
   }
   return true;

@@ -150,6 +150,22 @@ void claim(const ModelProvider& mp, Claims& c) {
     upstream.holders.push_back(&mp);
   }
   for (const auto& p : s.routingPreferences) c.preferences.emplace(p.name, &mp);
+  c.namespaces[mp.metadata.namespace_].insert(mp.metadata.name);
+}
+
+// A namespace's share of a gateway: its providers accepted before, the replaced version aside.
+std::optional<ProviderVerdict> check_namespace_share(const PlanoGateway& gw, const ModelProvider& mp, const Claims& c,
+                                                     const ObjectRef* replaced) {
+  const auto limit = gw.spec.allowedProviders.maxProvidersPerNamespace;
+  const auto it = c.namespaces.find(mp.metadata.namespace_);
+  if (it == c.namespaces.end()) return std::nullopt;
+  auto held = static_cast<std::int64_t>(it->second.size());
+  if (replaced && replaced->namespace_ == mp.metadata.namespace_ && it->second.count(replaced->name)) --held;
+  if (held < limit) return std::nullopt;
+  return refuse(&mp, Reason::NotAllowedByGateway, "spec.gatewayRef",
+                "gateway " + gateway_name(gw) + " takes at most " + std::to_string(limit) + " providers from each namespace "
+                "(spec.allowedProviders.maxProvidersPerNamespace), and namespace " + mp.metadata.namespace_ +
+                " has " + std::to_string(held) + " there already; remove one, or ask the gateway's owners for more");
 }
 
 Finding finding_of(const ProviderVerdict& v, Severity severity) {
@@ -172,7 +188,7 @@ const char* to_string(Reason r) {
 
 std::string describe(const ProviderVerdict& v) {
   if (!v.winner) return v.message;
-  return v.message + " (kept by " + v.winner->describe() + ", which was there first)";
+  return v.message + " (held by " + v.winner->describe() + ", which takes precedence: it serves, and was there first; ask its owners)";
 }
 
 bool older(const ModelProvider& a, const ModelProvider& b) {
@@ -182,6 +198,26 @@ bool older(const ModelProvider& a, const ModelProvider& b) {
 
 void by_age(std::vector<const ModelProvider*>& providers) {
   std::stable_sort(providers.begin(), providers.end(), [](const ModelProvider* a, const ModelProvider* b) { return older(*a, *b); });
+}
+
+namespace {
+bool has_condition(const ModelProvider& mp, const char* type, const char* status) {
+  return std::any_of(mp.status.conditions.begin(), mp.status.conditions.end(),
+                     [&](const api::Condition& c) { return c.type == type && c.status == status; });
+}
+}  // namespace
+
+bool can_serve(const ModelProvider& mp) { return !has_condition(mp, "ResolvedRefs", "False"); }
+bool is_programmed(const ModelProvider& mp) { return has_condition(mp, "Programmed", "True"); }
+
+void by_claim(std::vector<const ModelProvider*>& providers, const std::function<bool(const ModelProvider&)>& serves) {
+  std::vector<std::pair<int, const ModelProvider*>> ranked;
+  ranked.reserve(providers.size());
+  for (const auto* mp : providers) ranked.emplace_back((serves(*mp) ? 0 : 2) + (is_programmed(*mp) ? 0 : 1), mp);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : older(*a.second, *b.second);
+  });
+  for (std::size_t i = 0; i < ranked.size(); ++i) providers[i] = ranked[i].second;
 }
 
 // The one place a provider is judged: evaluate judges each provider in turn with it.
@@ -202,6 +238,9 @@ Judgement judge_next(const ModelProvider& mp, const GatewayResult* gateway, cons
     out.findings.push_back(finding_of(verdict, Severity::Error));
   } else if (auto conflict = check_conflicts(*gateway->gateway, mp, gateway->claims, replaced)) {
     verdict = std::move(*conflict);
+    out.findings.push_back(finding_of(verdict, Severity::Error));
+  } else if (auto over = check_namespace_share(*gateway->gateway, mp, gateway->claims, replaced)) {
+    verdict = std::move(*over);
     out.findings.push_back(finding_of(verdict, Severity::Error));
   }
   return out;

@@ -8,6 +8,7 @@
 #include "core/rules/base_url.h"
 #include "core/rules/plano_catalog.h"
 #include "core/rules/quantity.h"
+#include "core/rules/tenant_text.h"
 
 namespace plano::rules {
 namespace {
@@ -28,6 +29,11 @@ class Report {
   std::vector<Finding> findings_;
 };
 
+// A tenant's string that would not reach Plano's config byte for byte is refused on its field.
+void check_text(Report& r, const std::string& field, std::string_view text) {
+  if (auto problem = tenant_text_problem(text)) r.error(field, std::move(*problem));
+}
+
 std::string indexed(const std::string& list, std::size_t i) { return list + "[" + std::to_string(i) + "]"; }
 
 bool is_cluster_local(const std::string& host) {
@@ -37,6 +43,9 @@ bool is_cluster_local(const std::string& host) {
   return host.find('.') == std::string::npos || ends_with(".svc") || ends_with(".svc.cluster.local") ||
          ends_with(".cluster.local") || host == "127.0.0.1" || host == "::1";
 }
+
+// Below this a port needs CAP_NET_BIND_SERVICE, which the Plano container drops.
+constexpr long long kMinListenerPort = 1024;
 
 void check_listeners(const api::PlanoGatewaySpec& spec, Report& r) {
   const auto& ls = spec.listeners;
@@ -59,13 +68,18 @@ void check_listeners(const api::PlanoGatewaySpec& spec, Report& r) {
     if (!names.insert(l.name).second) r.error(at + ".name", "\"" + l.name + "\" is used by another listener; names must be unique");
     if (l.type == "model") ++model_listeners;
     else r.error(at + ".type", "is \"" + l.type + "\"; only type model is supported");
-    if (l.port < 1 || l.port > 65535) {
-      r.error(at + ".port", std::to_string(l.port) + " is not a port (1-65535); Plano's usual model port is 12000");
+    if (l.port < kMinListenerPort || l.port > 65535) {
+      r.error(at + ".port", std::to_string(l.port) + " is not a port Plano can open (1024-65535: the pod runs with every "
+                                "capability dropped, so it cannot bind a lower one); Plano's usual model port is 12000");
     } else if (is_reserved_port(l.port)) {
       r.error(at + ".port", std::to_string(l.port) + " is used inside the Plano pod (" + reserved_ports_list() +
                                 "); use another port, 12000 is the usual choice");
     } else if (!ports.insert(l.port).second) {
       r.error(at + ".port", std::to_string(l.port) + " is used by another listener; give each listener its own port");
+    }
+    if (l.address && *l.address != "0.0.0.0" && *l.address != "::") {
+      r.error(at + ".address", "\"" + *l.address + "\" is not 0.0.0.0 or ::; the Service and the kubelet's probes "
+                                   "reach the pod on its own IP, so the listener must bind every address");
     }
     if (l.timeout && !std::regex_match(*l.timeout, timeout_form)) {
       r.error(at + ".timeout", "\"" + *l.timeout + "\" is not a duration; write it like 30s, 500ms or 5m");
@@ -74,6 +88,20 @@ void check_listeners(const api::PlanoGatewaySpec& spec, Report& r) {
   if (model_listeners > 1) {
     r.error("spec.listeners", "has " + std::to_string(model_listeners) +
                                   " listeners of type model; Plano serves providers on exactly one: keep one");
+  }
+}
+
+void check_selector(const api::LabelSelector& selector, const std::string& path, Report& r) {
+  for (std::size_t i = 0; i < selector.matchExpressions.size(); ++i) {
+    const auto& e = selector.matchExpressions[i];
+    auto at = indexed(path + ".matchExpressions", i);
+    if (e.op == "In" || e.op == "NotIn") {
+      if (e.values.empty()) r.error(at + ".values", "must not be empty for operator " + e.op);
+    } else if (e.op == "Exists" || e.op == "DoesNotExist") {
+      if (!e.values.empty()) r.error(at + ".values", "must be empty for operator " + e.op);
+    } else {
+      r.error(at + ".operator", "is \"" + e.op + "\"; use In, NotIn, Exists or DoesNotExist");
+    }
   }
 }
 
@@ -86,18 +114,10 @@ void check_allowed(const api::AllowedProviders& a, Report& r) {
     r.error("spec.allowedProviders.namespaces.selector",
             std::string("is only used when from is Selector (from is ") + api::to_string(a.from) + "); remove it or set from: Selector");
   }
-  if (a.selector) {
-    for (std::size_t i = 0; i < a.selector->matchExpressions.size(); ++i) {
-      const auto& e = a.selector->matchExpressions[i];
-      auto at = indexed("spec.allowedProviders.namespaces.selector.matchExpressions", i);
-      if (e.op == "In" || e.op == "NotIn") {
-        if (e.values.empty()) r.error(at + ".values", "must not be empty for operator " + e.op);
-      } else if (e.op == "Exists" || e.op == "DoesNotExist") {
-        if (!e.values.empty()) r.error(at + ".values", "must be empty for operator " + e.op);
-      } else {
-        r.error(at + ".operator", "is \"" + e.op + "\"; use In, NotIn, Exists or DoesNotExist");
-      }
-    }
+  if (a.selector) check_selector(*a.selector, "spec.allowedProviders.namespaces.selector", r);
+  if (a.maxProvidersPerNamespace < 1 || a.maxProvidersPerNamespace > 10000) {
+    r.error("spec.allowedProviders.maxProvidersPerNamespace", std::to_string(a.maxProvidersPerNamespace) +
+                                                                  " is out of range; use 1 to 10000, the bounds the CRD enforces");
   }
   if (a.authModes.empty()) {
     r.error("spec.allowedProviders.authModes", "must list at least one of Passthrough, AccessKey");
@@ -141,6 +161,10 @@ void check_deployment(const api::GatewayDeployment& d, Report& r) {
       }
     }
   }
+  static const std::regex duration_form("^[0-9]{1,9}(ms|s|m|h)$");
+  if (!std::regex_match(d.minRolloutInterval, duration_form)) {
+    r.error("spec.deployment.minRolloutInterval", "\"" + d.minRolloutInterval + "\" is not a duration; write it like 30s, 2m or 0s (no limit)");
+  }
   if (d.serviceType != "ClusterIP" && d.serviceType != "NodePort" && d.serviceType != "LoadBalancer") {
     r.error("spec.deployment.serviceType", "is \"" + d.serviceType + "\"; use ClusterIP, NodePort or LoadBalancer");
   }
@@ -178,6 +202,22 @@ void check_model(const api::ModelProviderSpec& s, Report& r) {
   }
 }
 
+// A DNS name or an IPv4/IPv6 literal (without brackets): what Envoy's template may write unquoted.
+bool is_host(const std::string& host) {
+  static const std::regex name("^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\\.?$");
+  static const std::regex ipv6("^[0-9A-Fa-f:.]+$");
+  return std::regex_match(host, name) || (host.find(':') != std::string::npos && std::regex_match(host, ipv6));
+}
+
+// A host, or [IPv6], with an optional :port: what spec.httpHost may be.
+bool is_host_and_port(const std::string& text) {
+  static const std::regex port(":[0-9]{1,5}$");
+  std::smatch m;
+  const auto host = std::regex_search(text, m, port) ? text.substr(0, static_cast<std::size_t>(m.position(0))) : text;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') return is_host(host.substr(1, host.size() - 2)) && host.find(':') != std::string::npos;
+  return host.find(':') == std::string::npos && is_host(host);
+}
+
 void check_base_url(const api::ModelProviderSpec& s, Report& r) {
   if (!s.baseURL) return;
   const auto& url = *s.baseURL;
@@ -185,10 +225,22 @@ void check_base_url(const api::ModelProviderSpec& s, Report& r) {
     r.error("spec.baseURL", "must not contain '$': Plano does not expand environment variables in base_url; write the URL out");
     return;
   }
+  if (auto problem = tenant_text_problem(url)) {
+    r.error("spec.baseURL", std::move(*problem));
+    return;
+  }
+  if (url.find_first_of(" \t") != std::string::npos) {
+    r.error("spec.baseURL", "must not contain spaces or tabs; percent-encode them in the path (%20)");
+    return;
+  }
   auto parsed = parse_base_url(url);
   if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) {
     r.error("spec.baseURL", "\"" + url + "\" must be an http:// or https:// URL with a host, e.g. https://api.example.com/v1");
     return;
+  }
+  if (!is_host(parsed->host)) {
+    r.error("spec.baseURL", "\"" + parsed->host + "\" is not a host name or IP address; Plano writes the host unquoted into "
+                            "Envoy's config, where other characters break it for every tenant");
   }
   if (parsed->hasUserinfo) {
     r.error("spec.baseURL", "must not carry credentials (user:password@); remove them and use accessKeySecretRef or passthroughAuth");
@@ -214,6 +266,11 @@ void check_auth(const api::ModelProviderSpec& s, Report& r) {
 
 }  // namespace
 
+bool is_deployable_gateway_name(std::string_view name) {
+  static const std::regex dns1035("^[a-z]([-a-z0-9]*[a-z0-9])?$");
+  return name.size() <= kMaxGatewayNameLength && std::regex_match(name.begin(), name.end(), dns1035);
+}
+
 ObjectRef ref_of(const api::PlanoGateway& gw) {
   return ObjectRef{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name};
 }
@@ -223,9 +280,15 @@ ObjectRef ref_of(const api::ModelProvider& mp) {
 
 std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   Report r(ref_of(gw));
+  if (!is_deployable_gateway_name(gw.metadata.name)) {
+    r.error("metadata.name", "\"" + gw.metadata.name + "\" cannot name the gateway's Service \"<name>-plano\", a DNS-1035 "
+                             "label: use at most " + std::to_string(kMaxGatewayNameLength) +
+                             " lower-case letters, digits and '-', starting with a letter and ending with a letter or digit");
+  }
   check_listeners(gw.spec, r);
   check_allowed(gw.spec.allowedProviders, r);
   check_deployment(gw.spec.deployment, r);
+  if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
   return r.take();
 }
 
@@ -235,18 +298,38 @@ std::vector<Finding> check_provider(const api::ModelProvider& mp) {
   check_model(s, r);
   check_base_url(s, r);
   check_auth(s, r);
-  for (const auto& [name, value] : s.headers) {
-    if (is_credential_header(name)) {
-      r.error("spec.headers." + name, "carries a credential, which must never be written into a ModelProvider; "
-                                      "use accessKeySecretRef (managed key) or passthroughAuth: true (client's key)");
+  check_text(r, "spec.model", s.model);
+  if (s.name) check_text(r, "spec.name", *s.name);
+  if (s.httpHost) {
+    if (auto problem = tenant_text_problem(*s.httpHost)) {
+      r.error("spec.httpHost", std::move(*problem));
+    } else if (!is_host_and_port(*s.httpHost)) {
+      r.error("spec.httpHost", "\"" + *s.httpHost + "\" is not a host name or IP address with an optional :port; Plano writes "
+                               "it unquoted into Envoy's config, where other characters break it for every tenant");
     }
+  }
+  for (const auto& [name, value] : s.headers) {
+    const auto field = header_field(name);
+    if (!is_http_token(name)) {
+      r.error(field, "is not an HTTP header name: use letters, digits and !#$%&'*+-.^_`|~ only (no spaces, "
+                     "colons or control characters)");
+    } else if (is_credential_header(name)) {
+      r.error(field, "carries a credential, which must never be written into a ModelProvider; "
+                     "use accessKeySecretRef (managed key) or passthroughAuth: true (client's key)");
+    } else {
+      check_text(r, field, name);
+    }
+    check_text(r, field, value);
   }
   std::set<std::string> pref_names;
   for (std::size_t i = 0; i < s.routingPreferences.size(); ++i) {
     const auto& p = s.routingPreferences[i];
+    const auto at = indexed("spec.routingPreferences", i);
     if (!pref_names.insert(p.name).second) {
-      r.error(indexed("spec.routingPreferences", i) + ".name", "\"" + p.name + "\" is listed twice; keep one");
+      r.error(at + ".name", "\"" + p.name + "\" is listed twice; keep one");
     }
+    check_text(r, at + ".name", p.name);
+    check_text(r, at + ".description", p.description);
   }
   if (s.name && s.name->empty()) r.error("spec.name", "must not be empty; leave it out to use the model string");
   return r.take();

@@ -23,7 +23,9 @@ constexpr std::array<std::string_view, 13> kInterfaces = {
     "chatgpt", "digitalocean", "vercel", "openrouter", "edenai", "moonshotai"};
 constexpr std::array<std::string_view, 5> kCredentialHeaders = {
     "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"};
-constexpr std::array<long long, 6> kReservedPorts = {10000, 10001, 11000, 12001, 9091, 9901};
+// Envoy's internal listeners (10000, 10001, 11000, 12001) and admin (9901), brightstaff (9091) and its
+// metrics (9092): config/envoy.template.yaml and brightstaff's defaults, Plano 0.4.36.
+constexpr std::array<long long, 7> kReservedPorts = {10000, 10001, 11000, 12001, 9091, 9092, 9901};
 
 }  // namespace
 
@@ -45,6 +47,6 @@ bool is_credential_header(std::string_view name) {
 bool is_reserved_port(long long port) {
   return std::find(kReservedPorts.begin(), kReservedPorts.end(), port) != kReservedPorts.end();
 }
-const char* reserved_ports_list() { return "9091, 9901, 10000, 10001, 11000, 12001"; }
+const char* reserved_ports_list() { return "9091, 9092, 9901, 10000, 10001, 11000, 12001"; }
 
 }  // namespace plano::rules

@@ -134,7 +134,7 @@ TEST_F(ClusterE2E, ExamplesBecomeReady) {
 
 TEST_F(ClusterE2E, AConfigChangeOrAKeyRotationIsOneRollout) {
   const auto ns = create_namespace(admin_client(), "e2e-rollout");
-  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}") + "  deployment: {replicas: 2}\n" +
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}", "replicas: 2, minRolloutInterval: 0s") +
              "---\napiVersion: v1\nkind: Secret\nmetadata: {name: openai, namespace: " + ns + "}\nstringData: {api-key: sk-one}\n" +
              provider_yaml(ns, "managed", ns, "  model: openai/gpt-4o\n  accessKeySecretRef: {name: openai, key: api-key}\n  default: true\n") +
              provider_yaml(ns, "local", ns, "  model: ollama/llama3.1\n  baseURL: http://ollama:11434\n  passthroughAuth: true\n"));
@@ -180,7 +180,7 @@ TEST_F(ClusterE2E, AConfigChangeOrAKeyRotationIsOneRollout) {
 
 TEST_F(ClusterE2E, ReadyFollowsThePodsReadiness) {
   const auto ns = create_namespace(admin_client(), "e2e-ready");
-  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}") + "  deployment: {replicas: 2}\n" +
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}", "replicas: 2, minRolloutInterval: 0s") +
              provider_yaml(ns, "p", ns, "  model: openai/gpt-4o\n  passthroughAuth: true\n  default: true\n"));
   auto op = start_operator();
   ASSERT_TRUE(eventually([&] { return rolled_out(ns, "gw", settled_rollout_of(ns, "gw")); }, kConverge, 250ms))

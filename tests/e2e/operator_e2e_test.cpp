@@ -260,5 +260,103 @@ TEST_F(OperatorE2E, StandbyTakesOverWithin20SecondsOfLeaderKill) {
   EXPECT_TRUE(eventually([&] { return config_of(ns, "gw").find("openai/gpt-4o") != std::string::npos; }, 15s));
 }
 
+TEST_F(OperatorE2E, AnObjectTheApiServerRefusesIsReportedOnTheGatewayWithin5s) {
+  const auto ns = create_namespace(admin_client(), "e2e-refused");
+  // A ValidatingAdmissionPolicy (the API server's own CEL admission) refuses this namespace's
+  // Deployments, as a cluster's policy might.
+  const auto policy = unique_name("no-deployments");
+  apply_yaml("apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: " + policy +
+             "}\nspec:\n  failurePolicy: Fail\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [apps], apiVersions: [v1], "
+             "operations: [CREATE, UPDATE], resources: [deployments]}\n  validations:\n  - {expression: 'false', message: "
+             "'deployments are frozen in this namespace'}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: "
+             "ValidatingAdmissionPolicyBinding\nmetadata: {name: " + policy + "}\nspec:\n  policyName: " + policy +
+             "\n  validationActions: [Deny]\n  matchResources:\n    namespaceSelector:\n      matchLabels: "
+             "{kubernetes.io/metadata.name: " + ns + "}\n");
+  // The policy takes effect asynchronously: wait until the API server refuses a Deployment there.
+  const json probe = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "probe"}, {"namespace", ns}}},
+                      {"spec", {{"selector", {{"matchLabels", {{"a", "b"}}}}},
+                                {"template", {{"metadata", {{"labels", {{"a", "b"}}}}}, {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}}}}};
+  ASSERT_TRUE(eventually([&] {
+    try {
+      admin_client().create(res::kDeployments, ns, probe, kube::WriteOptions{"", true});
+      return false;
+    } catch (const kube::ApiError&) {
+      return true;
+    }
+  }, 20s, 200ms));
+  auto op = start_operator();
+  const auto start = std::chrono::steady_clock::now();
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}"));
+  ASSERT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Programmed", "False", "ApplyFailed"); }, 5s, 50ms))
+      << op->log();
+  std::cout << "[ measured ] a refused Deployment showed on the gateway in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count() << " ms\n";
+  const auto programmed = condition(admin_client().get(res::kPlanoGateways, ns, "gw"), "Programmed");
+  EXPECT_NE(programmed["message"].get<std::string>().find("deployments are frozen in this namespace"), std::string::npos) << programmed;
+  EXPECT_NE(programmed["message"].get<std::string>().find("Deployment " + ns + "/gw-plano"), std::string::npos) << programmed;
+  // Retries back off and record no second Event for the same refusal.
+  std::this_thread::sleep_for(3s);
+  int warnings = 0;
+  for (const auto& e : admin_client().list(res::kEvents, ns).items) warnings += e.value("reason", "") == "ApplyFailed";
+  EXPECT_EQ(warnings, 1);
+  // Lift the policy: the gateway recovers by itself.
+  kubectl("delete validatingadmissionpolicybinding,validatingadmissionpolicy " + policy);
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Programmed", "True"); }, 90s, 200ms)) << op->log();
+}
+
+TEST_F(OperatorE2E, TheGatewaysNetworkPolicyAdmitsOnlyItsListenerPorts) {
+  const auto ns = create_namespace(admin_client(), "e2e-netpol");
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}"));
+  auto op = start_operator();
+  json policy;
+  ASSERT_TRUE(eventually([&] { return !(policy = get_or_null(res::kNetworkPolicies, ns, "gw-plano")).is_null(); }, 20s)) << op->log();
+  EXPECT_EQ(policy["spec"]["policyTypes"], json::array({"Ingress"}));
+  EXPECT_EQ(policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"], "gw");
+  ASSERT_EQ(policy["spec"]["ingress"].size(), 1u) << policy;
+  EXPECT_EQ(policy["spec"]["ingress"][0]["ports"], json::array({{{"port", 12000}, {"protocol", "TCP"}}})) << "nothing reaches 9901";
+  EXPECT_FALSE(policy["spec"]["ingress"][0].contains("from"));
+  // Clients from labelled namespaces only, then no policy at all.
+  admin_client().patch(res::kPlanoGateways, ns, "gw", kube::PatchType::Merge,
+                       {{"spec", {{"networkPolicy", {{"clientNamespaces", {{"matchLabels", {{"llm-clients", "true"}}}}}}}}}});
+  EXPECT_TRUE(eventually([&] {
+    auto p = get_or_null(res::kNetworkPolicies, ns, "gw-plano");
+    return !p.is_null() && p["spec"]["ingress"][0].value("from", json()) ==
+                               json::array({{{"namespaceSelector", {{"matchLabels", {{"llm-clients", "true"}}}}}}});
+  }, 10s)) << op->log();
+  admin_client().patch(res::kPlanoGateways, ns, "gw", kube::PatchType::Merge, {{"spec", {{"networkPolicy", {{"enabled", false}}}}}});
+  EXPECT_TRUE(eventually([&] { return get_or_null(res::kNetworkPolicies, ns, "gw-plano").is_null(); }, 10s)) << op->log();
+}
+
+TEST_F(OperatorE2E, RolloutsOfAFlappingProviderAreGathered) {
+  const auto ns = create_namespace(admin_client(), "e2e-flap");
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}", "minRolloutInterval: 10s") +
+             provider_yaml(ns, "flapping", ns, "  model: ollama/model-0\n  baseURL: http://ollama:11434\n  passthroughAuth: true\n"));
+  auto op = start_operator();
+  ASSERT_TRUE(eventually([&] { return !settled_rollout_of(ns, "gw").empty(); }, 20s)) << op->log();
+  const auto generation = [&] { return admin_client().get(res::kDeployments, ns, "gw-plano")["metadata"]["generation"].get<long long>(); };
+  const auto before = generation();
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kFlaps = 200;
+  for (int i = 1; i <= kFlaps; ++i) {
+    admin_client().patch(res::kModelProviders, ns, "flapping", kube::PatchType::Merge,
+                         {{"spec", {{"model", "ollama/model-" + std::to_string(i)}}}});
+    std::this_thread::sleep_for(100ms);  // 200 changes in about 25 s
+  }
+  const auto flapped_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The last change is served: in the config at once, in the pods by the end of the interval.
+  EXPECT_TRUE(eventually([&] {
+    return config_of(ns, "gw").find("ollama/model-200\"") != std::string::npos && !settled_rollout_of(ns, "gw").empty() &&
+           condition(admin_client().get(res::kPlanoGateways, ns, "gw"), "Programmed")["message"].get<std::string>().find("keep config") ==
+               std::string::npos;
+  }, 25s, 100ms)) << op->log();
+  const auto rollouts = generation() - before;
+  // One rollout at the first change, then at most one per 10 s interval, and the last one.
+  const auto allowed = 2 + static_cast<long long>(flapped_s / 10.0);
+  std::cout << "[ measured ] " << kFlaps << " changes in " << flapped_s << " s rolled the pods " << rollouts << " times (at most "
+            << allowed << ")\n";
+  EXPECT_GE(rollouts, 1);
+  EXPECT_LE(rollouts, allowed);
+}
+
 }  // namespace
 }  // namespace plano::testing

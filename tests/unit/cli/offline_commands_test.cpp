@@ -187,8 +187,9 @@ TEST_F(OfflineCommands, FiftyMegabyteFileIsRefusedClearly) {
 TEST_F(OfflineCommands, TenThousandDocuments) {
   std::string text = kGateway;
   for (int i = 0; i < 10000; ++i) {
+    // 100 namespaces of 100: each at the gateway's default share (maxProvidersPerNamespace).
     text += "---\napiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: p" + std::to_string(i) +
-            ", namespace: team}\nspec: {gatewayRef: {name: shared, namespace: platform}, model: openai/m" +
+            ", namespace: team-" + std::to_string(i % 100) + "}\nspec: {gatewayRef: {name: shared, namespace: platform}, model: openai/m" +
             std::to_string(i) + ", passthroughAuth: true" + (i == 0 ? ", default: true" : "") + "}\n";
   }
   auto f = write("many.yaml", text);

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "core/encoding/base64.h"
+#include "core/render/renderer.h"
 #include "operator/conditions.h"
 #include "operator/desired_objects.h"
 #include "tests/unit/test_objects.h"
@@ -18,7 +21,7 @@ struct Cluster {
   api::PlanoGateway gw = gateway();
   std::vector<api::ModelProvider> providers;
   std::map<std::string, std::map<std::string, std::string>> secrets;  // ns/name -> data
-  std::optional<json> deployment;
+  std::optional<json> deployment, keys;  // live owned objects
 
   Cluster() {
     gw.metadata.uid = "gw-uid";
@@ -49,8 +52,16 @@ struct Cluster {
       return it->second;
     };
     s.liveDeployment = deployment ? &*deployment : nullptr;
+    s.liveKeysSecret = keys ? &*keys : nullptr;
     s.now = "2026-11-27T12:00:00Z";
     return s;
+  }
+
+  // Feeds the plan's owned objects back as live, as the API server would after the applies.
+  void applied(const GatewayPlan& plan) {
+    deployment = plan.deployment;
+    keys = plan.keysSecret;
+    accept(plan);
   }
 
   // Feeds the plan's statuses back, as the API server would after the writes.
@@ -184,21 +195,169 @@ TEST(GatewayPlan, InvalidGatewayKeepsLastGoodConfig) {
   EXPECT_NE(programmed->message.find("spec.listeners[0].port"), std::string::npos);
 }
 
-TEST(GatewayPlan, OversizedConfigIsNotApplied) {
+TEST(GatewayPlan, OversizedConfigServesTheOldestThatFitAndLeavesTheNewestOut) {
   Cluster c;
+  c.gw.spec.allowedProviders.maxProvidersPerNamespace = 10000;  // a share too generous to stop the flood first
   for (int i = 0; i < 6000; ++i) {
     auto p = provider("team-c", "p" + std::to_string(i), "vllm/a-rather-long-model-name-for-sizing-" + std::to_string(i));
     p.spec.baseURL = "http://vllm-" + std::to_string(i) + ".inference.svc.cluster.local:8000/v1";
     p.spec.providerInterface = "openai";
+    char created[32];
+    std::snprintf(created, sizeof created, "2026-02-01T%02d:%02d:%02dZ", i / 3600, i / 60 % 60, i % 60);
+    p.metadata.creationTimestamp = created;
     c.providers.push_back(p);
   }
   auto plan = plan_gateway(c.snapshot());
-  EXPECT_FALSE(plan.apply);
+  ASSERT_TRUE(plan.apply) << "a flood must not freeze the gateway";
+  const auto config = plan.configMap["data"][kConfigKey].get<std::string>();
+  EXPECT_LE(config.size(), render::kMaxConfigBytes);
+  // The older tenants' providers and the flood's oldest are served; the newest give way.
+  EXPECT_NE(config.find("openai/gpt-4o"), std::string::npos);
+  EXPECT_NE(config.find("anthropic/claude-sonnet-4-5"), std::string::npos);
+  EXPECT_NE(config.find("sizing-0\""), std::string::npos);
+  EXPECT_EQ(config.find("sizing-5999\""), std::string::npos);
   c.accept(plan);
   const auto* programmed = find_condition(c.gw.status.conditions, "Programmed");
   ASSERT_TRUE(programmed);
-  EXPECT_EQ(programmed->reason, "ConfigTooLarge");
-  EXPECT_EQ(c.condition("p0", "Programmed").status, "False");
+  EXPECT_EQ(programmed->status, "True");
+  EXPECT_NE(programmed->message.find("newer provider(s) left out"), std::string::npos) << programmed->message;
+  EXPECT_EQ(c.condition("p0", "Programmed").status, "True");
+  EXPECT_EQ(c.condition("p5999", "Programmed").status, "False");
+  EXPECT_EQ(c.condition("p5999", "Programmed").reason, "ConfigTooLarge");
+  // acceptedProviders counts exactly the providers that are served.
+  int served = 0;
+  for (const auto& p : c.providers) served += c.condition(p.metadata.name, "Programmed").status == "True";
+  EXPECT_EQ((*plan.gatewayStatus)["acceptedProviders"], served);
+  EXPECT_GT(served, 2);
+  EXPECT_LT(served, 6002);
+}
+
+TEST(GatewayPlan, ARefusedApplyIsReportedOnceAndKeepsTheRunningHash) {
+  Cluster c;
+  c.accept(plan_gateway(c.snapshot()));
+  const auto running = c.gw.status.configHash;
+  c.secrets["team-a/openai"]["api-key"] = "sk-rotated";
+  auto plan = plan_gateway(c.snapshot());
+  const auto failure = apply_failure(c.gw, plan, "the API server refused Deployment platform/shared-plano: bad", c.snapshot().now);
+  c.gw.status = Cluster::decode_gateway_status(failure.status);
+  const auto* programmed = find_condition(c.gw.status.conditions, "Programmed");
+  ASSERT_TRUE(programmed);
+  EXPECT_EQ(programmed->status, "False");
+  EXPECT_EQ(programmed->reason, "ApplyFailed");
+  EXPECT_NE(programmed->message.find("refused Deployment platform/shared-plano: bad"), std::string::npos);
+  EXPECT_EQ(c.gw.status.configHash, running);
+  ASSERT_TRUE(failure.event);
+  EXPECT_EQ(failure.event->type, "Warning");
+  EXPECT_EQ(failure.event->reason, "ApplyFailed");
+  // The retry fails the same way: no second Event; another failure is news again.
+  EXPECT_FALSE(apply_failure(c.gw, plan, "the API server refused Deployment platform/shared-plano: bad", c.snapshot().now).event);
+  EXPECT_TRUE(apply_failure(c.gw, plan, "the API server refused Service platform/shared-plano: other", c.snapshot().now).event);
+}
+
+TEST(GatewayPlan, AKeyValueStartUpWouldBreakLeavesOnlyItsProviderOut) {
+  Cluster c;
+  c.secrets["team-a/openai"]["api-key"] = "abc: def";
+  auto plan = plan_gateway(c.snapshot());
+  c.accept(plan);
+  ASSERT_TRUE(plan.apply);
+  const auto config = plan.configMap["data"][kConfigKey].get<std::string>();
+  EXPECT_EQ(config.find("openai/gpt-4o"), std::string::npos);
+  EXPECT_NE(config.find("anthropic/claude-sonnet-4-5"), std::string::npos);
+  EXPECT_TRUE(plan.keysSecret["data"].empty());
+  EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "InvalidKeyValue");
+  EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").message.find("abc: def"), std::string::npos);
+  EXPECT_EQ(c.condition("claude", "Programmed").status, "True");
+}
+
+std::string pod_hash(const json& deployment) {
+  return deployment["spec"]["template"]["metadata"]["annotations"][kConfigHashAnnotation].get<std::string>();
+}
+
+TEST(GatewayPlan, ChangesWithinTheRolloutIntervalWaitForItsEnd) {
+  Cluster c;
+  auto snap = c.snapshot();  // 12:00:00, the first rollout
+  c.applied(plan_gateway(snap));
+  const auto first = pod_hash(*c.deployment);
+  // 10 s later a provider goes: the config changes now, the pods at 12:00:30.
+  c.providers.pop_back();
+  snap = c.snapshot();
+  snap.now = "2026-11-27T12:00:10Z";
+  auto held = plan_gateway(snap);
+  ASSERT_TRUE(held.rolloutHeldUntil);
+  EXPECT_EQ(to_rfc3339(*held.rolloutHeldUntil), "2026-11-27T12:00:30Z");
+  EXPECT_EQ(pod_hash(held.deployment), first);
+  EXPECT_EQ(held.configMap["data"][kConfigKey].get<std::string>().find("anthropic"), std::string::npos);
+  ASSERT_TRUE(held.gatewayStatus);
+  EXPECT_EQ((*held.gatewayStatus)["configHash"], first) << "the status tells what the pods run";
+  c.applied(held);
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Programmed")->message.find("keep config"), std::string::npos);
+  // At 12:00:30 the gathered change rolls, once.
+  snap = c.snapshot();
+  snap.now = "2026-11-27T12:00:30Z";
+  auto rolled = plan_gateway(snap);
+  EXPECT_FALSE(rolled.rolloutHeldUntil);
+  EXPECT_NE(pod_hash(rolled.deployment), first);
+  EXPECT_EQ(rolled.deployment["metadata"]["annotations"][kRolledAtAnnotation], "2026-11-27T12:00:30Z");
+  c.applied(rolled);
+  // 0s rolls on every change.
+  c.gw.spec.deployment.minRolloutInterval = "0s";
+  c.providers.pop_back();
+  snap = c.snapshot();
+  snap.now = "2026-11-27T12:00:31Z";
+  EXPECT_FALSE(plan_gateway(snap).rolloutHeldUntil);
+}
+
+TEST(GatewayPlan, ARevokedKeyRollsAtOnceWhateverTheInterval) {
+  Cluster c;
+  c.applied(plan_gateway(c.snapshot()));
+  const auto first = pod_hash(*c.deployment);
+  c.secrets["team-a/openai"]["api-key"] = "sk-rotated";  // the owner rotates: the old key must stop being served
+  auto snap = c.snapshot();
+  snap.now = "2026-11-27T12:00:05Z";
+  auto plan = plan_gateway(snap);
+  EXPECT_FALSE(plan.rolloutHeldUntil);
+  EXPECT_NE(pod_hash(plan.deployment), first);
+  c.applied(plan);
+  c.secrets.clear();  // the Secret is deleted
+  snap = c.snapshot();
+  snap.now = "2026-11-27T12:00:06Z";
+  plan = plan_gateway(snap);
+  EXPECT_FALSE(plan.rolloutHeldUntil);
+  EXPECT_TRUE(plan.keysSecret["data"].empty());
+}
+
+TEST(GatewayPlan, MovingToAnotherSecretIsNoRevocationAndWaits) {
+  // A tenant flapping between two Secrets of its own revokes nothing: the interval holds.
+  Cluster c;
+  c.secrets["team-a/openai-2"] = {{"api-key", "sk-second"}};
+  c.applied(plan_gateway(c.snapshot()));
+  c.providers[0].spec.accessKeySecretRef->name = "openai-2";
+  auto snap = c.snapshot();
+  snap.now = "2026-11-27T12:00:05Z";
+  auto plan = plan_gateway(snap);
+  EXPECT_TRUE(plan.rolloutHeldUntil);
+  EXPECT_EQ(plan.keysSecret["metadata"]["annotations"][kKeySourcesAnnotation],
+            json({{"PLANO_KEY_1_TEAM_A_OPENAI_2_API_KEY", "team-a/openai-2/api-key"}}).dump());
+}
+
+TEST(GatewayPlan, AProviderThatCannotServeHoldsNothingAndAWorkingOneKeepsWhatItHolds) {
+  Cluster c;
+  // An older provider of team-c claims openai/gpt-4o with a Secret that does not exist.
+  auto squatter = provider("team-c", "squat", "openai/gpt-4o");
+  squatter.spec.passthroughAuth.reset();
+  squatter.spec.accessKeySecretRef = api::SecretKeyRef{"missing", "api-key"};
+  squatter.metadata.creationTimestamp = "2025-01-01T00:00:00Z";
+  c.providers.push_back(squatter);
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True") << c.condition("gpt4", "Programmed").message;
+  EXPECT_EQ(c.condition("squat", "Accepted").reason, "Conflict");
+  // Its Secret appears: it can serve now, but the working provider keeps the model it serves.
+  c.secrets["team-c/missing"] = {{"api-key", "sk-late"}};
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True");
+  EXPECT_EQ(c.condition("squat", "Accepted").reason, "Conflict");
+  EXPECT_NE(c.condition("squat", "Accepted").message.find("held by ModelProvider/team-a/gpt4"), std::string::npos)
+      << c.condition("squat", "Accepted").message;
 }
 
 TEST(GatewayPlan, ReadyFollowsTheDeployment) {

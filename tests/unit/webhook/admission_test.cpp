@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/render/renderer.h"
 #include "tests/unit/test_objects.h"
 
 namespace plano::webhook {
@@ -52,6 +53,11 @@ std::string request(const std::string& kind, const std::string& op, const json& 
               {"object", object},
               {"dryRun", dry_run}}}};
   return r.dump();
+}
+
+// Every user may read every Secret; the tests of that check give their own answer.
+AdmissionOutcome review(const std::string& body, const ClusterLookup& cluster) {
+  return webhook::review(body, cluster, [](const json&, const std::string&, const std::string&) { return true; });
 }
 
 const json gpt4o_mini = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}},
@@ -106,7 +112,7 @@ TEST(Admission, DeniesNamespaceTheGatewayDoesNotAllow) {
   EXPECT_NE(out.body["response"]["status"]["message"].get<std::string>().find("spec.gatewayRef"), std::string::npos);
 }
 
-TEST(Admission, ConflictWithAnotherTenantDoesNotNameIt) {
+TEST(Admission, ConflictWithAnotherTenantNamesTheHolderButNoSecret) {
   Cluster c;
   auto spec = gpt4o_mini;
   spec["default"] = true;
@@ -114,8 +120,7 @@ TEST(Admission, ConflictWithAnotherTenantDoesNotNameIt) {
   EXPECT_EQ(out.body["response"]["allowed"], false);
   const auto msg = out.body["response"]["status"]["message"].get<std::string>();
   EXPECT_NE(msg.find("spec.default: another provider is already the default"), std::string::npos) << msg;
-  EXPECT_EQ(msg.find("team-a"), std::string::npos) << msg;
-  EXPECT_EQ(msg.find("gpt4"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("held by ModelProvider/team-a/gpt4"), std::string::npos) << "the tenant knows whom to ask: " << msg;
   EXPECT_EQ(msg.find("team-a-openai-secret"), std::string::npos) << msg;
 }
 
@@ -275,6 +280,134 @@ TEST(Admission, HostileObjectsAreDeniedNotCrashes) {
   }
   auto out = review(request("ModelProvider", "CREATE", json("str"), "team-a"), c.view());
   EXPECT_EQ(out.httpStatus, 400);
+}
+
+// ---- a provider may only use a Secret its author can read (SubjectAccessReview) ----
+
+struct SecretAccessLog {
+  std::vector<std::string> asked;  // "user ns/name"
+  bool allow = false;
+  SecretReadAccess access() {
+    return [this](const json& user, const std::string& ns, const std::string& name) {
+      asked.push_back(user.value("username", "") + " " + ns + "/" + name);
+      return allow;
+    };
+  }
+};
+
+std::string request_by(const std::string& user, const std::string& op, const json& object, const json& old_object = nullptr) {
+  auto r = json::parse(request("ModelProvider", op, object, "team-a"));
+  r["request"]["userInfo"] = {{"username", user}, {"groups", {"team-a-devs", "system:authenticated"}}};
+  r["request"]["oldObject"] = old_object;  // null for a CREATE, as the API server sends it
+  return r.dump();
+}
+
+json managed_key_spec(const std::string& secret) {
+  return {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}},
+          {"model", "openai/gpt-4o-mini"},
+          {"accessKeySecretRef", {{"name", secret}, {"key", "password"}}}};
+}
+
+TEST(AdmissionSecretAccess, ASecretTheAuthorCannotReadIsRefused) {
+  Cluster c;
+  SecretAccessLog log;
+  auto out = webhook::review(request_by("alice", "CREATE", provider_object("team-a", "mini", managed_key_spec("payments-db"))),
+                             c.view(), log.access());
+  ASSERT_EQ(log.asked, std::vector<std::string>{"alice team-a/payments-db"});
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto message = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(message.find("spec.accessKeySecretRef.name: alice may not read Secret team-a/payments-db"), std::string::npos) << message;
+  log.allow = true;
+  out = webhook::review(request_by("alice", "CREATE", provider_object("team-a", "mini", managed_key_spec("payments-db"))),
+                        c.view(), log.access());
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+}
+
+TEST(AdmissionSecretAccess, AskedWhenTheReferenceChangesOnly) {
+  Cluster c;
+  SecretAccessLog log;
+  const auto before = provider_object("team-a", "mini", managed_key_spec("openai"));
+  auto relabelled = before;
+  relabelled["metadata"]["labels"] = {{"team", "a"}};
+  auto out = webhook::review(request_by("argocd", "UPDATE", relabelled, before), c.view(), log.access());
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+  EXPECT_TRUE(log.asked.empty()) << "an update that keeps the Secret is not asked again";
+  out = webhook::review(request_by("mallory", "UPDATE", provider_object("team-a", "mini", managed_key_spec("payments-db")), before),
+                        c.view(), log.access());
+  EXPECT_EQ(log.asked, std::vector<std::string>{"mallory team-a/payments-db"});
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  // Passthrough providers use no Secret: nothing to ask.
+  out = webhook::review(request_by("mallory", "CREATE", provider_object("team-a", "mini2", gpt4o_mini)), c.view(), log.access());
+  EXPECT_EQ(log.asked.size(), 1u);
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>());
+}
+
+TEST(AdmissionSecretAccess, RefusedWhenTheAnswerCannotBeHad) {
+  Cluster c;
+  auto out = webhook::review(request_by("alice", "CREATE", provider_object("team-a", "mini", managed_key_spec("openai"))), c.view(),
+                             [](const json&, const std::string&, const std::string&) -> bool { throw std::runtime_error("connection refused"); });
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto message = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(message.find("could not check that alice may read Secret team-a/openai (connection refused); retry"), std::string::npos)
+      << message;
+}
+
+TEST(AdmissionConfigRoom, AProviderThatWouldPassTheConfigMapLimitIsRefusedWithTheLimitNamed) {
+  Cluster c;
+  auto full = std::make_shared<ClusterView>(*c.view()("platform/shared"));
+  ASSERT_GT(full->configBytes, 0u) << "the view knows what its config renders to";
+  ClusterLookup lookup = [&full](const std::string&) -> std::shared_ptr<const ClusterView> { return full; };
+  full->configBytes = render::kMaxConfigBytes - 10;
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), lookup);
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto message = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(message.find("over the 1000000-byte limit of a ConfigMap"), std::string::npos) << message;
+  full->configBytes = render::kMaxConfigBytes - 2000;
+  out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), lookup);
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+}
+
+// ---- the webhook orders claims as the operator does ----
+
+TEST(AdmissionPrecedence, TheProviderTheOperatorKeepsStaysUpdatable) {
+  // A second default got in while the webhook was not called; the operator keeps the older one.
+  Cluster c;
+  auto late = provider("team-b", "late", "openai/o3");
+  late.spec.default_ = true;
+  late.metadata.creationTimestamp = "2026-03-01T00:00:00Z";
+  c.providers.push_back(late);
+  auto kept = provider_object("team-a", "gpt4", {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}},
+                                                 {"model", "openai/gpt-4o"}, {"default", true},
+                                                 {"accessKeySecretRef", {{"name", "team-a-openai-secret"}, {"key", "api-key"}}}});
+  kept["metadata"]["labels"] = {{"argocd.argoproj.io/instance", "team-a"}};
+  auto out = review(request("ModelProvider", "UPDATE", kept, "team-a"), c.view());
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+  // The one the operator leaves out is still refused, whatever it changes, until it gives up the default.
+  auto refused = provider_object("team-b", "late", {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}},
+                                                    {"model", "openai/o3"}, {"default", true}, {"passthroughAuth", true}});
+  refused["metadata"]["labels"] = {{"argocd.argoproj.io/instance", "team-b"}};
+  out = review(request("ModelProvider", "UPDATE", refused, "team-b"), c.view());
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+}
+
+TEST(AdmissionPrecedence, AHolderThatCannotServeYieldsToAWorkingNewcomer) {
+  Cluster c;
+  auto squatter = provider("team-c", "squat", "openai/o3");
+  squatter.spec.passthroughAuth.reset();
+  squatter.spec.accessKeySecretRef = api::SecretKeyRef{"does-not-exist", "k"};
+  squatter.metadata.creationTimestamp = "2025-06-01T00:00:00Z";
+  squatter.status.conditions = {{"ResolvedRefs", "False", 1, "", "SecretNotFound", "Secret team-c/does-not-exist does not exist"}};
+  c.providers.push_back(squatter);
+  const json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "openai/o3"}, {"passthroughAuth", true}};
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "o3", spec), "team-b"), c.view());
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+  ASSERT_TRUE(out.body["response"].contains("warnings"));
+  EXPECT_NE(out.body["response"]["warnings"].dump().find("ModelProvider/team-c/squat also claims this, but cannot serve"),
+            std::string::npos) << out.body.dump();
+  // A holder that serves keeps it.
+  c.providers.back().status.conditions.clear();
+  out = review(request("ModelProvider", "CREATE", provider_object("team-b", "o3", spec), "team-b"), c.view());
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "core/io/documents.h"
@@ -97,12 +98,74 @@ TEST(Renderer, ValuesThatLookLikeOtherTypesStayStrings) {
   EXPECT_EQ(doc["model_providers"][0]["name"], "null");
 }
 
-TEST(KeyVariable, StableValidAndDistinct) {
-  auto a = key_variable("a-b", "s", "k");
-  auto b = key_variable("a_b", "s", "k");
-  EXPECT_NE(a, b);
-  EXPECT_EQ(a, key_variable("a-b", "s", "k"));
-  EXPECT_TRUE(std::regex_match(a, std::regex("^PLANO_KEY_A_B_S_K_[0-9A-F]{8}$"))) << a;
+TEST(KeyVariable, NumberedSoThatNamesSpeltAlikeStayApart) {
+  // The old variables mapped case and punctuation to the same token: "Team-A"/"team.a" collided.
+  Fixture f;
+  auto a = f.openai, b = f.openai, c = f.openai;
+  a.metadata.namespace_ = "a-b";
+  b.metadata.namespace_ = "a_b";
+  c.metadata.namespace_ = "a.b";
+  for (auto* mp : {&a, &b, &c}) mp->spec.default_.reset();
+  b.spec.model = "openai/gpt-4o-mini";
+  c.spec.model = "openai/gpt-4.1";
+  const auto r = render(f.gw, {&c, &b, &a});
+  ASSERT_EQ(r.keys.size(), 3u);
+  // Sorted by namespace, secret, key: "a-b" < "a.b" < "a_b".
+  EXPECT_EQ(r.keys[0].variable, "PLANO_KEY_1_A_B_OPENAI_CREDENTIALS_API_KEY");
+  EXPECT_EQ(r.keys[0].namespace_, "a-b");
+  EXPECT_EQ(r.keys[1].variable, "PLANO_KEY_2_A_B_OPENAI_CREDENTIALS_API_KEY");
+  EXPECT_EQ(r.keys[1].namespace_, "a.b");
+  EXPECT_EQ(r.keys[2].variable, "PLANO_KEY_3_A_B_OPENAI_CREDENTIALS_API_KEY");
+  EXPECT_EQ(r.keys[2].namespace_, "a_b");
+  auto doc = io::parse_documents(r.config, "rendered").at(0).body;
+  for (const auto& entry : doc["model_providers"]) {
+    const auto ns = entry["model"] == "openai/gpt-4o" ? "a-b" : entry["model"] == "openai/gpt-4o-mini" ? "a_b" : "a.b";
+    const auto& binding = *std::find_if(r.keys.begin(), r.keys.end(), [&](const KeyBinding& k) { return k.namespace_ == ns; });
+    EXPECT_EQ(entry["access_key"], "$" + binding.variable) << ns;
+  }
+}
+
+TEST(KeyVariable, ValidForASecretDataKeyAtAnyLength) {
+  const std::string long_name(253, 'k');
+  const auto v = key_variable(12, std::string(63, 'n'), long_name, long_name);
+  EXPECT_LE(v.size(), 253u);
+  EXPECT_EQ(v.rfind("PLANO_KEY_12_NNN", 0), 0u) << v;
+  EXPECT_TRUE(std::regex_match(v, std::regex("^[A-Z_][A-Z0-9_]*$"))) << v;
+}
+
+TEST(KeyValue, WordsThatSurviveAnUnquotedPasteAreAccepted) {
+  for (const char* value : {"sk-proj-AbC123_xyz", "AIzaSyD-9tSrke72I6e", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY+",
+                            "c2VjcmV0=", "0a1b2c3d4e5f", "1password-key", "~tilde", "-leading-dash", "n0", "yes-no"}) {
+    EXPECT_EQ(key_value_problem(value), std::nullopt) << value;
+  }
+}
+
+TEST(KeyValue, ValuesYamlWouldBreakOrRetypeAreRefusedWithoutQuotingThem) {
+  for (const char* value : {"abc: def", "a b", "key#1", "\"quoted\"", "line\nbreak", "{a}", "[a]", "a,b", "*ref",
+                            "&anchor", "!tag", "%x", "@x", "`x`", "x|y", "x>y", "caf\xc3\xa9", "'q'"}) {
+    const auto problem = key_value_problem(value);
+    ASSERT_TRUE(problem.has_value()) << value;
+    EXPECT_EQ(problem->find(value), std::string::npos) << "the message must not quote the key: " << *problem;
+  }
+  for (const char* value : {"12345", "-1", "+1.5", "1e5", "1_000", "0x1F", "0o17", "0b101", ".5", ".inf", "-.Inf", ".NaN",
+                            "2026-12-06", "true", "False", "ON", "off", "yes", "No", "y", "N", "null", "NULL", "~", "=", "-"}) {
+    EXPECT_TRUE(key_value_problem(value).has_value()) << value;
+  }
+  EXPECT_TRUE(key_value_problem("").has_value());
+  EXPECT_TRUE(key_value_problem(std::string(16 * 1024 + 1, 'k')).has_value());
+  EXPECT_EQ(key_value_problem(std::string(16 * 1024, 'k')), std::nullopt);
+}
+
+TEST(Renderer, TenantStringsPyYamlWouldBreakAreEscaped) {
+  // U+2028, U+2029 and NEL end a line for PyYAML even inside quotes; DEL is refused outright.
+  Fixture f;
+  f.vllm.spec.routingPreferences = {{"quick-answers", "one\xE2\x80\xA8" "two\xE2\x80\xA9" "three\xC2\x85" "four\x7F"}};
+  const auto config = render(f.gw, {&f.vllm}).config;
+  EXPECT_EQ(config.find("\xE2\x80\xA8"), std::string::npos);
+  EXPECT_EQ(config.find("\xE2\x80\xA9"), std::string::npos);
+  EXPECT_EQ(config.find("\xC2\x85"), std::string::npos);
+  EXPECT_EQ(config.find('\x7F'), std::string::npos);
+  EXPECT_NE(config.find("one\\u2028two\\u2029three\\x85four\\x7f"), std::string::npos) << config;
 }
 
 TEST(Sha256, KnownVector) {

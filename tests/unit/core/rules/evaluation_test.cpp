@@ -346,5 +346,25 @@ TEST(LabelSelector, Semantics) {
   EXPECT_TRUE(matches(api::LabelSelector{}, {}));
 }
 
+TEST(Evaluation, ANamespaceGetsAtMostItsShareOfTheGateway) {
+  World w;
+  w.gateways[0].spec.allowedProviders.maxProvidersPerNamespace = 2;
+  for (int i = 0; i < 3; ++i) w.providers.push_back(provider("team-b", "p" + std::to_string(i), "openai/m" + std::to_string(i)));
+  w.providers.push_back(provider("team-c", "c0", "openai/c0"));
+  auto e = w.run();
+  EXPECT_TRUE(verdict(e, "team-b/p0").accepted());
+  EXPECT_TRUE(verdict(e, "team-b/p1").accepted());
+  const auto& third = verdict(e, "team-b/p2");
+  EXPECT_EQ(third.reason, Reason::NotAllowedByGateway);
+  EXPECT_EQ(third.field, "spec.gatewayRef");
+  EXPECT_NE(third.message.find("at most 2 providers from each namespace"), std::string::npos) << third.message;
+  EXPECT_TRUE(verdict(e, "team-c/c0").accepted()) << "another namespace keeps its own share";
+  // An update of a provider already counted is judged without its earlier version.
+  const ObjectRef self{api::kProviderKind, "team-b", "p1"};
+  auto changed = w.providers[1];
+  changed.spec.model = "openai/m1-changed";
+  EXPECT_TRUE(judge_next(changed, &e.gateways.at("platform/shared"), nullptr, &self).verdict.accepted());
+}
+
 }  // namespace
 }  // namespace plano::rules

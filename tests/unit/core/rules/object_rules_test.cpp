@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/rules/tenant_text.h"
 #include "tests/unit/test_objects.h"
 
 namespace plano::rules {
@@ -193,16 +194,46 @@ TEST(GatewayRules, ListenerNamesUnique) {
 
 TEST(GatewayRules, PortRangeAndReservedPorts) {
   auto gw = gateway();
-  for (long long port : {0LL, 65536LL}) {
+  // Below 1024 the container, which drops every capability, cannot bind.
+  for (long long port : {0LL, 80LL, 1023LL, 65536LL}) {
     gw.spec.listeners[0].port = port;
-    EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].port", "not a port").size(), 1u) << port;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].port", "not a port Plano can open").size(), 1u) << port;
   }
-  for (long long port : {10000LL, 10001LL, 11000LL, 12001LL, 9091LL, 9901LL}) {
+  for (long long port : {10000LL, 10001LL, 11000LL, 12001LL, 9091LL, 9092LL, 9901LL}) {
     gw.spec.listeners[0].port = port;
     EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].port", "inside the Plano pod").size(), 1u) << port;
   }
   gw.spec.listeners[0].port = 8080;
   EXPECT_TRUE(check_gateway(gw).empty());
+}
+
+TEST(GatewayRules, ListenerBindsEveryAddress) {
+  auto gw = gateway();
+  for (const char* ok : {"0.0.0.0", "::"}) {
+    gw.spec.listeners[0].address = ok;
+    EXPECT_TRUE(check_gateway(gw).empty()) << ok << dump(check_gateway(gw));
+  }
+  for (const char* unreachable : {"127.0.0.1", "::1", "10.0.0.5", "$HOSTNAME"}) {
+    gw.spec.listeners[0].address = unreachable;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].address", "kubelet's probes").size(), 1u) << unreachable;
+  }
+}
+
+TEST(GatewayRules, NameMustMakeADns1035ServiceName) {
+  for (const std::string& bad : std::vector<std::string>{"my.gateway", "1gateway", "gateway-", std::string(58, 'g'), "Gateway"}) {
+    auto gw = gateway("platform", bad);
+    EXPECT_EQ(matching(check_gateway(gw), "metadata.name", "DNS-1035").size(), 1u) << bad;
+  }
+  for (const std::string& good : std::vector<std::string>{"g", "llm-gateway", "g1", std::string(57, 'g')}) {
+    auto gw = gateway("platform", good);
+    EXPECT_TRUE(check_gateway(gw).empty()) << good << dump(check_gateway(gw));
+  }
+}
+
+TEST(GatewayRules, SeedListenerNameIsValid) {
+  auto gw = gateway();
+  gw.spec.listeners[0].name = "model_listener";  // Plano's own examples use it
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
 }
 
 TEST(GatewayRules, TimeoutIsADuration) {
@@ -289,6 +320,111 @@ TEST(GatewayRules, ResourcesAContainerWouldTake) {
                      "is longer than 64 characters (the CRD's limit); write it shorter").size(), 1u);
   // The cpu request has no usable limit to be held to.
   EXPECT_TRUE(matching(report, "spec.deployment.resources.requests.cpu").empty());
+}
+
+}  // namespace
+}  // namespace plano::rules
+
+namespace plano::rules {
+namespace {
+
+// ---- tenant strings: what Plano's start-up (envsubst, then PyYAML) would change ----
+
+// Each tenant string field of a provider holding `text`, as (field path, provider).
+std::vector<std::pair<std::string, api::ModelProvider>> providers_holding(const std::string& text) {
+  std::vector<std::pair<std::string, api::ModelProvider>> out;
+  auto base = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+  auto with = [&](std::string field, auto set) {
+    auto mp = base;
+    set(mp);
+    out.emplace_back(std::move(field), std::move(mp));
+  };
+  with("spec.model", [&](auto& mp) { mp.spec.model = "openai/gpt-" + text; });
+  with("spec.name", [&](auto& mp) { mp.spec.name = "n" + text; });
+  with("spec.httpHost", [&](auto& mp) { mp.spec.httpHost = "h" + text; });
+  with("spec.headers.X-Steal", [&](auto& mp) { mp.spec.headers = {{"X-Steal", text}}; });
+  with("spec.routingPreferences[0].name", [&](auto& mp) { mp.spec.routingPreferences = {{"r" + text, "d"}}; });
+  with("spec.routingPreferences[0].description", [&](auto& mp) { mp.spec.routingPreferences = {{"r", text}}; });
+  with("spec.baseURL", [&](auto& mp) { mp.spec.baseURL = "https://collector.example/" + text; });
+  return out;
+}
+
+TEST(TenantText, VariablesEnvsubstWouldExpandAreRefusedInEveryField) {
+  for (const std::string payload : {"$PLANO_KEY_1_TEAM_A_OPENAI_CREDENTIALS_API_KEY", "${PLANO_KEY_1_X}", "$HOME",
+                                    "x$HOSTNAME", "$_underscore", "${}"}) {
+    for (const auto& [field, mp] : providers_holding(payload)) {
+      const auto findings = check_provider(mp);
+      EXPECT_EQ(matching(findings, field, "'$'").size(), 1u) << field << " " << payload << "\n" << dump(findings);
+    }
+  }
+}
+
+TEST(TenantText, DollarsEnvsubstLeavesAloneAreAccepted) {
+  for (const std::string harmless : {"costs $5", "$", "a$", "$ sign", "$$5"}) {
+    auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+    mp.spec.routingPreferences = {{"r", harmless}};
+    mp.spec.headers = {{"X-Price", harmless}};
+    EXPECT_TRUE(check_provider(mp).empty()) << harmless << dump(check_provider(mp));
+  }
+}
+
+TEST(TenantText, LineBreaksAndControlsAreRefusedInEveryField) {
+  for (const std::string& payload : std::vector<std::string>{"a\nb", "a\rb", std::string("a\0b", 3), "a\x7f" "b", "a\xc2\x85" "b", "a\xe2\x80\xa8" "b",
+                                    "a\xe2\x80\xa9" "b", "a\x1b[31m"}) {
+    for (const auto& [field, mp] : providers_holding(payload)) {
+      const auto findings = check_provider(mp);
+      EXPECT_EQ(matching(findings, field, "control character").size(), 1u) << field << "\n" << dump(findings);
+    }
+  }
+  auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+  mp.spec.routingPreferences = {{"r", "tabs\tand unicode \xc3\xa9 \xe4\xb8\xad are fine"}};
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+}
+
+TEST(TenantText, HeaderNamesAreHttpTokensReportedWithoutRawBytes) {
+  for (const std::string bad : {"X Tenant", "X:Tenant", "X-\xe2\x80\xa8model_providers", "X\nY", "", "X-\xc3\xa9"}) {
+    auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+    mp.spec.headers = {{bad, "v"}};
+    const auto findings = check_provider(mp);
+    ASSERT_EQ(findings.size(), 1u) << dump(findings);
+    EXPECT_EQ(findings[0].field, header_field(bad));
+    EXPECT_NE(findings[0].message.find("not an HTTP header name"), std::string::npos);
+    for (unsigned char c : findings[0].field) EXPECT_TRUE(c >= 0x20 && c < 0x7F) << findings[0].field;
+  }
+  EXPECT_EQ(header_field("X-Tenant"), "spec.headers.X-Tenant");
+  EXPECT_EQ(header_field("a b\n\""), "spec.headers[\"a b\\x0a\\\"\"]");
+  auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+  mp.spec.headers = {{"X-Weird!#$%&'*+-.^_`|~9", "v"}};
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+}
+
+TEST(TenantText, HostsAreNamesOrAddressesThatEnvoysConfigCarriesUnquoted) {
+  // Envoy's template writes base_url's host and http_host unquoted: YAML indicators there break
+  // or change Envoy's config for every tenant on the gateway.
+  for (const std::string bad : {"*api.example.com", "&a", "!tag", "|x", ">x", "'q'", "\"q\"", "%x", "`x`", "{x: y}", ",x",
+                                "host: x", "host #x", "a b", "-leading.example.com"}) {
+    auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+    mp.spec.httpHost = bad;
+    EXPECT_EQ(matching(check_provider(mp), "spec.httpHost").size(), 1u) << bad << dump(check_provider(mp));
+    auto url = plano::testing::provider("team-b", "u", "custom/x");
+    url.spec.providerInterface = "openai";
+    url.spec.baseURL = "https://" + bad + "/v1";
+    EXPECT_GE(matching(check_provider(url), "spec.baseURL").size(), 1u) << bad << dump(check_provider(url));
+  }
+  for (const std::string good : {"api.example.com", "api.example.com:8443", "10.0.0.1", "10.0.0.1:80", "[::1]:8080", "[fd00::1]",
+                                 "vllm.inference.svc.cluster.local", "localhost"}) {
+    auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+    mp.spec.httpHost = good;
+    EXPECT_TRUE(check_provider(mp).empty()) << good << dump(check_provider(mp));
+  }
+  auto url = plano::testing::provider("team-b", "u", "custom/x");
+  url.spec.providerInterface = "openai";
+  for (const std::string good : {"https://api.example.com/v1", "http://[::1]:8000/v1", "http://10.0.0.1:8000", "https://a.b.c.d/x?y=1"}) {
+    url.spec.baseURL = good;
+    EXPECT_TRUE(check_provider(url).empty()) << good << dump(check_provider(url));
+  }
+  url.spec.baseURL = "https://api.example.com/v\t1";  // the CRD refuses a tab too
+  EXPECT_EQ(matching(check_provider(url), "spec.baseURL", "spaces or tabs").size(), 1u) << dump(check_provider(url));
 }
 
 }  // namespace
