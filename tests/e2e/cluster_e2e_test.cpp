@@ -201,6 +201,10 @@ TEST_F(ClusterE2E, ReadyFollowsThePodsReadiness) {
                        100ms))
       << describe(ns, "gw") << op->log();
   EXPECT_EQ(condition(get_or_null(res::kPlanoGateways, ns, "gw"), "Ready")["message"], "1/2 replicas available, 2 updated");
+  // And it stays so: nothing (kwok, a controller, a later reconcile) turns the pod or the gateway back.
+  const bool flipped_back = eventually(
+      [&] { return !has_condition(res::kPlanoGateways, ns, "gw", "Ready", "False", "DeploymentNotAvailable"); }, 3s, 100ms);
+  EXPECT_FALSE(flipped_back) << describe(ns, "gw") << op->log();
   EXPECT_FALSE(pod_ready(admin_client().get(kPods, ns, pod))) << "something made the pod Ready again";
 
   set_ready("True");
