@@ -5,7 +5,10 @@
 // namespace deletion.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -21,9 +24,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace res = kube::resources;
-namespace fs = std::filesystem;
 
-const fs::path kRoot = PLANO_SOURCE_DIR;
 // Pods of a fresh Deployment are scheduled, started by kwok and counted available by the
 // Deployment controller within seconds; the margin is for a loaded 2-core CI machine.
 constexpr auto kConverge = 90s;
@@ -122,7 +123,7 @@ TEST_F(ClusterE2E, ExamplesBecomeReady) {
     if (get_or_null(res::kNamespaces, "", ns).is_null()) admin_client().create(res::kNamespaces, "", {{"metadata", {{"name", ns}}}});
   }
   for (const char* file : {"litellm-passthrough.yaml", "managed-keys-and-vllm.yaml", "multi-tenant-byok.yaml"}) {
-    kubectl("apply -f " + (kRoot / "examples" / file).string());
+    kubectl("apply -f " + (std::filesystem::path(PLANO_SOURCE_DIR) / "examples" / file).string());
   }
   auto op = start_operator();
   for (const char* gw : {"litellm-gateway", "llm-gateway", "shared-gateway"}) {
