@@ -37,11 +37,12 @@ std::string kubectl(const std::string& args);
 // Applies YAML text with kubectl, as a user would.
 void apply_yaml(const std::string& yaml);
 
-// A PlanoGateway with one model listener `llm` on 12000 and the given allowedProviders (flow YAML).
-// It rolls on every change (minRolloutInterval 0s) unless told otherwise, since tests time each
-// change; OperatorE2E.RolloutsOfAFlappingProviderAreGathered tests the interval.
+// A PlanoGateway with one model listener `llm` on 12000, the given allowedProviders (flow YAML) and
+// spec.deployment fields (flow YAML without braces). By default it rolls on every change
+// (minRolloutInterval 0s), since the tests time each change; RolloutsOfAFlappingProviderAreGathered
+// tests the interval.
 std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed,
-                         const std::string& interval = "0s");
+                         const std::string& deployment = "minRolloutInterval: 0s");
 // "---" and a ModelProvider in `ns` for gateway `gw` in `gw_ns`; `spec_lines` are indented by two spaces.
 std::string provider_yaml(const std::string& ns, const std::string& name, const std::string& gw_ns,
                           const std::string& spec_lines);
@@ -59,13 +60,5 @@ std::string render(const std::string& file, const std::string& gateway);
 // written oldest first so that the offline precedence (document order) is the operator's (age).
 std::string render_stored(kube::ApiClient& client, const std::string& ns, const std::string& gateway,
                           const std::filesystem::path& dir);
-
-// Plays Plano's container start-up (tests/startup/plano_startup.py: the generator, envsubst over both
-// rendered files with the keys as the environment, PyYAML) on what the cluster holds now: the
-// gateway's ConfigMap and keys Secret, the gateway, every ModelProvider attached to it and the
-// tenants' Secrets. Returns the harness's exit code (0: every tenant string and key arrives as
-// written) and its output in *report.
-int start_up(kube::ApiClient& client, const std::string& ns, const std::string& gateway, const std::filesystem::path& dir,
-             std::string* report);
 
 }  // namespace plano::testing
