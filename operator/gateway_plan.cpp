@@ -135,19 +135,21 @@ json status_json(const api::ModelProviderStatus& s) {
 GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
   GatewayPlan plan;
   std::vector<const api::ModelProvider*> providers(snap.providers);
-  rules::by_age(providers);
+  std::map<std::string, KeyResolution> keys;
+  for (const auto* mp : providers) keys.emplace(api::key_of(mp->metadata), resolve_key(*mp, snap.secretData));
+  // Precedence with what the keys say now; the webhook reads the same from the statuses written here.
+  rules::by_claim(providers, [&keys](const api::ModelProvider& mp) { return keys.at(api::key_of(mp.metadata)).resolved; });
   std::vector<const api::PlanoGateway*> gateways;
   if (snap.gateway) gateways.push_back(snap.gateway);
   const auto evaluation = rules::evaluate(gateways, providers, snap.namespaceLabels);
   const auto gw_key = snap.namespace_ + "/" + snap.name;
 
   // Which accepted providers can be rendered: those whose key is at hand.
-  std::map<std::string, KeyResolution> keys;
   std::vector<const api::ModelProvider*> renderable;
   for (const auto* mp : providers) {
-    auto res = resolve_key(*mp, snap.secretData);
-    if (evaluation.providers.at(api::key_of(mp->metadata)).accepted() && res.resolved) renderable.push_back(mp);
-    keys.emplace(api::key_of(mp->metadata), std::move(res));
+    if (evaluation.providers.at(api::key_of(mp->metadata)).accepted() && keys.at(api::key_of(mp->metadata)).resolved) {
+      renderable.push_back(mp);
+    }
   }
 
   bool programmed = false;

@@ -19,6 +19,15 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// A member of an object, or null when absent or `j` is no object (bodies are untrusted: a CREATE's
+// oldObject is null).
+const json& member(const json& j, const char* key) {
+  static const json null;
+  if (!j.is_object()) return null;
+  auto it = j.find(key);
+  return it != j.end() ? *it : null;
+}
+
 // JSON nesting is refused beyond this before parsing: the parser allocates per level, so a body
 // of 3 MiB of '[' would cost about 200 MB (which the allocator then keeps). A real review nests
 // far less: a ModelProvider CREATE, managedFields and all, 11 levels.
@@ -63,23 +72,30 @@ void add_finding(Verdict& v, const std::string& field, const std::string& messag
   (s == rules::Severity::Error ? v.errors : v.warnings).push_back((field.empty() ? "" : field + ": ") + message);
 }
 
-// Another tenant's object is named only when it lives in the requester's own namespace.
-std::string visible_message(const rules::ProviderVerdict& v, const std::string& requester_ns) {
-  if (v.winner && v.winner->namespace_ == requester_ns) return rules::describe(v);
-  return v.message;
-}
+// Where the candidate stands among the gateway's providers when everyone is judged again.
+enum class Standing {
+  Newest,      // after everyone: a change can never take what another holds
+  InPlace,     // where its earlier version stood: a change that claims nothing new keeps its place
+  AheadOfIdle  // newest, but ahead of providers that cannot serve (their Secret is missing)
+};
 
-// Everyone on the gateway but `self`'s earlier version, oldest first, then the candidate last,
-// evaluated together: what judge_next answers at once, when it may.
+// Everyone on the gateway but `self`'s earlier version, in precedence order, with the candidate
+// where `standing` puts it, evaluated together: what judge_next answers at once, when it may.
 rules::Judgement judge_everyone_again(const api::ModelProvider& candidate, const rules::ObjectRef& self,
-                                      const ClusterView& view) {
+                                      const ClusterView& view, Standing standing = Standing::Newest) {
   std::vector<const api::PlanoGateway*> gateways;
   if (view.gateway) gateways.push_back(view.gateway.get());
   std::vector<const api::ModelProvider*> providers;
+  bool placed = false;
   for (const auto& p : view.providers) {
-    if (rules::ref_of(*p) != self) providers.push_back(p.get());
+    const bool is_self = rules::ref_of(*p) == self;
+    if (!placed && ((standing == Standing::InPlace && is_self) || (standing == Standing::AheadOfIdle && !rules::can_serve(*p)))) {
+      providers.push_back(&candidate);
+      placed = true;
+    }
+    if (!is_self) providers.push_back(p.get());
   }
-  providers.push_back(&candidate);
+  if (!placed) providers.push_back(&candidate);
   auto ev = rules::evaluate(gateways, providers, view.namespaceLabels);
   rules::Judgement out{ev.providers.at(api::key_of(candidate.metadata)), {}};
   for (auto& f : ev.findings) {
@@ -95,9 +111,9 @@ void check_secret_access(const api::ModelProvider& candidate, const json& reques
                          Verdict& out) {
   const auto& ref = candidate.spec.accessKeySecretRef;
   if (!ref) return;
-  const auto old_ref = request.value("oldObject", json::object()).value("spec", json::object()).value("accessKeySecretRef", json::object());
+  const auto& old_ref = member(member(member(request, "oldObject"), "spec"), "accessKeySecretRef");
   if (str(request, "operation") == "UPDATE" && str(old_ref, "name") == ref->name) return;
-  const auto user_info = request.value("userInfo", json::object());
+  const auto& user_info = member(request, "userInfo");
   const auto user = str(user_info, "username").empty() ? std::string("the requesting user") : str(user_info, "username");
   const auto secret = candidate.metadata.namespace_ + "/" + ref->name;
   try {
@@ -121,6 +137,20 @@ void check_config_room(const api::ModelProvider& candidate, const ClusterView& v
   out.errors.push_back("spec: gateway " + view.gatewayKey + "'s config would grow to " + std::to_string(view.configBytes + adds) +
                        " bytes, over the " + std::to_string(render::kMaxConfigBytes) + "-byte limit of a ConfigMap; "
                        "make this provider smaller, or ask the gateway's owners to split providers across gateways");
+}
+
+// Whether two versions of a provider claim the same things on a gateway: name, model, default,
+// upstream and routing preference names.
+bool same_claims(const api::ModelProvider& a, const api::ModelProvider& b) {
+  auto preference_names = [](const api::ModelProvider& mp) {
+    std::set<std::string> names;
+    for (const auto& p : mp.spec.routingPreferences) names.insert(p.name);
+    return names;
+  };
+  return a.planoName() == b.planoName() && a.spec.model == b.spec.model && a.isDefault() == b.isDefault() &&
+         a.spec.baseURL == b.spec.baseURL && a.spec.providerInterface == b.spec.providerInterface &&
+         a.spec.gatewayRef.name == b.spec.gatewayRef.name && a.gatewayNamespace() == b.gatewayNamespace() &&
+         preference_names(a) == preference_names(b);
 }
 
 Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& view) {
@@ -164,7 +194,14 @@ std::shared_ptr<const ClusterView> make_view(const std::string& gateway_key,
   for (const auto& p : providers) {
     if (p->gatewayNamespace() + "/" + p->spec.gatewayRef.name == gateway_key) view->providers.push_back(p);
   }
-  std::stable_sort(view->providers.begin(), view->providers.end(), [](const auto& a, const auto& b) { return rules::older(*a, *b); });
+  {
+    // The operator's precedence (rules::by_claim), from the statuses it wrote.
+    std::vector<const api::ModelProvider*> order;
+    std::map<const api::ModelProvider*, std::shared_ptr<const api::ModelProvider>> owner;
+    for (const auto& p : view->providers) order.push_back(owner.emplace(p.get(), p).first->first);
+    rules::by_claim(order, rules::can_serve);
+    for (std::size_t i = 0; i < order.size(); ++i) view->providers[i] = owner.at(order[i]);
+  }
   view->namespaceLabels = std::move(namespace_labels);
   std::vector<const api::PlanoGateway*> gateway;
   if (view->gateway) gateway.push_back(view->gateway.get());
@@ -183,16 +220,37 @@ Verdict judge_provider(const api::ModelProvider& candidate, const ClusterView& v
   const auto* gateway = view.gateway ? &view.evaluation.gateways.at(view.gatewayKey) : nullptr;
   const auto earlier = view.evaluation.providers.find(api::key_of(candidate.metadata));
   const bool earlier_held_claims = earlier != view.evaluation.providers.end() && earlier->second.accepted();
-  const auto judgement = earlier_held_claims && gateway && gateway->conflicts
-                             ? judge_everyone_again(candidate, self, view)
-                             : rules::judge_next(candidate, gateway, view.namespaceLabels, &self);
+  auto judgement = earlier_held_claims && gateway && gateway->conflicts
+                       ? judge_everyone_again(candidate, self, view)
+                       : rules::judge_next(candidate, gateway, view.namespaceLabels, &self);
+  if (judgement.verdict.reason == rules::Reason::Conflict && earlier != view.evaluation.providers.end() &&
+      same_claims(*earlier->second.provider, candidate)) {
+    // A change that claims nothing new (a label, a description, a re-sync) keeps the place the
+    // operator gave its earlier version, so the provider the operator keeps stays updatable.
+    judgement = judge_everyone_again(candidate, self, view, Standing::InPlace);
+  } else if (judgement.verdict.reason == rules::Reason::Conflict && judgement.verdict.winner && gateway) {
+    // A holder that cannot serve (its Secret is missing) yields to a working newcomer, as the
+    // operator orders them.
+    const auto holder = std::find_if(view.providers.begin(), view.providers.end(),
+                                     [&](const auto& p) { return rules::ref_of(*p) == *judgement.verdict.winner; });
+    if (holder != view.providers.end() && !rules::can_serve(**holder)) {
+      auto ahead = judge_everyone_again(candidate, self, view, Standing::AheadOfIdle);
+      if (ahead.verdict.accepted()) {
+        ahead.findings.push_back(rules::Finding{rules::Severity::Warning, self, judgement.verdict.field,
+                                                judgement.verdict.winner->describe() + " also claims this, but cannot serve (its "
+                                                "key does not resolve), so this provider takes precedence"});
+      }
+      judgement = std::move(ahead);
+    }
+  }
   const auto& verdict = judgement.verdict;
   Verdict out;
   if (verdict.accepted() && gateway) check_config_room(candidate, view, out);
   for (const auto& f : judgement.findings) {
     const bool decided_by_verdict = !verdict.accepted() && verdict.reason != rules::Reason::Invalid && f.field == verdict.field &&
                                     f.message == rules::describe(verdict);
-    add_finding(out, f.field, decided_by_verdict ? visible_message(verdict, candidate.metadata.namespace_) : f.message, f.severity);
+    // The holder of a contested value is named, whoever's it is, so the tenant knows whom to ask.
+    add_finding(out, f.field, decided_by_verdict ? rules::describe(verdict) : f.message, f.severity);
   }
   return out;
 }

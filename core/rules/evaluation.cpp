@@ -188,7 +188,7 @@ const char* to_string(Reason r) {
 
 std::string describe(const ProviderVerdict& v) {
   if (!v.winner) return v.message;
-  return v.message + " (kept by " + v.winner->describe() + ", which was there first)";
+  return v.message + " (held by " + v.winner->describe() + ", which takes precedence: it serves, and was there first; ask its owners)";
 }
 
 bool older(const ModelProvider& a, const ModelProvider& b) {
@@ -198,6 +198,26 @@ bool older(const ModelProvider& a, const ModelProvider& b) {
 
 void by_age(std::vector<const ModelProvider*>& providers) {
   std::stable_sort(providers.begin(), providers.end(), [](const ModelProvider* a, const ModelProvider* b) { return older(*a, *b); });
+}
+
+namespace {
+bool has_condition(const ModelProvider& mp, const char* type, const char* status) {
+  return std::any_of(mp.status.conditions.begin(), mp.status.conditions.end(),
+                     [&](const api::Condition& c) { return c.type == type && c.status == status; });
+}
+}  // namespace
+
+bool can_serve(const ModelProvider& mp) { return !has_condition(mp, "ResolvedRefs", "False"); }
+bool is_programmed(const ModelProvider& mp) { return has_condition(mp, "Programmed", "True"); }
+
+void by_claim(std::vector<const ModelProvider*>& providers, const std::function<bool(const ModelProvider&)>& serves) {
+  std::vector<std::pair<int, const ModelProvider*>> ranked;
+  ranked.reserve(providers.size());
+  for (const auto* mp : providers) ranked.emplace_back((serves(*mp) ? 0 : 2) + (is_programmed(*mp) ? 0 : 1), mp);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : older(*a.second, *b.second);
+  });
+  for (std::size_t i = 0; i < ranked.size(); ++i) providers[i] = ranked[i].second;
 }
 
 // The one place a provider is judged: evaluate judges each provider in turn with it.

@@ -81,8 +81,20 @@ Judgement judge_next(const api::ModelProvider& mp, const GatewayResult* gateway,
 // Whether `a` came before `b` in the cluster: creationTimestamp, then namespace/name.
 bool older(const api::ModelProvider& a, const api::ModelProvider& b);
 
-// Orders providers oldest first (see older): the cluster's precedence.
+// Orders providers oldest first (see older).
 void by_age(std::vector<const api::ModelProvider*>& providers);
+
+// Whether a provider can be served, as its status last said: its key resolves (ResolvedRefs is
+// not False). A provider whose status says nothing yet is taken to serve.
+bool can_serve(const api::ModelProvider& mp);
+// Whether its status says it is in the gateway's config now (Programmed=True).
+bool is_programmed(const api::ModelProvider& mp);
+
+// The cluster's precedence, which the operator and the webhook share: providers that can serve
+// first, among them those already programmed, then by age. A provider that can never serve (its
+// Secret is missing) so holds no name or model another tenant's working one needs, and a working
+// provider keeps what it holds when an older one's Secret appears later.
+void by_claim(std::vector<const api::ModelProvider*>& providers, const std::function<bool(const api::ModelProvider&)>& serves);
 
 // The verdict's message with the winner named, for readers allowed to see it.
 std::string describe(const ProviderVerdict& v);

@@ -202,6 +202,22 @@ void check_model(const api::ModelProviderSpec& s, Report& r) {
   }
 }
 
+// A DNS name or an IPv4/IPv6 literal (without brackets): what Envoy's template may write unquoted.
+bool is_host(const std::string& host) {
+  static const std::regex name("^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\\.?$");
+  static const std::regex ipv6("^[0-9A-Fa-f:.]+$");
+  return std::regex_match(host, name) || (host.find(':') != std::string::npos && std::regex_match(host, ipv6));
+}
+
+// A host, or [IPv6], with an optional :port: what spec.httpHost may be.
+bool is_host_and_port(const std::string& text) {
+  static const std::regex port(":[0-9]{1,5}$");
+  std::smatch m;
+  const auto host = std::regex_search(text, m, port) ? text.substr(0, static_cast<std::size_t>(m.position(0))) : text;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') return is_host(host.substr(1, host.size() - 2)) && host.find(':') != std::string::npos;
+  return host.find(':') == std::string::npos && is_host(host);
+}
+
 void check_base_url(const api::ModelProviderSpec& s, Report& r) {
   if (!s.baseURL) return;
   const auto& url = *s.baseURL;
@@ -213,10 +229,18 @@ void check_base_url(const api::ModelProviderSpec& s, Report& r) {
     r.error("spec.baseURL", std::move(*problem));
     return;
   }
+  if (url.find_first_of(" \t") != std::string::npos) {
+    r.error("spec.baseURL", "must not contain spaces or tabs; percent-encode them in the path (%20)");
+    return;
+  }
   auto parsed = parse_base_url(url);
   if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) {
     r.error("spec.baseURL", "\"" + url + "\" must be an http:// or https:// URL with a host, e.g. https://api.example.com/v1");
     return;
+  }
+  if (!is_host(parsed->host)) {
+    r.error("spec.baseURL", "\"" + parsed->host + "\" is not a host name or IP address; Plano writes the host unquoted into "
+                            "Envoy's config, where other characters break it for every tenant");
   }
   if (parsed->hasUserinfo) {
     r.error("spec.baseURL", "must not carry credentials (user:password@); remove them and use accessKeySecretRef or passthroughAuth");
@@ -276,7 +300,14 @@ std::vector<Finding> check_provider(const api::ModelProvider& mp) {
   check_auth(s, r);
   check_text(r, "spec.model", s.model);
   if (s.name) check_text(r, "spec.name", *s.name);
-  if (s.httpHost) check_text(r, "spec.httpHost", *s.httpHost);
+  if (s.httpHost) {
+    if (auto problem = tenant_text_problem(*s.httpHost)) {
+      r.error("spec.httpHost", std::move(*problem));
+    } else if (!is_host_and_port(*s.httpHost)) {
+      r.error("spec.httpHost", "\"" + *s.httpHost + "\" is not a host name or IP address with an optional :port; Plano writes "
+                               "it unquoted into Envoy's config, where other characters break it for every tenant");
+    }
+  }
   for (const auto& [name, value] : s.headers) {
     const auto field = header_field(name);
     if (!is_http_token(name)) {

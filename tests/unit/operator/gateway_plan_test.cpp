@@ -340,6 +340,26 @@ TEST(GatewayPlan, MovingToAnotherSecretIsNoRevocationAndWaits) {
             json({{"PLANO_KEY_1_TEAM_A_OPENAI_2_API_KEY", "team-a/openai-2/api-key"}}).dump());
 }
 
+TEST(GatewayPlan, AProviderThatCannotServeHoldsNothingAndAWorkingOneKeepsWhatItHolds) {
+  Cluster c;
+  // An older provider of team-c claims openai/gpt-4o with a Secret that does not exist.
+  auto squatter = provider("team-c", "squat", "openai/gpt-4o");
+  squatter.spec.passthroughAuth.reset();
+  squatter.spec.accessKeySecretRef = api::SecretKeyRef{"missing", "api-key"};
+  squatter.metadata.creationTimestamp = "2025-01-01T00:00:00Z";
+  c.providers.push_back(squatter);
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True") << c.condition("gpt4", "Programmed").message;
+  EXPECT_EQ(c.condition("squat", "Accepted").reason, "Conflict");
+  // Its Secret appears: it can serve now, but the working provider keeps the model it serves.
+  c.secrets["team-c/missing"] = {{"api-key", "sk-late"}};
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True");
+  EXPECT_EQ(c.condition("squat", "Accepted").reason, "Conflict");
+  EXPECT_NE(c.condition("squat", "Accepted").message.find("held by ModelProvider/team-a/gpt4"), std::string::npos)
+      << c.condition("squat", "Accepted").message;
+}
+
 TEST(GatewayPlan, ReadyFollowsTheDeployment) {
   Cluster c;
   c.accept(plan_gateway(c.snapshot()));

@@ -398,5 +398,34 @@ TEST(TenantText, HeaderNamesAreHttpTokensReportedWithoutRawBytes) {
   EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
 }
 
+TEST(TenantText, HostsAreNamesOrAddressesThatEnvoysConfigCarriesUnquoted) {
+  // Envoy's template writes base_url's host and http_host unquoted: YAML indicators there break
+  // or change Envoy's config for every tenant on the gateway.
+  for (const std::string bad : {"*api.example.com", "&a", "!tag", "|x", ">x", "'q'", "\"q\"", "%x", "`x`", "{x: y}", ",x",
+                                "host: x", "host #x", "a b", "-leading.example.com"}) {
+    auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+    mp.spec.httpHost = bad;
+    EXPECT_EQ(matching(check_provider(mp), "spec.httpHost").size(), 1u) << bad << dump(check_provider(mp));
+    auto url = plano::testing::provider("team-b", "u", "custom/x");
+    url.spec.providerInterface = "openai";
+    url.spec.baseURL = "https://" + bad + "/v1";
+    EXPECT_GE(matching(check_provider(url), "spec.baseURL").size(), 1u) << bad << dump(check_provider(url));
+  }
+  for (const std::string good : {"api.example.com", "api.example.com:8443", "10.0.0.1", "10.0.0.1:80", "[::1]:8080", "[fd00::1]",
+                                 "vllm.inference.svc.cluster.local", "localhost"}) {
+    auto mp = plano::testing::provider("team-b", "p", "openai/gpt-4o");
+    mp.spec.httpHost = good;
+    EXPECT_TRUE(check_provider(mp).empty()) << good << dump(check_provider(mp));
+  }
+  auto url = plano::testing::provider("team-b", "u", "custom/x");
+  url.spec.providerInterface = "openai";
+  for (const std::string good : {"https://api.example.com/v1", "http://[::1]:8000/v1", "http://10.0.0.1:8000", "https://a.b.c.d/x?y=1"}) {
+    url.spec.baseURL = good;
+    EXPECT_TRUE(check_provider(url).empty()) << good << dump(check_provider(url));
+  }
+  url.spec.baseURL = "https://api.example.com/v\t1";  // the CRD refuses a tab too
+  EXPECT_EQ(matching(check_provider(url), "spec.baseURL", "spaces or tabs").size(), 1u) << dump(check_provider(url));
+}
+
 }  // namespace
 }  // namespace plano::rules
