@@ -135,4 +135,41 @@ std::string render_stored(kube::ApiClient& client, const std::string& ns, const 
   return render(path.string(), ns + "/" + gateway);
 }
 
+int start_up(kube::ApiClient& client, const std::string& ns, const std::string& gateway, const fs::path& dir,
+             std::string* report) {
+  const auto work = dir / unique_name("start-up");
+  fs::create_directories(work);
+  auto write = [&](const std::string& file, const json& content) {
+    std::ofstream(work / file) << content.dump();
+    return (work / file).string();
+  };
+  // List items come without kind, as the API server lists them; kubectl adds it back, and so does this.
+  auto list_of = [&](const kube::Resource& r, const char* kind) {
+    json items = json::array();
+    for (auto item : client.list(r, "").items) {
+      item["kind"] = kind;
+      items.push_back(std::move(item));
+    }
+    return json{{"kind", "List"}, {"items", items}};
+  };
+  {
+    std::ofstream(work / "plano_config.yaml") << config_of(client, ns, gateway);
+  }
+  auto keys = client.get(res::kSecrets, ns, gateway + "-plano-keys");
+  keys["kind"] = "Secret";
+  auto gw = client.get(res::kPlanoGateways, ns, gateway);
+  gw["kind"] = "PlanoGateway";
+  const std::string command =
+      shell_quote(std::string(PLANO_SOURCE_DIR) + "/.cache/venv/bin/python") + " " +
+      shell_quote(std::string(PLANO_SOURCE_DIR) + "/tests/startup/plano_startup.py") + " --config " +
+      shell_quote((work / "plano_config.yaml").string()) + " --gateway " + shell_quote(ns + "/" + gateway) +
+      " --keys " + shell_quote(write("keys.json", keys)) + " --objects " + shell_quote(write("gateway.json", gw)) +
+      " --objects " + shell_quote(write("providers.json", list_of(res::kModelProviders, "ModelProvider"))) +
+      " --secrets " + shell_quote(write("secrets.json", list_of(res::kSecrets, "Secret")));
+  const int code = run_command(command, report);
+  std::error_code ignored;
+  fs::remove_all(work, ignored);
+  return code;
+}
+
 }  // namespace plano::testing

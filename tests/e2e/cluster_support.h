@@ -61,4 +61,12 @@ std::string render(const std::string& file, const std::string& gateway);
 std::string render_stored(kube::ApiClient& client, const std::string& ns, const std::string& gateway,
                           const std::filesystem::path& dir);
 
+// Plays Plano's container start-up (tests/startup/plano_startup.py: the generator, envsubst over both
+// rendered files with the keys as the environment, PyYAML) on what the cluster holds now: the
+// gateway's ConfigMap and keys Secret, the gateway, every ModelProvider attached to it and the
+// tenants' Secrets. Returns the harness's exit code (0: every tenant string and key arrives as
+// written) and its output in *report.
+int start_up(kube::ApiClient& client, const std::string& ns, const std::string& gateway, const std::filesystem::path& dir,
+             std::string* report);
+
 }  // namespace plano::testing
