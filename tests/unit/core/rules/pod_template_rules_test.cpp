@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/rules/object_rules.h"
+#include "core/rules/quantity.h"
 #include "tests/unit/test_objects.h"
 
 namespace plano::rules {
@@ -94,6 +95,20 @@ TEST(PodTemplateRules, ResourceNamesAndAmountsAContainerTakes) {
   EXPECT_EQ(matching(report, "spec.deployment.resources.limits.hugepages-2Mi", "3Mi is not a whole number of 2Mi pages").size(), 1u);
   EXPECT_EQ(matching(report, "spec.deployment.resources.limits.hugepages-2Mi", "need a cpu or memory amount").size(), 1u);
   EXPECT_EQ(report.size(), 7u) << dump(report);
+}
+
+// Found with PLANO_PROPERTY_CASES=5000 (case 3635): Kubernetes caps a binary-suffixed quantity at
+// 2^63-1, so the CRD's CEL and the Deployment refused a request of 19158162523745T under a limit of
+// 5129087115498Pi (exactly 5.8e27, capped 9.2e18) that the rules, comparing exactly, accepted.
+TEST(PodTemplateRules, BinarySuffixedQuantitiesAreCappedAsKubernetesCapsThem) {
+  auto gw = gateway();
+  gw.spec.deployment.resourceLimits = {{"ephemeral-storage", "5129087115498Pi"}, {"memory", "8Ei"}};
+  gw.spec.deployment.resourceRequests = {{"ephemeral-storage", "19158162523745T"}, {"memory", "9223372036854775807"}};
+  const auto report = check_gateway(gw);
+  EXPECT_EQ(matching(report, "spec.deployment.resources.requests.ephemeral-storage", "is more than its limit 5129087115498Pi").size(), 1u);
+  EXPECT_TRUE(matching(report, "spec.deployment.resources.requests.memory").empty()) << dump(report);
+  EXPECT_EQ(parse_quantity("10000Pi"), parse_quantity("8Ei"));
+  EXPECT_LT(parse_quantity("8Ei"), parse_quantity("10E"));
 }
 
 }  // namespace
