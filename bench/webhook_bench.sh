@@ -29,38 +29,9 @@ while (($#)); do
   esac
   shift 2
 done
-<<<<<<< HEAD
-for tool in wrk openssl curl kubectl python3; do
-  command -v "$tool" >/dev/null || { echo "webhook_bench: $tool is missing (scripts/setup.sh installs it)" >&2; exit 2; }
-done
-
-log() { printf '[webhook-bench] %s\n' "$*" >&2; }
-WORK=$(mktemp -d /tmp/plano-webhook-bench-XXXXXX)
-CP=$WORK/cp
-WEBHOOK_PID=
-cleanup() {
-  if [[ -n $WEBHOOK_PID ]]; then
-    kill -TERM "$WEBHOOK_PID" 2>/dev/null || true
-    wait "$WEBHOOK_PID" 2>/dev/null || true
-  fi
-  "$ROOT/scripts/controlplane.sh" down "$CP" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log "control plane in $CP"
-# Bare (no controllers): the figures are the webhook's alone, comparable with earlier runs.
-PLANO_CP_BARE=1 "$ROOT/scripts/controlplane.sh" up "$CP" >/dev/null
-k() { kubectl --kubeconfig "$CP/kubeconfig" "$@"; }
-k apply -f "$ROOT/crds/" >/dev/null
-k wait --for condition=established --timeout=60s crd --all >/dev/null
-k create namespace platform >/dev/null
-k create namespace bench-tenant >/dev/null
-=======
 require_tools wrk openssl curl kubectl python3
 make_workdir webhook-bench
 start_control_plane
->>>>>>> server-bounds
 
 # The gateway and its providers: distinct models, one default, half with their own upstream host,
 # so every rule (defaults, names, model_ids, upstream ports) has real work on each review.

@@ -40,7 +40,8 @@ cleanup() {
 
 start_control_plane() {
   log "control plane in $CP"
-  "$ROOT/scripts/controlplane.sh" up "$CP" >/dev/null
+  # Bare (no controllers): the figures are the webhook's alone, comparable with earlier runs.
+  PLANO_CP_BARE=1 "$ROOT/scripts/controlplane.sh" up "$CP" >/dev/null
   k apply -f "$ROOT/crds/" >/dev/null
   k wait --for condition=established --timeout=60s crd --all >/dev/null
   k create namespace platform >/dev/null

@@ -1,5 +1,6 @@
 """Writes the hostile-tenant suite: manifests that try to make Plano's start-up (envsubst over the
-rendered config, then PyYAML) hand one tenant another's key or rewrite the config.
+rendered config, then PyYAML; Envoy's YAML, where the template writes hosts unquoted) hand one
+tenant another's key, rewrite the config or break it for every tenant.
 
 usage: generate_attacks.py PLANO_OPERATOR_BINARY OUTDIR
 
@@ -9,7 +10,8 @@ OUTDIR gets
                          team-b's key Secret
   NNN-<slug>.yaml        one attack each: team-b's provider team-b/thief (or, for the listener
                          fields, a new version of the gateway) with one hostile string, or a
-                         provider whose Secret names mangle like the victim's
+                         provider whose Secret names mangle like the victim's; 001-control.yaml
+                         is the thief with nothing hostile, which must pass
 Each attack file starts with "# attack: {json}": the attacked object (Kind/namespace/name), the
 field `plano-operator validate` must name when it refuses it ("field", a prefix: a header's path
 holds the hostile name), the field an API server message names ("apiField": CEL on a map or list

@@ -70,10 +70,11 @@ void apply_yaml(const std::string& yaml) {
   fs::remove(path);
 }
 
-std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed, const std::string& interval) {
+std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed,
+                         const std::string& deployment) {
   return "apiVersion: plano-operator.io/v1alpha1\nkind: PlanoGateway\nmetadata: {name: " + name + ", namespace: " + ns +
          "}\nspec:\n  listeners: [{name: llm, type: model, port: 12000}]\n  allowedProviders: " + allowed +
-         "\n  deployment: {minRolloutInterval: " + interval + "}\n";
+         "\n  deployment: {" + deployment + "}\n";
 }
 
 std::string provider_yaml(const std::string& ns, const std::string& name, const std::string& gw_ns,

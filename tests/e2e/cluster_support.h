@@ -37,11 +37,12 @@ std::string kubectl(const std::string& args);
 // Applies YAML text with kubectl, as a user would.
 void apply_yaml(const std::string& yaml);
 
-// A PlanoGateway with one model listener `llm` on 12000 and the given allowedProviders (flow YAML).
-// It rolls on every change (minRolloutInterval 0s) unless told otherwise, since tests time each
-// change; OperatorE2E.RolloutsOfAFlappingProviderAreGathered tests the interval.
+// A PlanoGateway with one model listener `llm` on 12000, the given allowedProviders (flow YAML) and
+// spec.deployment fields (flow YAML without braces). By default it rolls on every change
+// (minRolloutInterval 0s), since the tests time each change; RolloutsOfAFlappingProviderAreGathered
+// tests the interval.
 std::string gateway_yaml(const std::string& ns, const std::string& name, const std::string& allowed,
-                         const std::string& interval = "0s");
+                         const std::string& deployment = "minRolloutInterval: 0s");
 // "---" and a ModelProvider in `ns` for gateway `gw` in `gw_ns`; `spec_lines` are indented by two spaces.
 std::string provider_yaml(const std::string& ns, const std::string& name, const std::string& gw_ns,
                           const std::string& spec_lines);

@@ -335,7 +335,7 @@ TEST_F(OperatorE2E, TheGatewaysNetworkPolicyAdmitsOnlyItsListenerPorts) {
 
 TEST_F(OperatorE2E, RolloutsOfAFlappingProviderAreGathered) {
   const auto ns = create_namespace(admin_client(), "e2e-flap");
-  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}", "10s") +
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}", "minRolloutInterval: 10s") +
              provider_yaml(ns, "flapping", ns, "  model: ollama/model-0\n  baseURL: http://ollama:11434\n  passthroughAuth: true\n"));
   auto op = start_operator();
   ASSERT_TRUE(eventually([&] { return !settled_rollout_of(ns, "gw").empty(); }, 20s)) << op->log();

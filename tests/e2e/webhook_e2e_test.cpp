@@ -341,7 +341,9 @@ TEST_F(WebhookE2E, CrossTenantRefusalsNameTheHolderButNoSecret) {
       EXPECT_TRUE(contains(r.err, a.phrase)) << r.err;
       // The holder of a contested value is named so the tenant knows whom to ask; a Secret never is.
       EXPECT_FALSE(contains(r.err, secret)) << "names \"" << secret << "\":\n" << r.err;
-      if (!a.holder.empty()) EXPECT_TRUE(contains(r.err, "held by ModelProvider/" + alpha + "/" + a.holder)) << r.err;
+      if (!a.holder.empty()) {
+        EXPECT_TRUE(contains(r.err, "held by ModelProvider/" + alpha + "/" + a.holder)) << r.err;
+      }
     }
     EXPECT_TRUE(existing(file).empty());
   }

@@ -17,7 +17,8 @@ Then it reads both results with PyYAML and checks, against the tenants' objects:
   provider_interface, headers, routing preferences, passthrough_auth, default);
 - each provider with a key gets exactly its own key as access_key; providers without one have none;
   no key value appears anywhere else in either file; distinct Secret keys get distinct variables;
-- the gateway's listeners (name, address, timeout) arrive byte for byte, in the config and in Envoy.
+- the gateway's listeners (name, address, timeout) arrive byte for byte, in the config and in Envoy;
+- in Envoy's YAML, each base_url's host is a cluster's address and each http_host its hostname.
 
 usage: plano_startup.py --config plano_config.yaml [--gateway NS/NAME] --objects FILE [--objects FILE...]
                         [--keys FILE] [--secrets FILE...]
@@ -56,8 +57,8 @@ POD_ENVIRONMENT = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "PLANO_CONFIG_FILE": "/app/plano_config.yaml",
 }
-# Headers Plano's generator adds itself (config_generator.py: chatgpt and Kimi Code defaults).
-GENERATOR_HEADERS = {"ChatGPT-Account-Id", "originator", "user-agent", "session_id", "User-Agent"}
+# Headers Plano's generator adds to a chatgpt provider itself (config_generator.py).
+GENERATOR_HEADERS = {"ChatGPT-Account-Id", "originator", "user-agent", "session_id"}
 # A key shorter than this is only looked for as a whole string: as a substring it would be found
 # in unrelated text ("0" in "0.0.0.0").
 MIN_SEARCHED_KEY = 8
