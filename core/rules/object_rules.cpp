@@ -1,6 +1,8 @@
 #include "core/rules/object_rules.h"
 
+#include <cctype>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string_view>
@@ -128,6 +130,136 @@ void check_allowed(const api::AllowedProviders& a, Report& r) {
   }
 }
 
+// Kubernetes' own syntax for what the gateway's Deployment and NetworkPolicy carry (apimachinery's
+// validation): the CRD's schema cannot constrain map keys, so these are checked here, before the
+// operator writes an object the API server would refuse.
+bool is_label_value(std::string_view v) {
+  static const std::regex form("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$");
+  return v.size() <= 63 && std::regex_match(v.begin(), v.end(), form);
+}
+
+// [prefix/]name: a DNS-1123 subdomain of at most 253, then at most 63 of alphanumerics, '-', '_', '.'.
+bool is_qualified_name(std::string_view key) {
+  static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+  const auto slash = key.find('/');
+  const auto name = slash == std::string_view::npos ? key : key.substr(slash + 1);
+  if (slash != std::string_view::npos) {
+    const auto prefix = key.substr(0, slash);
+    if (prefix.empty() || prefix.size() > 253 || !std::regex_match(prefix.begin(), prefix.end(), subdomain)) return false;
+  }
+  return !name.empty() && is_label_value(name);
+}
+
+// A map key as a field path segment, quoted so that any key stays on one line.
+std::string keyed(const std::string& map, const std::string& key) { return map + "[" + nlohmann::json(key).dump() + "]"; }
+
+constexpr const char* kQualifiedNameForm =
+    "an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending "
+    "with a letter or digit (e.g. example.com/tier)";
+constexpr const char* kLabelValueForm =
+    "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, or empty";
+
+void check_labels(const std::map<std::string, std::string>& labels, const std::string& path, Report& r) {
+  for (const auto& [key, value] : labels) {
+    if (!is_qualified_name(key)) r.error(keyed(path, key), "the key is not a Kubernetes label key: use " + std::string(kQualifiedNameForm));
+    if (!is_label_value(value)) r.error(keyed(path, key), "\"" + value + "\" is not a Kubernetes label value: use " + kLabelValueForm);
+  }
+}
+
+void check_label_selector(const api::LabelSelector& selector, const std::string& path, Report& r) {
+  check_labels(selector.matchLabels, path + ".matchLabels", r);
+  for (std::size_t i = 0; i < selector.matchExpressions.size(); ++i) {
+    const auto& e = selector.matchExpressions[i];
+    const auto at = indexed(path + ".matchExpressions", i);
+    if (!is_qualified_name(e.key)) r.error(at + ".key", "\"" + e.key + "\" is not a Kubernetes label key: use " + kQualifiedNameForm);
+    for (std::size_t v = 0; v < e.values.size(); ++v) {
+      if (!is_label_value(e.values[v])) {
+        r.error(indexed(at + ".values", v), "\"" + e.values[v] + "\" is not a Kubernetes label value: use " + kLabelValueForm);
+      }
+    }
+  }
+}
+
+void check_tolerations(const std::vector<api::Toleration>& tolerations, Report& r) {
+  for (std::size_t i = 0; i < tolerations.size(); ++i) {
+    const auto& t = tolerations[i];
+    const auto at = indexed("spec.deployment.tolerations", i);
+    if (t.key.empty() && t.op != "Exists") {
+      r.error(at + ".operator", "must be Exists when key is empty (it then tolerates every taint); set operator: Exists or a key");
+    }
+    if (!t.key.empty() && !is_qualified_name(t.key)) r.error(at + ".key", "\"" + t.key + "\" is not a taint key: use " + kQualifiedNameForm);
+    if (t.op == "Exists" && !t.value.empty()) r.error(at + ".value", "must be empty when operator is Exists; remove it or use operator: Equal");
+    if (t.op != "Exists" && !is_label_value(t.value)) r.error(at + ".value", "\"" + t.value + "\" is not a taint value: use " + kLabelValueForm);
+    if (t.tolerationSeconds && t.effect != "NoExecute") {
+      r.error(at + ".tolerationSeconds", "is only for effect NoExecute; remove it or set effect: NoExecute");
+    }
+  }
+}
+
+void check_pod_annotations(const std::map<std::string, std::string>& annotations, Report& r) {
+  // Kubernetes' limit on all of an object's annotations, less room for the operator's own.
+  constexpr std::size_t kMaxAnnotationBytes = 256 * 1024 - 1024;
+  std::size_t total = 0;
+  for (const auto& [key, value] : annotations) {
+    std::string lower = key;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!is_qualified_name(lower)) {
+      r.error(keyed("spec.deployment.podAnnotations", key), "the key is not a Kubernetes annotation key: use " + std::string(kQualifiedNameForm));
+    }
+    total += key.size() + value.size();
+  }
+  if (total > kMaxAnnotationBytes) {
+    r.error("spec.deployment.podAnnotations", "holds " + std::to_string(total) + " bytes; Kubernetes allows at most " +
+                                                  std::to_string(kMaxAnnotationBytes) + " (256 KiB less the operator's own): shorten them");
+  }
+}
+
+// Which resources a container may ask for, and in what amounts (Kubernetes'
+// ValidateResourceRequirements): cpu, memory and ephemeral-storage; hugepages-<page size> in whole
+// pages, alongside cpu or memory; anything else is an extended resource <domain>/<name>, in whole
+// units. Neither of the last two can be overcommitted: a request needs an equal limit.
+void check_resource_kinds(const api::GatewayDeployment& d, Report& r) {
+  std::set<std::string> names;
+  for (const auto* quantities : {&d.resourceLimits, &d.resourceRequests}) {
+    for (const auto& entry : *quantities) names.insert(entry.first);
+  }
+  constexpr QuantityInt kNanosPerUnit = 1'000'000'000;
+  const bool cpu_or_memory = names.count("cpu") || names.count("memory");
+  for (const auto& name : names) {
+    const bool standard = name == "cpu" || name == "memory" || name == "ephemeral-storage";
+    QuantityInt page = 0;
+    if (name.rfind("hugepages-", 0) == 0) {
+      if (const auto size = parse_quantity(std::string_view(name).substr(10))) page = size->nanos;
+    }
+    const bool hugepages = page > 0;
+    const bool extended = name.find('/') != std::string::npos && is_qualified_name(name) && name.find("kubernetes.io/") == std::string::npos;
+    const auto limit = d.resourceLimits.find(name);
+    const auto request = d.resourceRequests.find(name);
+    const std::string at = std::string("spec.deployment.resources.") + (limit != d.resourceLimits.end() ? "limits." : "requests.") + name;
+    if (!standard && !hugepages && !extended) {
+      r.error(at, "\"" + name + "\" is not a resource a container can ask for: use cpu, memory, ephemeral-storage, "
+                  "hugepages-<page size> or an extended resource <domain>/<name> such as nvidia.com/gpu");
+      continue;
+    }
+    if (standard) continue;
+    if (hugepages && !cpu_or_memory) r.error(at, "hugepages need a cpu or memory amount beside them; add one");
+    for (const auto& [kind, quantities] : {std::pair{"limits.", &d.resourceLimits}, std::pair{"requests.", &d.resourceRequests}}) {
+      const auto amount = quantities->find(name);
+      if (amount == quantities->end()) continue;
+      const auto value = parse_quantity(amount->second);
+      if (value && value->nanos % (hugepages ? page : kNanosPerUnit) != 0) {
+        r.error(std::string("spec.deployment.resources.") + kind + name,
+                amount->second + " is not a whole number of " + (hugepages ? name.substr(10) + " pages" : std::string("units")) +
+                    "; " + name + " cannot be split");
+      }
+    }
+    if (request != d.resourceRequests.end() && (limit == d.resourceLimits.end() || parse_quantity(limit->second) != parse_quantity(request->second))) {
+      r.error("spec.deployment.resources.requests." + name,
+              "must equal its limit (spec.deployment.resources.limits." + name + "): " + name + " cannot be overcommitted; set both to the same amount");
+    }
+  }
+}
+
 void check_deployment(const api::GatewayDeployment& d, Report& r) {
   if (d.image.empty()) r.error("spec.deployment.image", "must not be empty; leave it out to run " + std::string(api::kDefaultPlanoImage));
   // The CRD's bounds (a Deployment's replicas is an int32; the CRD caps it lower), so that
@@ -161,6 +293,10 @@ void check_deployment(const api::GatewayDeployment& d, Report& r) {
       }
     }
   }
+  check_resource_kinds(d, r);
+  check_labels(d.nodeSelector, "spec.deployment.nodeSelector", r);
+  check_tolerations(d.tolerations, r);
+  check_pod_annotations(d.podAnnotations, r);
   static const std::regex duration_form("^[0-9]{1,9}(ms|s|m|h)$");
   if (!std::regex_match(d.minRolloutInterval, duration_form)) {
     r.error("spec.deployment.minRolloutInterval", "\"" + d.minRolloutInterval + "\" is not a duration; write it like 30s, 2m or 0s (no limit)");
@@ -288,7 +424,10 @@ std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   check_listeners(gw.spec, r);
   check_allowed(gw.spec.allowedProviders, r);
   check_deployment(gw.spec.deployment, r);
-  if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
+  if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
+    check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
+    check_label_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
+  }
   return r.take();
 }
 

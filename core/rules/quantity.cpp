@@ -1,5 +1,6 @@
 #include "core/rules/quantity.h"
 
+#include <cstdint>
 #include <limits>
 
 namespace plano::rules {
@@ -89,6 +90,10 @@ std::optional<Quantity> parse_quantity(std::string_view text) {
   for (int k = 0; k < power_of_two; ++k) value = times(value, 2);
   for (int k = 0; k < power_of_ten; ++k) value = times(value, 10);
   for (int k = 0; k > power_of_ten && value != 0; --k) value = (value + 9) / 10;  // rounds up, as Kubernetes
+  // Kubernetes caps a quantity with a binary suffix at 2^63-1 units (ParseQuantity), so 8Ei and
+  // 10000Pi are equal there and both less than 10E: a request is judged against its limit so.
+  constexpr QuantityInt kBinaryCap = static_cast<QuantityInt>(std::numeric_limits<std::int64_t>::max()) * 1'000'000'000;
+  if (power_of_two > 0 && value > kBinaryCap) value = kBinaryCap;
   return Quantity{negative ? -value : value};
 }
 
