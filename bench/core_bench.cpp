@@ -26,7 +26,7 @@ using plano::api::ModelProvider;
 std::string manifests(int providers) {
   std::string out =
       "apiVersion: plano-operator.io/v1alpha1\nkind: PlanoGateway\nmetadata: {name: shared, namespace: platform}\n"
-      "spec:\n  listeners: [{name: llm, type: model, port: 12000}]\n  allowedProviders: {namespaces: {from: All}}\n";
+      "spec:\n  listeners: [{name: llm, type: model, port: 12000}]\n  allowedProviders: {namespaces: {from: All}, maxProvidersPerNamespace: 10000}\n";
   for (int i = 0; i < providers; ++i) {
     const auto n = std::to_string(i);
     out += "---\napiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: p" + n +

@@ -174,7 +174,7 @@ Row measure(const std::string& binary, int n, const std::string& dir) {
              {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},
               {"metadata", {{"name", "g" + std::to_string(g)}, {"namespace", "platform"}}},
               {"spec", {{"listeners", json::array({{{"name", "llm"}, {"type", "model"}, {"port", 12000}}})},
-                        {"allowedProviders", {{"namespaces", {{"from", "All"}}}}}}}});
+                        {"allowedProviders", {{"namespaces", {{"from", "All"}}}, {"maxProvidersPerNamespace", 10000}}}}}});
   }
 
   auto op = std::make_unique<Operator>(binary, kubeconfig, dir + "-operator.log");

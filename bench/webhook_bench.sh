@@ -41,7 +41,7 @@ n = int(sys.argv[1])
 docs = [{"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
          "metadata": {"name": "bench-gw", "namespace": "platform"},
          "spec": {"listeners": [{"name": "llm", "type": "model", "port": 12000}],
-                  "allowedProviders": {"namespaces": {"from": "All"}}}}]
+                  "allowedProviders": {"namespaces": {"from": "All"}, "maxProvidersPerNamespace": 10000}}}]
 for i in range(n):
     spec = {"gatewayRef": {"name": "bench-gw", "namespace": "platform"}, "passthroughAuth": True}
     if i % 2:

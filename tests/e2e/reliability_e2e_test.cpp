@@ -339,7 +339,8 @@ TEST_F(ReliabilityE2E, OperatorKilledMidReconcileNeverAppliesAPartialConfig) {
   auto& client = admin_client();
   const auto ns = create_namespace(client, "rel-partial");
   constexpr int kProviders = 150;
-  client.create(res::kPlanoGateways, ns, gateway(ns, "gw", {{"namespaces", {{"from", "Same"}}}}));
+  // One namespace holds every provider here, more than the default share of 100.
+  client.create(res::kPlanoGateways, ns, gateway(ns, "gw", {{"namespaces", {{"from", "Same"}}}, {"maxProvidersPerNamespace", 1000}}));
   std::set<std::string> always;
   for (int i = 0; i < kProviders; ++i) {
     const auto name = "p" + std::to_string(i);
