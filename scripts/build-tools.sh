@@ -213,6 +213,10 @@ build_cpprest_tsan() {
 }
 
 main() {
+  # One build at a time per cache: clones and worktrees on this machine share it.
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/build-tools.lock"
+  flock 9
   local want=("$@")
   [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm promtool)
   command -v go >/dev/null || { log "go is required"; exit 1; }
