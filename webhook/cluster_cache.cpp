@@ -10,18 +10,20 @@
 namespace plano::webhook {
 namespace {
 
-kube::InformerOptions scoped(const std::string& ns) {
+// Gateways and providers are kept decoded below; their informers keep identities only.
+kube::InformerOptions handlers_only(const std::string& ns) {
   kube::InformerOptions o;
   o.namespace_ = ns;
+  o.keep_objects = false;
   return o;
 }
 
 }  // namespace
 
 ClusterCache::ClusterCache(kube::ApiClient& client, const std::string& watch_namespace)
-    : gateways_(client, kube::resources::kPlanoGateways, scoped(watch_namespace)),
-      providers_(client, kube::resources::kModelProviders, scoped(watch_namespace)),
-      namespaces_(client, kube::resources::kNamespaces, scoped("")) {
+    : gateways_(client, kube::resources::kPlanoGateways, handlers_only(watch_namespace)),
+      providers_(client, kube::resources::kModelProviders, handlers_only(watch_namespace)),
+      namespaces_(client, kube::resources::kNamespaces) {
   gateways_.on_add([this](const auto& o) { put_gateway(o); });
   gateways_.on_update([this](const auto&, const auto& n) { put_gateway(n); });
   gateways_.on_delete([this](const auto& o) { drop_gateway(o); });

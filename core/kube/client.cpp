@@ -136,10 +136,11 @@ void prepare_process_for_clients(const ClientConfig& config, std::size_t io_thre
 
 // ---- ApiClient ----
 
-ListResult ApiClient::list(const Resource& resource, const std::string& ns, const ListOptions& options) {
+std::string ApiClient::list_each(const Resource& resource, const std::string& ns, const ListOptions& options,
+                                 const std::function<void(json)>& item, const std::function<void()>& restart) {
   ListOptions page = options;
   page.continue_token.clear();
-  ListResult all;
+  std::string resource_version;
   for (bool first = true;; first = false) {
     ListResult part;
     try {
@@ -150,13 +151,22 @@ ListResult ApiClient::list(const Resource& resource, const std::string& ns, cons
       spdlog::debug("kube: list {} continue token expired, listing without pagination", resource.name());
       page.continue_token.clear();
       page.limit = 0;
-      return list_page(resource, ns, page);
+      part = list_page(resource, ns, page);
+      restart();
+      for (auto& object : part.items) item(std::move(object));
+      return part.resource_version;
     }
-    if (first) all.resource_version = part.resource_version;
-    for (auto& item : part.items) all.items.push_back(std::move(item));
-    if (part.continue_token.empty()) break;
+    if (first) resource_version = part.resource_version;
+    for (auto& object : part.items) item(std::move(object));
+    if (part.continue_token.empty()) return resource_version;
     page.continue_token = part.continue_token;
   }
+}
+
+ListResult ApiClient::list(const Resource& resource, const std::string& ns, const ListOptions& options) {
+  ListResult all;
+  all.resource_version = list_each(
+      resource, ns, options, [&](json object) { all.items.push_back(std::move(object)); }, [&] { all.items.clear(); });
   return all;
 }
 
@@ -420,6 +430,8 @@ std::unique_ptr<WatchStream> Client::watch(const Resource& resource, const std::
   query.add("watch", "true")
       .add("resourceVersion", options.resource_version)
       .add("allowWatchBookmarks", options.allow_bookmarks ? "true" : "")
+      .add("sendInitialEvents", options.send_initial_events ? "true" : "")
+      .add("resourceVersionMatch", options.send_initial_events ? "NotOlderThan" : "")
       .add("timeoutSeconds", options.timeout.count() > 0 ? std::to_string(options.timeout.count()) : "")
       .add("labelSelector", options.label_selector)
       .add("fieldSelector", options.field_selector);

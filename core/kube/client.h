@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,12 @@ class ApiClient {
   // All pages. An empty ns lists a namespaced resource across all namespaces.
   // If a continue token expires mid-way (410), lists again in one request.
   virtual ListResult list(const Resource& resource, const std::string& ns, const ListOptions& options = {});
+
+  // All pages, each item handed to `item` as its page arrives (a caller that keeps a compact form
+  // never holds more than a page of trees); returns the list's resourceVersion. If the listing has
+  // to start over (see list), `restart` runs first and the items come again.
+  std::string list_each(const Resource& resource, const std::string& ns, const ListOptions& options,
+                        const std::function<void(json)>& item, const std::function<void()>& restart);
 
   virtual json create(const Resource& resource, const std::string& ns, const json& object,
                       const WriteOptions& options = {}) = 0;

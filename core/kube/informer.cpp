@@ -1,7 +1,9 @@
 #include "core/kube/informer.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -20,7 +22,7 @@ std::string metadata_field(const nlohmann::json& object, const char* key) {
 
 // managedFields (server-side apply) and kubectl's last-applied-configuration (client-side apply, a
 // second copy of the object) are bookkeeping: large and never read from a cache.
-ObjectPtr cached(nlohmann::json object) {
+nlohmann::json without_bookkeeping(nlohmann::json object) {
   auto metadata = object.find("metadata");
   if (metadata != object.end() && metadata->is_object()) {
     metadata->erase("managedFields");
@@ -29,7 +31,19 @@ ObjectPtr cached(nlohmann::json object) {
       if (annotations->empty()) metadata->erase(annotations);
     }
   }
-  return std::make_shared<const nlohmann::json>(std::move(object));
+  return object;
+}
+
+nlohmann::json identity_of(const nlohmann::json& object) {
+  nlohmann::json metadata = nlohmann::json::object();
+  for (const char* field : {"name", "namespace", "uid", "resourceVersion"}) {
+    if (auto value = metadata_field(object, field); !value.empty()) metadata[field] = std::move(value);
+  }
+  return {{"metadata", std::move(metadata)}};
+}
+
+ObjectPtr unpack(const StoredObject& entry) {
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(entry.packed));
 }
 
 std::vector<std::string> index_values(const IndexFunc& fn, const std::string& index, const nlohmann::json& object) {
@@ -51,20 +65,31 @@ std::string object_key(const nlohmann::json& object) {
 
 // ---- Store ----
 
-void Store::index_locked(const std::string& key, const nlohmann::json& object) {
-  for (auto& [name, index] : indexes_) {
-    for (const auto& value : index_values(index.fn, name, object)) index.keys_by_value[value].insert(key);
+StoredObject Store::pack(const nlohmann::json& object) const {
+  StoredObject entry;
+  entry.packed = nlohmann::json::to_msgpack(keep_objects_ ? object : identity_of(object));
+  entry.packed.shrink_to_fit();
+  entry.resource_version = metadata_field(object, "resourceVersion");
+  for (const auto& [name, index] : indexes_) {
+    for (auto& value : index_values(index.fn, name, object)) entry.indexed.emplace_back(name, std::move(value));
+  }
+  return entry;
+}
+
+void Store::index_locked(const std::string& key, const StoredObject& entry) {
+  for (const auto& [name, value] : entry.indexed) {
+    if (auto index = indexes_.find(name); index != indexes_.end()) index->second.keys_by_value[value].insert(key);
   }
 }
 
-void Store::unindex_locked(const std::string& key, const nlohmann::json& object) {
-  for (auto& [name, index] : indexes_) {
-    for (const auto& value : index_values(index.fn, name, object)) {
-      auto it = index.keys_by_value.find(value);
-      if (it == index.keys_by_value.end()) continue;
-      it->second.erase(key);
-      if (it->second.empty()) index.keys_by_value.erase(it);
-    }
+void Store::unindex_locked(const std::string& key, const StoredObject& entry) {
+  for (const auto& [name, value] : entry.indexed) {
+    auto index = indexes_.find(name);
+    if (index == indexes_.end()) continue;
+    auto it = index->second.keys_by_value.find(value);
+    if (it == index->second.keys_by_value.end()) continue;
+    it->second.erase(key);
+    if (it->second.empty()) index->second.keys_by_value.erase(it);
   }
 }
 
@@ -73,71 +98,78 @@ void Store::add_index(const std::string& name, IndexFunc fn) {
   Index& index = indexes_[name];
   index.fn = std::move(fn);
   index.keys_by_value.clear();
-  for (const auto& [key, object] : objects_) {
-    for (const auto& value : index_values(index.fn, name, *object)) index.keys_by_value[value].insert(key);
+  for (auto& [key, entry] : objects_) {
+    std::erase_if(entry.indexed, [&](const auto& indexed) { return indexed.first == name; });
+    for (auto& value : index_values(index.fn, name, *unpack(entry))) {
+      index.keys_by_value[value].insert(key);
+      entry.indexed.emplace_back(name, std::move(value));
+    }
   }
 }
 
-ObjectPtr Store::upsert(ObjectPtr object) {
-  std::string key = object_key(*object);
+ObjectPtr Store::upsert(const nlohmann::json& object) {
+  std::string key = object_key(object);
   std::unique_lock lock(mu_);
+  StoredObject entry = pack(object);
   ObjectPtr previous;
   auto it = objects_.find(key);
   if (it != objects_.end()) {
-    previous = it->second;
-    unindex_locked(key, *previous);
-    it->second = object;
+    previous = unpack(it->second);
+    unindex_locked(key, it->second);
+    it->second = std::move(entry);
   } else {
-    objects_.emplace(key, object);
+    it = objects_.emplace(key, std::move(entry)).first;
   }
-  index_locked(key, *object);
+  index_locked(key, it->second);
   return previous;
 }
 
-ObjectPtr Store::erase(const std::string& key) {
+bool Store::erase(const std::string& key) {
   std::unique_lock lock(mu_);
   auto it = objects_.find(key);
-  if (it == objects_.end()) return nullptr;
-  ObjectPtr previous = it->second;
-  unindex_locked(key, *previous);
+  if (it == objects_.end()) return false;
+  unindex_locked(key, it->second);
   objects_.erase(it);
-  return previous;
+  return true;
 }
 
-Store::ReplaceDiff Store::replace(std::vector<ObjectPtr> objects) {
-  std::map<std::string, ObjectPtr> next;
-  for (auto& object : objects) next[object_key(*object)] = std::move(object);
+void Store::Contents::add(const nlohmann::json& object) {
+  std::shared_lock lock(store_->mu_);
+  entries_[object_key(object)] = store_->pack(object);
+}
 
+Store::ReplaceDiff Store::replace(Contents contents) {
+  auto& next = contents.entries_;
   ReplaceDiff diff;
   std::unique_lock lock(mu_);
   for (const auto& [key, old] : objects_) {
     auto it = next.find(key);
     if (it == next.end()) {
-      diff.deleted.push_back(old);
-    } else if (metadata_field(*old, "resourceVersion") != metadata_field(*it->second, "resourceVersion")) {
-      diff.updated.emplace_back(old, it->second);
+      diff.deleted.push_back(unpack(old));
+    } else if (old.resource_version != it->second.resource_version) {
+      diff.updated.emplace_back(unpack(old), unpack(it->second));
     }
   }
-  for (const auto& [key, object] : next) {
-    if (!objects_.count(key)) diff.added.push_back(object);
+  for (const auto& [key, entry] : next) {
+    if (!objects_.count(key)) diff.added.push_back(unpack(entry));
   }
   objects_ = std::move(next);
   for (auto& [name, index] : indexes_) index.keys_by_value.clear();
-  for (const auto& [key, object] : objects_) index_locked(key, *object);
+  for (const auto& [key, entry] : objects_) index_locked(key, entry);
   return diff;
 }
 
 ObjectPtr Store::get(const std::string& key) const {
   std::shared_lock lock(mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : unpack(it->second);
 }
 
 std::vector<ObjectPtr> Store::list() const {
   std::shared_lock lock(mu_);
   std::vector<ObjectPtr> out;
   out.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) out.push_back(object);
+  for (const auto& [key, entry] : objects_) out.push_back(unpack(entry));
   return out;
 }
 
@@ -149,8 +181,8 @@ std::vector<ObjectPtr> Store::by_index(const std::string& index, const std::stri
   auto keys = it->second.keys_by_value.find(value);
   if (keys == it->second.keys_by_value.end()) return out;
   for (const auto& key : keys->second) {
-    auto object = objects_.find(key);
-    if (object != objects_.end()) out.push_back(object->second);
+    auto entry = objects_.find(key);
+    if (entry != objects_.end()) out.push_back(unpack(entry->second));
   }
   return out;
 }
@@ -166,7 +198,9 @@ Informer::Informer(ApiClient& client, Resource resource, InformerOptions options
     : client_(client),
       resource_(std::move(resource)),
       options_(std::move(options)),
-      name_(options_.name.empty() ? resource_.name() : options_.name) {}
+      name_(options_.name.empty() ? resource_.name() : options_.name),
+      store_(options_.keep_objects),
+      streaming_list_(options_.streaming_list) {}
 
 Informer::~Informer() { stop(); }
 
@@ -205,6 +239,7 @@ InformerStats Informer::stats() const {
   InformerStats s;
   s.lists = lists_.load();
   s.relists = s.lists > 0 ? s.lists - 1 : 0;
+  s.streamed_lists = streamed_lists_.load();
   s.watches = watches_.load();
   s.watch_restarts = s.watches > 0 ? s.watches - 1 : 0;
   s.errors = errors_.load();
@@ -253,16 +288,20 @@ void Informer::list_and_replace() {
   options.label_selector = options_.label_selector;
   options.field_selector = options_.field_selector;
   options.limit = options_.page_size;
-  ListResult result = client_.list(resource_, options_.namespace_, options);
+  Store::Contents contents = store_.next_contents();
+  const std::string resource_version = client_.list_each(
+      resource_, options_.namespace_, options, [&](nlohmann::json item) { contents.add(without_bookkeeping(std::move(item))); },
+      [&] { contents.clear(); });
+  install(std::move(contents), resource_version);
+}
 
-  std::vector<ObjectPtr> objects;
-  objects.reserve(result.items.size());
-  for (auto& item : result.items) objects.push_back(cached(std::move(item)));
-  Store::ReplaceDiff diff = store_.replace(std::move(objects));
-  set_resource_version(result.resource_version);
+void Informer::install(Store::Contents contents, const std::string& resource_version) {
+  Store::ReplaceDiff diff = store_.replace(std::move(contents));
+  // The list's peak (a page of trees, the replaced contents) is over: give it back to the system.
+  malloc_trim(0);
+  set_resource_version(resource_version);
   ++lists_;
-  spdlog::debug("kube: informer {} listed {} objects at resourceVersion {}", name_, store_.size(),
-                result.resource_version);
+  spdlog::debug("kube: informer {} listed {} objects at resourceVersion {}", name_, store_.size(), resource_version);
   {
     std::lock_guard lock(mu_);
     synced_ = true;
@@ -282,35 +321,54 @@ void Informer::handle(WatchEvent& event) {
     return;
   }
   ++events_;
-  ObjectPtr object = cached(std::move(event.object));
+  const nlohmann::json object = without_bookkeeping(std::move(event.object));
   if (event.type == WatchEventType::Deleted) {
-    store_.erase(object_key(*object));
+    store_.erase(object_key(object));
     set_resource_version(std::move(rv));
-    dispatch(name_, "delete", on_delete_, *object);
+    dispatch(name_, "delete", on_delete_, object);
     return;
   }
   // ADDED and MODIFIED both mean "this is the object now"; the store tells whether it is new to us.
   ObjectPtr previous = store_.upsert(object);
   set_resource_version(std::move(rv));
   if (previous) {
-    dispatch(name_, "update", on_update_, *previous, *object);
+    dispatch(name_, "update", on_update_, *previous, object);
   } else {
-    dispatch(name_, "add", on_add_, *object);
+    dispatch(name_, "add", on_add_, object);
   }
 }
 
-void Informer::watch_once() {
+namespace {
+
+bool ends_initial_events(const nlohmann::json& bookmark) {
+  auto metadata = bookmark.find("metadata");
+  if (metadata == bookmark.end() || !metadata->is_object()) return false;
+  auto annotations = metadata->find("annotations");
+  if (annotations == metadata->end() || !annotations->is_object()) return false;
+  auto end = annotations->find("k8s.io/initial-events-end");
+  return end != annotations->end() && *end == "true";
+}
+
+}  // namespace
+
+bool Informer::watch_once(bool with_initial_list) {
   WatchOptions options;
-  options.resource_version = resource_version();
   options.label_selector = options_.label_selector;
   options.field_selector = options_.field_selector;
   options.allow_bookmarks = true;
   options.timeout = jittered(options_.watch_timeout, 1.0);
+  if (with_initial_list) {
+    // A streaming list: the current state as ADDED events, then a bookmark marking its end; one
+    // request instead of a page-by-page list and a watch (KEP-3157).
+    options.send_initial_events = true;
+  } else {
+    options.resource_version = resource_version();
+  }
 
   std::unique_ptr<WatchStream> stream = client_.watch(resource_, options_.namespace_, options);
   {
     std::lock_guard lock(mu_);
-    if (stopping()) return;
+    if (stopping()) return false;
     watch_ = stream.get();
   }
   ++watches_;
@@ -322,7 +380,20 @@ void Informer::watch_once() {
     }
   } forget{this};
 
-  while (auto event = stream->next()) handle(*event);
+  std::optional<Store::Contents> initial;
+  if (with_initial_list) initial.emplace(store_.next_contents());
+  while (auto event = stream->next()) {
+    if (!initial) {
+      handle(*event);
+    } else if (event->type == WatchEventType::Added) {
+      initial->add(without_bookkeeping(std::move(event->object)));
+    } else if (event->type == WatchEventType::Bookmark && ends_initial_events(event->object)) {
+      install(std::move(*initial), metadata_field(event->object, "resourceVersion"));
+      ++streamed_lists_;
+      initial.reset();
+    }
+  }
+  return !initial;
 }
 
 void Informer::run() {
@@ -330,14 +401,27 @@ void Informer::run() {
   bool need_list = true;
   while (!stopping()) {
     try {
-      if (need_list) {
+      if (need_list && !streaming_list_) {
         list_and_replace();
         need_list = false;
         backoff.reset();
       }
       auto started = std::chrono::steady_clock::now();
       auto events_before = events_.load() + bookmarks_.load();
-      watch_once();
+      if (need_list) {
+        try {
+          need_list = !watch_once(/*with_initial_list=*/true);
+        } catch (const ApiError& e) {
+          // A server without streaming lists refuses the parameters: list page by page from now on.
+          if (e.code() != 400 && e.code() != 422) throw;
+          spdlog::info("kube: informer {}: streaming list refused ({}); listing page by page", name_, e.what());
+          streaming_list_ = false;
+          continue;
+        }
+        if (!need_list) backoff.reset();
+      } else {
+        watch_once(/*with_initial_list=*/false);
+      }
       // A watch that ends at once without events (a server shutting down)
       // must not turn into a tight reconnect loop.
       bool productive = events_.load() + bookmarks_.load() > events_before ||

@@ -33,24 +33,54 @@ using IndexFunc = std::function<std::vector<std::string>(const nlohmann::json&)>
 std::string object_key(const nlohmann::json& object);
 std::string object_key(const std::string& ns, const std::string& name);
 
-// A thread-safe map of objects by key, with named secondary indexes.
+// One stored object: packed, with what it is indexed under (so unindexing needs no unpacking).
+struct StoredObject {
+  std::vector<std::uint8_t> packed;
+  std::string resource_version;
+  std::vector<std::pair<std::string, std::string>> indexed;  // {index name, value}
+};
+
+// A thread-safe map of objects by key, with named secondary indexes. Objects are kept packed
+// (MessagePack, a third of the JSON text and a fifth to a tenth of a json tree) and unpacked on
+// each read, so a cache of 10,000 objects costs megabytes, not tens of them. Reads return fresh
+// trees: callers may keep them as long as they like.
 class Store {
  public:
-  // Objects already stored are indexed too.
+  // keep_objects false: only each object's identity (metadata name, namespace, uid,
+  // resourceVersion) is kept, enough to report a relist's differences; for callers whose handlers
+  // keep what they need themselves. Reads then return those identities.
+  explicit Store(bool keep_objects = true) : keep_objects_(keep_objects) {}
+
+  // Objects already stored are indexed too (from what is kept of them: add indexes first).
   void add_index(const std::string& name, IndexFunc fn);
 
   // Inserts or replaces the object under its key; returns the previous one (null if new).
-  ObjectPtr upsert(ObjectPtr object);
-  // Removes a key; returns what was stored (null if nothing).
-  ObjectPtr erase(const std::string& key);
+  ObjectPtr upsert(const nlohmann::json& object);
+  // Removes a key; returns whether it was there.
+  bool erase(const std::string& key);
+
+  // The whole next content, gathered one object at a time (a list page by page), packed as it
+  // comes so that the trees of at most one page are alive at once.
+  class Contents {
+   public:
+    void add(const nlohmann::json& object);
+    void clear() { entries_.clear(); }
+
+   private:
+    friend class Store;
+    explicit Contents(const Store& store) : store_(&store) {}
+    const Store* store_;
+    std::map<std::string, StoredObject> entries_;
+  };
+  Contents next_contents() const { return Contents(*this); }
 
   struct ReplaceDiff {
     std::vector<ObjectPtr> added;
     std::vector<std::pair<ObjectPtr, ObjectPtr>> updated;  // {old, new}; only where resourceVersion changed
     std::vector<ObjectPtr> deleted;
   };
-  // Makes `objects` the whole content, reporting what changed.
-  ReplaceDiff replace(std::vector<ObjectPtr> objects);
+  // Makes `contents` the whole content, reporting what changed.
+  ReplaceDiff replace(Contents contents);
 
   ObjectPtr get(const std::string& key) const;
   std::vector<ObjectPtr> list() const;  // ordered by key
@@ -62,11 +92,13 @@ class Store {
     IndexFunc fn;
     std::map<std::string, std::set<std::string>> keys_by_value;
   };
-  void index_locked(const std::string& key, const nlohmann::json& object);
-  void unindex_locked(const std::string& key, const nlohmann::json& object);
+  StoredObject pack(const nlohmann::json& object) const;  // callers hold mu_
+  void index_locked(const std::string& key, const StoredObject& entry);
+  void unindex_locked(const std::string& key, const StoredObject& entry);
 
+  const bool keep_objects_;
   mutable std::shared_mutex mu_;
-  std::map<std::string, ObjectPtr> objects_;
+  std::map<std::string, StoredObject> objects_;
   std::map<std::string, Index> indexes_;
 };
 
@@ -82,11 +114,17 @@ struct InformerOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{30000};
   std::string name;  // for logs; defaults to the resource name
+  // false: the store keeps identities only (see Store); for callers that keep their own copy.
+  bool keep_objects = true;
+  // Lists as a streaming list (a watch with sendInitialEvents, Kubernetes 1.34+ by default); a
+  // server that refuses one is listed page by page instead. false: always page by page.
+  bool streaming_list = true;
 };
 
 struct InformerStats {
   std::uint64_t lists = 0;           // full lists, the initial one included
   std::uint64_t relists = 0;         // lists after the initial one (after 410 Gone)
+  std::uint64_t streamed_lists = 0;  // of the lists, those that came as a streaming list
   std::uint64_t watches = 0;         // watches opened
   std::uint64_t watch_restarts = 0;  // watches opened after the first one
   std::uint64_t errors = 0;          // failed lists or watches (each followed by a backoff)
@@ -142,7 +180,10 @@ class Informer {
  private:
   void run();
   void list_and_replace();
-  void watch_once();
+  void install(Store::Contents contents, const std::string& resource_version);
+  // Watches until the stream ends; with_initial_list: a streaming list first (returns whether its
+  // end arrived, so the store holds the whole collection).
+  bool watch_once(bool with_initial_list);
   void handle(WatchEvent& event);
   void set_resource_version(std::string rv);
   void sleep_unless_stopped(std::chrono::milliseconds delay);
@@ -165,7 +206,9 @@ class Informer {
   std::string resource_version_;
   WatchStream* watch_ = nullptr;  // the open watch, so stop() can end it
 
+  bool streaming_list_;  // options_.streaming_list until the server refuses one; only run() uses it
   std::atomic<std::uint64_t> lists_{0};
+  std::atomic<std::uint64_t> streamed_lists_{0};
   std::atomic<std::uint64_t> watches_{0};
   std::atomic<std::uint64_t> errors_{0};
   std::atomic<std::uint64_t> events_{0};

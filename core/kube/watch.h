@@ -27,6 +27,9 @@ struct WatchOptions {
   std::string label_selector;
   std::string field_selector;
   bool allow_bookmarks = true;
+  // Stream the current state first, ended by a bookmark annotated k8s.io/initial-events-end
+  // (sends sendInitialEvents=true and resourceVersionMatch=NotOlderThan).
+  bool send_initial_events = false;
   // Server-side timeoutSeconds: the server ends the watch cleanly after this long.
   std::chrono::seconds timeout{300};
 };

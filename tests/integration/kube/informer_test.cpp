@@ -67,7 +67,8 @@ std::set<std::string> cached_names(const Informer& informer) {
 
 long long version_number(const std::string& rv) { return rv.empty() ? 0 : std::stoll(rv); }
 
-TEST(Informer, SyncsThenFollowsChangesWithHandlersInOrder) {
+// The initial list as a streaming list (the default) or page by page.
+void syncs_then_follows_changes_with_handlers_in_order(bool streaming_list) {
   Client& client = admin_client();
   std::string ns = create_namespace(client, "inf-sync");
   client.create(resources::kConfigMaps, ns, config_map(ns, "a", "x", "1"));
@@ -75,7 +76,8 @@ TEST(Informer, SyncsThenFollowsChangesWithHandlersInOrder) {
 
   InformerOptions options;
   options.namespace_ = ns;
-  options.page_size = 1;  // the initial list goes through pagination
+  options.page_size = 1;  // a paged list goes through pagination
+  options.streaming_list = streaming_list;
   Informer informer(client, resources::kConfigMaps, options);
   informer.add_index("app", [](const json& o) {
     return std::vector<std::string>{o["metadata"]["labels"].value("app", "")};
@@ -105,7 +107,7 @@ TEST(Informer, SyncsThenFollowsChangesWithHandlersInOrder) {
   EXPECT_EQ((*a)["data"]["v"], "2");
   EXPECT_FALSE((*a)["metadata"].contains("managedFields")) << "the cache strips managedFields";
   EXPECT_EQ((*a)["metadata"]["annotations"], (json{{"team", "x"}})) << "and kubectl's last-applied copy, nothing else";
-  EXPECT_EQ(informer.get(ns + "/a"), a);
+  EXPECT_EQ(*informer.get(ns + "/a"), *a);
   EXPECT_FALSE(informer.get(ns, "b"));
 
   auto apps_x = informer.by_index("app", "x");
@@ -118,7 +120,14 @@ TEST(Informer, SyncsThenFollowsChangesWithHandlersInOrder) {
   InformerStats stats = informer.stats();
   EXPECT_EQ(stats.lists, 1u);
   EXPECT_EQ(stats.relists, 0u);
+  EXPECT_EQ(stats.streamed_lists, streaming_list ? 1u : 0u);
   EXPECT_EQ(stats.events, 3u);
+}
+
+TEST(Informer, SyncsThenFollowsChangesWithHandlersInOrder) { syncs_then_follows_changes_with_handlers_in_order(true); }
+
+TEST(Informer, SyncsPageByPageThenFollowsChangesWithHandlersInOrder) {
+  syncs_then_follows_changes_with_handlers_in_order(false);
 }
 
 TEST(Informer, ALabelSelectorRestrictsTheCacheAndBookmarksAdvanceItsVersion) {
@@ -317,37 +326,73 @@ TEST(Informer, RecoversWhenTheApiServerIsKilledAndRestartedMidWatch) {
   informer.stop();
 }
 
+json provider_object(const std::string& name, const std::string& gateway, const std::string& rv) {
+  return json{{"metadata", {{"name", name}, {"namespace", "ns"}, {"resourceVersion", rv}, {"uid", "uid-" + name}}},
+              {"spec", {{"gatewayRef", {{"name", gateway}}}, {"model", "openai/gpt-4o"}}}};
+}
+
+std::vector<std::string> gateway_of(const json& o) { return {o["spec"]["gatewayRef"]["name"].get<std::string>()}; }
+
 TEST(Store, IndexesFollowUpsertsErasesAndReplace) {
   Store store;
-  auto object = [](const std::string& name, const std::string& gateway, const std::string& rv) {
-    return std::make_shared<const json>(json{
-        {"metadata", {{"name", name}, {"namespace", "ns"}, {"resourceVersion", rv}}},
-        {"spec", {{"gatewayRef", {{"name", gateway}}}}}});
-  };
-  store.add_index("gateway", [](const json& o) {
-    return std::vector<std::string>{o["spec"]["gatewayRef"]["name"].get<std::string>()};
-  });
-  EXPECT_FALSE(store.upsert(object("p1", "gw-a", "1")));
-  store.upsert(object("p2", "gw-a", "1"));
+  store.add_index("gateway", gateway_of);
+  EXPECT_FALSE(store.upsert(provider_object("p1", "gw-a", "1")));
+  store.upsert(provider_object("p2", "gw-a", "1"));
   EXPECT_EQ(store.by_index("gateway", "gw-a").size(), 2u);
+  EXPECT_EQ(*store.get("ns/p2"), provider_object("p2", "gw-a", "1")) << "what is read is what was stored";
 
-  ObjectPtr previous = store.upsert(object("p1", "gw-b", "2"));
+  ObjectPtr previous = store.upsert(provider_object("p1", "gw-b", "2"));
   ASSERT_TRUE(previous);
   EXPECT_EQ((*previous)["metadata"]["resourceVersion"], "1");
   EXPECT_EQ(store.by_index("gateway", "gw-a").size(), 1u);
   EXPECT_EQ(store.by_index("gateway", "gw-b").size(), 1u);
 
-  Store::ReplaceDiff diff = store.replace({object("p1", "gw-b", "2"), object("p3", "gw-c", "1")});
+  Store::Contents next = store.next_contents();
+  next.add(provider_object("p1", "gw-b", "2"));
+  next.add(provider_object("p3", "gw-c", "1"));
+  Store::ReplaceDiff diff = store.replace(std::move(next));
   EXPECT_EQ(diff.added.size(), 1u);
   EXPECT_EQ(diff.updated.size(), 0u) << "same resourceVersion: unchanged";
   ASSERT_EQ(diff.deleted.size(), 1u);
   EXPECT_EQ(object_key(*diff.deleted[0]), "ns/p2");
   EXPECT_TRUE(store.by_index("gateway", "gw-a").empty());
+  EXPECT_EQ(store.by_index("gateway", "gw-c").size(), 1u);
 
   EXPECT_TRUE(store.erase("ns/p3"));
   EXPECT_FALSE(store.erase("ns/p3"));
+  EXPECT_TRUE(store.by_index("gateway", "gw-c").empty());
   EXPECT_EQ(store.size(), 1u);
   EXPECT_THROW(store.by_index("missing", "x"), std::invalid_argument);
+}
+
+TEST(Store, AnIndexAddedLaterCoversWhatIsStored) {
+  Store store;
+  store.upsert(provider_object("p1", "gw-a", "1"));
+  store.add_index("gateway", gateway_of);
+  ASSERT_EQ(store.by_index("gateway", "gw-a").size(), 1u);
+  store.upsert(provider_object("p1", "gw-b", "2"));
+  EXPECT_TRUE(store.by_index("gateway", "gw-a").empty());
+  EXPECT_EQ(store.by_index("gateway", "gw-b").size(), 1u);
+}
+
+TEST(Store, WithoutObjectsKeepsIdentitiesIndexesAndRelistDifferences) {
+  Store store(/*keep_objects=*/false);
+  store.add_index("gateway", gateway_of);
+  store.upsert(provider_object("p1", "gw-a", "1"));
+  store.upsert(provider_object("p2", "gw-a", "1"));
+  const ObjectPtr kept = store.get("ns/p1");
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(*kept, (json{{"metadata", {{"name", "p1"}, {"namespace", "ns"}, {"resourceVersion", "1"}, {"uid", "uid-p1"}}}}))
+      << "only the identity is kept";
+  EXPECT_EQ(store.by_index("gateway", "gw-a").size(), 2u) << "indexes come from the whole object";
+
+  Store::Contents next = store.next_contents();
+  next.add(provider_object("p1", "gw-a", "2"));
+  Store::ReplaceDiff diff = store.replace(std::move(next));
+  ASSERT_EQ(diff.updated.size(), 1u);
+  EXPECT_EQ(diff.updated[0].first->at("metadata").at("resourceVersion"), "1");
+  ASSERT_EQ(diff.deleted.size(), 1u);
+  EXPECT_EQ(object_key(*diff.deleted[0]), "ns/p2");
 }
 
 }  // namespace
