@@ -77,6 +77,9 @@ start_webhook "$BIN" --threads "$WEBHOOK_THREADS"
 ANSWER=$(curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary "@$WORK/review.json" \
   "https://127.0.0.1:$PORT/validate")
 [[ $ANSWER == *'"allowed":true'* ]] || { echo "webhook_bench: unexpected answer: $ANSWER" >&2; exit 1; }
+# Idle after sync: the cache holds everything and has answered one review (its view is built).
+sleep 2
+IDLE_RSS=$(awk '/^VmRSS/ {print $2}' "/proc/$WEBHOOK_PID/status")
 DEPTH=$(python3 -c '
 import json, sys
 def depth(v): return 1 + max(map(depth, v.values() if isinstance(v, dict) else v), default=0) if isinstance(v, (dict, list)) else 0
@@ -113,6 +116,6 @@ for row in "fixed $RATE/s, $CONNECTIONS conns|$RATE|$FIXED" "saturation, $CONNEC
   printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' "$name" "$offered" "$(field rps "$line")" "$(field p50_ms "$line")" \
     "$(field p90_ms "$line")" "$(field p99_ms "$line")" "$(field p999_ms "$line")" "$(field errors "$line")"
 done
-echo "webhook: mean time judging a review (its own histogram) ${SERVER_MEAN} ms; RSS ${RSS} KiB, peak ${HWM} KiB"
+echo "webhook: mean time judging a review (its own histogram) ${SERVER_MEAN} ms; RSS idle after sync ${IDLE_RSS} KiB, after the runs ${RSS} KiB, peak ${HWM} KiB"
 echo "fixed rate: wrk 4.1 has no -R; the Lua delay() hook gives each connection the next slot of a per-thread"
 echo "schedule ($THREADS threads x $((RATE / THREADS))/s), so latency is measured per request as sent (no queueing time)."
