@@ -1,16 +1,21 @@
 // Benchmark (not a test) of issue 13's flood on a bare local control plane: one tenant creates
-// 2,000 providers on a shared gateway (its namespace share raised to let them in, as if the webhook
-// were down), large enough that the config cannot hold them all (the newest get ConfigTooLarge)
-// and a quarter with a Secret that does not exist. While the flood is in, another tenant:
+// 2,000 providers on a shared gateway, each large (a 1,000-character routing preference) and a
+// quarter with a Secret that does not exist. Two regimes:
+//   degrade   the namespace's share raised past the flood (spec.allowedProviders.
+//             maxProvidersPerNamespace), as if the webhook were down: the config cannot hold them
+//             all, and the newest get Programmed=False, ConfigTooLarge
+//   refuse    the default share (100): the rest are refused (Accepted=False)
+// While the flood is in, another tenant:
 //   new       creates a provider and its Secret -> the gateway's ConfigMap has the provider and
 //             its keys Secret the key
-//   rotate    changes its Secret's key -> the keys Secret holds the new value, not the old
-//   delete    deletes a provider and its Secret -> gone from the ConfigMap and the keys Secret
-// 20 tries each, timed (p50, p99). A thread reads the keys Secret every 20 ms throughout: a
-// revoked value (rotated away or deleted) seen after its revocation reached the keys Secret is
-// counted as served after revocation. Then, once the operator's writes have stopped, the Events:
-// per provider and reason, how many Events and what series counts.
-// Usage: bench_flood PLANO_OPERATOR_BINARY [FLOOD=2000] [STATE_DIR]
+//   rotate    changes its standing provider's key -> the keys Secret holds the new value, not the old
+//   delete    deletes one of its providers served since before the flood, and its Secret -> gone
+//             from the ConfigMap and the keys Secret
+// 20 tries each, timed (p50, p99; a try that has not arrived after 10 s counts as never). A thread
+// reads the keys Secret every 20 ms throughout: a revoked value (rotated away or deleted) seen
+// after its revocation reached the keys Secret is counted. Then, once the operator's writes have
+// stopped, the Events on the flood's providers: per provider and reason, how many, what counts.
+// Usage: bench_flood PLANO_OPERATOR_BINARY degrade|refuse [FLOOD=2000] [STATE_DIR]
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -47,7 +52,8 @@ json provider(const std::string& ns, const std::string& name, const std::string&
   } else {
     spec["accessKeySecretRef"] = {{"name", secret}, {"key", "api-key"}};
   }
-  if (!description.empty()) spec["routingPreferences"] = json::array({{{"name", "task"}, {"description", description}}});
+  if (model.rfind("vllm/", 0) == 0) spec["providerInterface"] = "openai";
+  if (!description.empty()) spec["routingPreferences"] = json::array({{{"name", "task-" + name}, {"description", description}}});
   return {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "ModelProvider"},
           {"metadata", {{"name", name}, {"namespace", ns}}}, {"spec", spec}};
 }
@@ -77,10 +83,10 @@ Owned owned(plano::kube::Client& c) {
   return o;
 }
 
-// Polls until `done` holds; the time it took, or -1 after 60 s.
+// Polls until `done` holds; the time it took, or -1 after `limit_ms`.
 template <typename Done>
-double time_until(plano::kube::Client& c, Clock::time_point from, Done done) {
-  while (ms_since(from) < 60000) {
+double time_until(plano::kube::Client& c, Clock::time_point from, Done done, double limit_ms = 10000) {
+  while (ms_since(from) < limit_ms) {
     if (done(owned(c))) return ms_since(from);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -90,11 +96,12 @@ double time_until(plano::kube::Client& c, Clock::time_point from, Done done) {
 std::string percentiles(std::vector<double> v) {
   if (v.empty()) return "-";
   std::sort(v.begin(), v.end());
-  const bool timed_out = v.front() < 0;
-  char text[96];
-  std::snprintf(text, sizeof text, "%.0f / %.0f ms%s", v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)],
-                timed_out ? " (some never arrived)" : "");
-  return text;
+  const auto never = std::count(v.begin(), v.end(), -1.0);
+  v.erase(v.begin(), v.begin() + never);
+  if (v.empty()) return "none of " + std::to_string(never) + " arrived within 10 s";
+  char text[128];
+  std::snprintf(text, sizeof text, "%.0f / %.0f ms", v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)]);
+  return text + (never ? "; " + std::to_string(never) + " never arrived within 10 s" : std::string());
 }
 
 // Reads the keys Secret every 20 ms; counts revoked values that show up after their revocation
@@ -133,12 +140,13 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PLANO_OPERATOR_BINARY [FLOOD=2000] [STATE_DIR]\n", argv[0]);
+  if (argc < 3 || (std::string(argv[2]) != "degrade" && std::string(argv[2]) != "refuse")) {
+    std::fprintf(stderr, "usage: %s PLANO_OPERATOR_BINARY degrade|refuse [FLOOD=2000] [STATE_DIR]\n", argv[0]);
     return 2;
   }
-  const int flood = argc > 2 ? std::stoi(argv[2]) : 2000;
-  const std::string dir = argc > 3 ? argv[3] : "/tmp/plano-bench-flood";
+  const bool degrade = std::string(argv[2]) == "degrade";
+  const int flood = argc > 3 ? std::stoi(argv[3]) : 2000;
+  const std::string dir = argc > 4 ? argv[4] : "/tmp/plano-bench-flood";
   const auto kubeconfig = bare_control_plane_up(dir);
   plano::kube::Client c(plano::kube::load_kubeconfig({kubeconfig, ""}));
   for (const char* ns : {kGatewayNs, kFloodNs, kOtherNs}) c.create(res::kNamespaces, "", {{"metadata", {{"name", ns}}}});
@@ -146,24 +154,36 @@ int main(int argc, char** argv) {
            {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},
             {"metadata", {{"name", "shared"}, {"namespace", kGatewayNs}}},
             {"spec", {{"listeners", json::array({{{"name", "llm"}, {"type", "model"}, {"port", 12000}}})},
-                      {"allowedProviders", {{"namespaces", {{"from", "All"}}}, {"maxProvidersPerNamespace", flood + 100}}}}}});
+                      {"allowedProviders", {{"namespaces", {{"from", "All"}}}, {"maxProvidersPerNamespace", degrade ? flood + 100 : 100}}}}}});
   // The other tenant's standing provider, whose key is rotated.
   c.create(res::kSecrets, kOtherNs, secret(kOtherNs, "rotated", "sk-rotated-0"));
   c.create(res::kModelProviders, kOtherNs, provider(kOtherNs, "rotated", "openai/gpt-4o", "rotated", ""));
+  // And those it deletes, one per try.
+  for (int k = 0; k < kTries; ++k) {
+    const auto name = "old-" + std::to_string(k);
+    c.create(res::kSecrets, kOtherNs, secret(kOtherNs, name, "sk-" + name));
+    c.create(res::kModelProviders, kOtherNs, provider(kOtherNs, name, "vllm/other-" + name, name, ""));
+  }
   auto op = std::make_unique<Operator>(argv[1], kubeconfig, dir + "-operator.log");
-  if (time_until(c, Clock::now(), [](const Owned& o) { return o.keys.count("sk-rotated-0") > 0; }) < 0) {
+  const auto all_served = [](const Owned& o) {
+    for (int k = 0; k < kTries; ++k) {
+      if (!o.keys.count("sk-old-" + std::to_string(k))) return false;
+    }
+    return o.keys.count("sk-rotated-0") > 0;
+  };
+  if (time_until(c, Clock::now(), all_served, 60000) < 0) {
     std::fprintf(stderr, "the gateway never served the other tenant's provider; see %s\n", op->log.c_str());
     return 1;
   }
   const double load_before = load_average();
 
-  // The flood: ~600 rendered bytes each, so about 1,600 fit in the 1,000,000-byte config.
-  const std::string description(420, 'x');
+  // The flood: over 1,000 rendered bytes each, so that fewer than 1,000 fit in the 1,000,000-byte config.
+  const std::string description(1000, 'x');
   std::vector<json> flood_providers;
   for (int i = 0; i < flood; ++i) {
     const auto name = "f" + std::to_string(i);
     flood_providers.push_back(provider(kFloodNs, name, "vllm/flood-model-" + std::to_string(i), i % 4 == 0 ? "missing-" + name : "",
-                                       description.substr(0, 400) + std::to_string(i)));
+                                       description + std::to_string(i)));
   }
   const auto flood_start = Clock::now();
   create_all(c, res::kModelProviders, flood_providers);
@@ -177,9 +197,9 @@ int main(int argc, char** argv) {
     const auto value = "sk-new-" + std::to_string(k);
     auto t = Clock::now();
     c.create(res::kSecrets, kOtherNs, secret(kOtherNs, name, value));
-    c.create(res::kModelProviders, kOtherNs, provider(kOtherNs, name, "openai/other-" + name, name, ""));
+    c.create(res::kModelProviders, kOtherNs, provider(kOtherNs, name, "vllm/other-" + name, name, ""));
     added.push_back(time_until(c, t, [&](const Owned& o) {
-      return o.keys.count(value) && o.config.find("openai/other-" + name + "\"") != std::string::npos;
+      return o.keys.count(value) && o.config.find("vllm/other-" + name + "\"") != std::string::npos;
     }));
 
     const auto old_value = "sk-rotated-" + std::to_string(k);
@@ -189,13 +209,16 @@ int main(int argc, char** argv) {
     rotated.push_back(time_until(c, t, [&](const Owned& o) { return o.keys.count(new_value) && !o.keys.count(old_value); }));
     watch.revoke(old_value);
 
+    const auto old_name = "old-" + std::to_string(k);
     t = Clock::now();
-    c.remove(res::kModelProviders, kOtherNs, name);
-    c.remove(res::kSecrets, kOtherNs, name);
+    c.remove(res::kModelProviders, kOtherNs, old_name);
+    c.remove(res::kSecrets, kOtherNs, old_name);
     deleted.push_back(time_until(c, t, [&](const Owned& o) {
-      return !o.keys.count(value) && o.config.find("openai/other-" + name + "\"") == std::string::npos;
+      return !o.keys.count("sk-" + old_name) && o.config.find("vllm/other-" + old_name + "\"") == std::string::npos;
     }));
-    watch.revoke(value);
+    watch.revoke("sk-" + old_name);
+    c.remove(res::kModelProviders, kOtherNs, name);  // the next try's new provider is the only newcomer
+    c.remove(res::kSecrets, kOtherNs, name);
     std::fprintf(stderr, "try %d: new %.0f ms, rotate %.0f ms, delete %.0f ms (load %.1f)\n", k, added.back(), rotated.back(),
                  deleted.back(), load_average());
   }
@@ -228,14 +251,16 @@ int main(int argc, char** argv) {
     highest_count = std::max(highest_count, t.second);
     counted += t.second;
   }
-  int too_large = 0;
+  std::map<std::string, int> programmed;  // the flood's Programmed reasons
   for (const auto& p : c.list(res::kModelProviders, kFloodNs).items) {
     for (const auto& cond : p["status"].value("conditions", json::array())) {
-      too_large += cond.value("type", "") == "Programmed" && cond.value("reason", "") == "ConfigTooLarge";
+      if (cond.value("type", "") == "Programmed") ++programmed[cond.value("reason", "")];
     }
   }
-  std::printf("flood: %d providers from one namespace (%d with a missing Secret), created in %.0f ms; %d ConfigTooLarge\n", flood,
-              (flood + 3) / 4, create_ms, too_large);
+  std::printf("%s: a flood of %d providers from one namespace (%d with a missing Secret), created in %.0f ms; Programmed:", argv[2],
+              flood, (flood + 3) / 4, create_ms);
+  for (const auto& [reason, n] : programmed) std::printf(" %s %d", reason.c_str(), n);
+  std::printf("\n");
   std::printf("load average (1 min): %.1f before the flood, %.1f after the tries (%.0f s in); writes settled %.0f s in\n",
               load_before, load_during, tries_done_s, settled_s);
   std::printf("| other tenant's change (%d tries each) | p50 / p99 to the ConfigMap and keys Secret |\n|---|---:|\n", kTries);

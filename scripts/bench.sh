@@ -3,8 +3,9 @@
 #   scripts/bench.sh core [Google Benchmark flags]
 #     rules, render and admission decode on one gateway with 100, 1,000 and 10,000 providers, as
 #     one table (time per call; p50/p99 of single calls for the per-request paths).
-#   scripts/bench.sh flood [PROVIDERS=2000] [STATE_DIR]
-#     issue 13's flood on a bare local control plane: one tenant's providers past the config size,
+#   scripts/bench.sh flood degrade|refuse [PROVIDERS=2000] [STATE_DIR]
+#     issue 13's flood on a bare local control plane: one tenant's 2,000 providers degraded (share raised,
+#     past the config size) or refused (default share);
 #     another tenant's new provider, key rotation and deletion timed to the ConfigMap and keys
 #     Secret (20 tries each), revoked keys watched for, Events counted per provider and reason.
 set -euo pipefail
@@ -25,7 +26,7 @@ case "$what" in
     exec build/bench/bench_flood build/plano-operator "$@"
     ;;
   *)
-    echo "usage: scripts/bench.sh core [Google Benchmark flags] | flood [PROVIDERS] [STATE_DIR]" >&2
+    echo "usage: scripts/bench.sh core [Google Benchmark flags] | flood degrade|refuse [PROVIDERS] [STATE_DIR]" >&2
     exit 2
     ;;
 esac

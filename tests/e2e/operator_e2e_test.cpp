@@ -344,7 +344,7 @@ TEST_F(OperatorE2E, EachProviderGetsOneEventPerReasonAndRepeatsAreCounted) {
   std::string yaml = gateway_yaml(ns, "gw", "{namespaces: {from: Same}, maxProvidersPerNamespace: 1000}");
   for (int i = 0; i < kProviders; ++i) {
     yaml += provider_yaml(ns, "p" + std::to_string(i), ns,
-                          "  model: vllm/m" + std::to_string(i) + "\n  baseURL: http://vllm.inference.svc:8000/v1\n"
+                          "  model: vllm/m" + std::to_string(i) + "\n  providerInterface: openai\n  baseURL: http://vllm.inference.svc:8000/v1\n"
                           "  accessKeySecretRef: {name: shared-key, key: key}\n");
   }
   apply_yaml(yaml);
