@@ -122,7 +122,8 @@ void CorrelatingEventRecorder::flush() {
 }
 
 // Best effort, like every Event: a write that fails is logged, and its series forgotten so that
-// the next occurrence starts a new Event (series counts are absolute, so a lost patch heals).
+// the next occurrence starts a new Event. Series counts are absolute, so a lost patch, or two
+// patches of one Event landing out of order from two threads, heal with the next one.
 void CorrelatingEventRecorder::write(EventWrite w) {
   try {
     if (w.kind == EventWrite::Kind::Create) {

@@ -24,8 +24,8 @@ class EventSink {
 };
 
 // What controllers call: one occurrence of something worth telling the object's owner. Never
-// throws and never blocks on other objects' Events; whether and how it is written is the
-// recorder's business (correlated, rate-limited, best effort).
+// throws; whether and how it is written is the recorder's business (correlated, rate-limited,
+// best effort), and it may write before returning, so controllers call it off the reconcile path.
 class EventRecorder {
  public:
   virtual ~EventRecorder() = default;
