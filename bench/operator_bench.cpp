@@ -24,86 +24,16 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "core/kube/client.h"
 #include "core/kube/errors.h"
 
 namespace {
 
+using namespace plano::bench;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 namespace res = plano::kube::resources;
 constexpr int kProvidersPerGateway = 1000;
-
-std::string root() { return PLANO_SOURCE_DIR; }
-
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Output of a shell command (curl for the probe endpoints keeps this file free of an HTTP client).
-std::string run(const std::string& command) {
-  std::string out;
-  if (FILE* p = popen(command.c_str(), "r")) {
-    char buf[4096];
-    for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
-}
-
-struct Operator {
-  pid_t pid = -1;
-  std::string log;
-  Clock::time_point started;
-
-  Operator(const std::string& binary, const std::string& kubeconfig, std::string log_path) : log(std::move(log_path)) {
-    started = Clock::now();
-    pid = fork();
-    if (pid == 0) {
-      if (!freopen(log.c_str(), "w", stderr) || !freopen(log.c_str(), "a", stdout)) _exit(126);
-      execl(binary.c_str(), binary.c_str(), "operator", "--kubeconfig", kubeconfig.c_str(), "--probe-address",
-            "127.0.0.1:0", "--leader-elect=false", nullptr);
-      _exit(127);
-    }
-  }
-  ~Operator() {
-    kill(pid, SIGTERM);
-    waitpid(pid, nullptr, 0);
-  }
-  int probe_port() const {
-    static const std::regex line("/readyz on [^:]+:([0-9]+)");
-    std::smatch m;
-    const auto text = slurp(log);
-    return std::regex_search(text, m, line) ? std::stoi(m[1]) : 0;
-  }
-  std::string get(const std::string& path) const {
-    const int port = probe_port();
-    if (!port) return "";
-    return run("curl -s -o /dev/stdout -w ' HTTP%{http_code}' http://127.0.0.1:" + std::to_string(port) + path + " 2>/dev/null");
-  }
-  // Sum of a counter's series in /metrics.
-  double counter(const std::string& name) const {
-    double total = 0;
-    std::istringstream in(get("/metrics"));
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind(name + "{", 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    return total;
-  }
-};
 
 json secret(const std::string& ns, int i) {
   return {{"apiVersion", "v1"}, {"kind", "Secret"},
@@ -134,17 +64,6 @@ std::size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-void create_all(plano::kube::Client& c, const plano::kube::Resource& r, const std::vector<json>& objects) {
-  constexpr std::size_t kThreads = 8;
-  std::vector<std::thread> pool;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    pool.emplace_back([&, t] {
-      for (std::size_t i = t; i < objects.size(); i += kThreads) c.create(r, objects[i]["metadata"]["namespace"], objects[i]);
-    });
-  }
-  for (auto& th : pool) th.join();
-}
-
 struct Row {
   int providers = 0;
   double create_ms = 0, converge_ms = 0, change_p50 = 0, change_p90 = 0, ready_ms = 0, first_pass_ms = 0;
@@ -154,16 +73,7 @@ struct Row {
 Row measure(const std::string& binary, int n, const std::string& dir) {
   Row row;
   row.providers = n;
-  const std::string script = root() + "/scripts/controlplane.sh";
-  // Bare (no controllers): the figures are the operator's alone, comparable with earlier runs.
-  if (std::system(("PLANO_CP_BARE=1 " + script + " up " + dir + " >/dev/null").c_str()) != 0) {
-    throw std::runtime_error("control plane did not start");
-  }
-  const std::string kubeconfig = dir + "/kubeconfig";
-  if (std::system(("kubectl --kubeconfig " + kubeconfig + " apply -f " + root() + "/crds >/dev/null && kubectl --kubeconfig " +
-                   kubeconfig + " wait --for condition=established crd --all --timeout=60s >/dev/null").c_str()) != 0) {
-    throw std::runtime_error("CRDs not established");
-  }
+  const std::string kubeconfig = bare_control_plane_up(dir);
   plano::kube::Client c(plano::kube::load_kubeconfig({kubeconfig, ""}));
   const int namespaces = std::max(1, n / 10);
   const int gateways = (n + kProvidersPerGateway - 1) / kProvidersPerGateway;
@@ -248,7 +158,7 @@ Row measure(const std::string& binary, int n, const std::string& dir) {
   }
   row.restarted_kib = rss_kib(op->pid);
   op.reset();
-  std::system((script + " down " + dir + " >/dev/null").c_str());
+  control_plane_down(dir);
   return row;
 }
 

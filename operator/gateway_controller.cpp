@@ -74,6 +74,7 @@ void GatewayController::start() {
   writer_.start();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { work(); });
   threads_.emplace_back([this] { resync_loop(); });
+  threads_.emplace_back([this] { flush_events_loop(); });
 }
 
 void GatewayController::stop() {
@@ -93,11 +94,43 @@ void GatewayController::resync_loop() {
     for (const auto& g : caches_.gateways.list()) queue_.add(kube::object_key(*g));
     for (const auto& p : caches_.providers.list()) queue_.add(gateway_key_of_provider(*p));
     {
-      std::lock_guard status_lock(status_writes_mu_);
-      std::erase_if(status_writes_, [this](const auto& entry) { return !caches_.providers.get(entry.first); });
+      std::lock_guard written_lock(written_mu_);
+      std::erase_if(written_, [this](const auto& entry) {
+        const auto slash = entry.first.find('/');
+        const auto& cache = entry.first.substr(0, slash) == api::kGatewayKind ? caches_.gateways : caches_.providers;
+        return !cache.get(entry.first.substr(slash + 1));
+      });
     }
     resync_cv_.wait_for(lock, options_.resync, [this] { return stopping_.load(); });
   }
+}
+
+void GatewayController::flush_events_loop() {
+  // Tokens come back one per 5 minutes and series end after 6: twice a minute is soon enough.
+  constexpr std::chrono::seconds kFlushEvery{30};
+  std::unique_lock lock(resync_mu_);
+  while (!resync_cv_.wait_for(lock, kFlushEvery, [this] { return stopping_.load(); })) {
+    lock.unlock();
+    events_.flush();
+    lock.lock();
+  }
+}
+
+kube::ObjectPtr GatewayController::with_written_status(const char* kind, kube::ObjectPtr cached) {
+  if (!cached) return cached;
+  std::lock_guard lock(written_mu_);
+  const auto it = written_.find(std::string(kind) + "/" + kube::object_key(*cached));
+  if (it == written_.end() || it->second.basedOn != cached->at("metadata").value("resourceVersion", "")) return cached;
+  auto copy = std::make_shared<json>(*cached);
+  (*copy)["status"] = it->second.status;
+  return copy;
+}
+
+void GatewayController::remember_written_status(const char* kind, const kube::ObjectPtr& based_on, const json& status) {
+  if (!based_on) return;
+  std::lock_guard lock(written_mu_);
+  written_[std::string(kind) + "/" + kube::object_key(*based_on)] =
+      WrittenStatus{based_on->at("metadata").value("resourceVersion", ""), status};
 }
 
 void GatewayController::work() {
@@ -201,22 +234,12 @@ void GatewayController::remove_switched_off(const kube::Resource& resource, cons
   }
 }
 
-std::set<std::string> GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
-                                                                 const std::map<std::string, kube::ObjectPtr>& provider_by_key) {
-  std::set<std::string> unseen;
+void GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
+                                                const std::map<std::string, kube::ObjectPtr>& provider_by_key) {
   for (const auto& change : changes) {
     const auto key = change.namespace_ + "/" + change.name;
-    const auto live = provider_by_key.find(key);
-    const auto based_on = live == provider_by_key.end() ? std::string() : live->second->at("metadata").value("resourceVersion", "");
-    const auto hash = std::hash<std::string>{}(change.status.dump());
-    {
-      std::lock_guard lock(status_writes_mu_);
-      auto [it, fresh] = status_writes_.try_emplace(key, StatusWrite{hash, based_on});
-      if (!fresh && it->second.hash == hash && it->second.basedOn == based_on) {
-        unseen.insert(key);
-        continue;
-      }
-      it->second = StatusWrite{hash, based_on};
+    if (const auto live = provider_by_key.find(key); live != provider_by_key.end()) {
+      remember_written_status(api::kProviderKind, live->second, change.status);
     }
     writer_.submit("status/" + key, [this, change, key] {
       try {
@@ -226,12 +249,26 @@ std::set<std::string> GatewayController::write_provider_statuses(const std::vect
         writes_metric_.labels({"status"}).inc();
       } catch (const kube::ApiError& e) {
         if (!e.is(kube::ErrorReason::NotFound)) throw;  // deleted meanwhile: nothing to report to
-        std::lock_guard lock(status_writes_mu_);
-        status_writes_.erase(key);
+        std::lock_guard lock(written_mu_);
+        written_.erase(std::string(api::kProviderKind) + "/" + key);
       }
     });
   }
-  return unseen;
+}
+
+std::string GatewayController::EventWrites::create(const kube::EventRecord& record,
+                                                   std::chrono::system_clock::time_point observed) {
+  const auto event = kube::create_event(controller_.client_, record, observed);
+  ++controller_.writes_;
+  controller_.writes_metric_.labels({"event"}).inc();
+  return event.at("metadata").at("name").get<std::string>();
+}
+
+void GatewayController::EventWrites::patch_series(const std::string& ns, const std::string& name, std::int64_t count,
+                                                  std::chrono::system_clock::time_point last_observed) {
+  kube::patch_event_series(controller_.client_, ns, name, count, last_observed);
+  ++controller_.writes_;
+  controller_.writes_metric_.labels({"event_series"}).inc();
 }
 
 void GatewayController::record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
@@ -251,18 +288,11 @@ void GatewayController::record_events(const std::vector<EventNote>& events, cons
     record.action = "Reconcile";
     record.reporting_controller = "plano-operator.io/operator";
     record.reporting_instance = options_.instance;
-    // Events are best effort: one that cannot be recorded is logged, not retried.
+    // Correlated and best effort (a failed write is logged, not retried); off the reconcile path.
     writer_.submit("event/" + std::to_string(++events_submitted_),
                    [this, record = std::move(record), fields = log::current_fields()] {
       log::FieldScope scope(fields);
-      try {
-        kube::create_event(client_, record);
-        ++writes_;
-        writes_metric_.labels({"event"}).inc();
-      } catch (const kube::ApiError& e) {
-        spdlog::warn("cannot record event {} on {}/{}: {}", record.reason, record.regarding.value("namespace", ""),
-                     record.regarding.value("name", ""), e.what());
-      }
+      events_.record(record);
     });
   }
 }
@@ -275,7 +305,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   snap.now = now_rfc3339();
 
   std::optional<api::PlanoGateway> gateway;
-  kube::ObjectPtr gateway_json = caches_.gateways.get(ns, name);
+  kube::ObjectPtr gateway_json = with_written_status(api::kGatewayKind, caches_.gateways.get(ns, name));
   if (gateway_json) {
     auto decoded = api::decode_gateway(*gateway_json);
     for (const auto& e : decoded.errors) spdlog::warn("gateway {}: {}: {}", gateway_key, e.path, e.message);
@@ -285,6 +315,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   std::vector<kube::ObjectPtr> provider_json = caches_.providers.by_index(kByGateway, gateway_key);
+  for (auto& p : provider_json) p = with_written_status(api::kProviderKind, p);
   std::vector<api::ModelProvider> providers;
   providers.reserve(provider_json.size());
   std::map<std::string, kube::ObjectPtr> provider_by_key;
@@ -329,6 +360,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
       // Refused, not lost: say so on the gateway, then let the queue retry with backoff.
       const auto failure = apply_failure(*gateway, plan, e.what(), snap.now);
       client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", failure.status}});
+      remember_written_status(api::kGatewayKind, gateway_json, failure.status);
       ++writes_;
       writes_metric_.labels({"status"}).inc();
       if (failure.event) record_events({*failure.event}, gateway_json, provider_by_key);
@@ -341,15 +373,12 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   }
   if (plan.gatewayStatus) {
     client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", *plan.gatewayStatus}});
+    remember_written_status(api::kGatewayKind, gateway_json, *plan.gatewayStatus);
     ++writes_;
     writes_metric_.labels({"status"}).inc();
   }
-  const auto unseen = write_provider_statuses(plan.providerStatuses, provider_by_key);
-  std::vector<EventNote> events;
-  for (const auto& ev : plan.events) {
-    if (ev.kind == api::kGatewayKind || !unseen.count(ev.namespace_ + "/" + ev.name)) events.push_back(ev);
-  }
-  record_events(events, gateway_json, provider_by_key);
+  write_provider_statuses(plan.providerStatuses, provider_by_key);
+  record_events(plan.events, gateway_json, provider_by_key);
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("reconciled {} with {} providers in {:.1f} ms: decode {:.1f}, secrets {:.1f}, plan {:.1f}, writes {:.1f}",
                 gateway_key, providers.size(), ms(Clock::now() - t0), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(Clock::now() - t3));

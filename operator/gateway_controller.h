@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "core/kube/client.h"
+#include "core/kube/event_correlator.h"
+#include "core/kube/informer.h"
 #include "core/metrics/registry.h"
 #include "operator/async_writer.h"
 #include "operator/caches.h"
@@ -56,16 +58,21 @@ class GatewayController {
  private:
   void work();
   void resync_loop();
+  // Writes the Event counts that waited for the per-object rate (see EventCorrelator).
+  void flush_events_loop();
   // API calls that may run side by side: Secret lookups of one reconcile, and status and Event writes.
   static constexpr std::size_t kParallelWrites = 8;
   // Secrets the providers reference: from the informer, or fetched (and labelled, so that the
   // informer has them next time) all at once for those it does not hold yet.
   SecretData lookup_secrets(const std::vector<api::ModelProvider>& providers);
   std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);
-  // Queues the status writes; returns the providers whose status was already written from the
-  // same resourceVersion (the informer has not seen that write yet), which are skipped.
-  std::set<std::string> write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
-                                                const std::map<std::string, kube::ObjectPtr>& provider_by_key);
+  void write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
+                               const std::map<std::string, kube::ObjectPtr>& provider_by_key);
+  // The cached object, or a copy with the status this process wrote from that very version when
+  // the informer has not delivered the write yet: a reconcile judges transitions (and so Events,
+  // like ConfigRolledOut) against what it last decided, not against a stale copy.
+  kube::ObjectPtr with_written_status(const char* kind, kube::ObjectPtr cached);
+  void remember_written_status(const char* kind, const kube::ObjectPtr& based_on, const nlohmann::json& status);
   void record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
                      const std::map<std::string, kube::ObjectPtr>& provider_by_key);
   // Deletes an owned object its gateway no longer wants (a NetworkPolicy switched off).
@@ -81,15 +88,26 @@ class GatewayController {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> events_submitted_{0};
-  // Per provider ("ns/name"), the last status written (a hash) and the resourceVersion it was
-  // computed from. While the informer still holds that version, the same status is neither written
-  // again nor are its Events recorded again.
-  struct StatusWrite {
-    std::size_t hash;
+  // Per object ("Kind/ns/name"), the last status written and the resourceVersion it was computed from.
+  struct WrittenStatus {
     std::string basedOn;
+    nlohmann::json status;
   };
-  std::mutex status_writes_mu_;
-  std::map<std::string, StatusWrite> status_writes_;
+  std::mutex written_mu_;
+  std::map<std::string, WrittenStatus> written_;
+  // Events go through the correlator to the API server, counted as writes.
+  class EventWrites final : public kube::EventSink {
+   public:
+    explicit EventWrites(GatewayController& controller) : controller_(controller) {}
+    std::string create(const kube::EventRecord& record, std::chrono::system_clock::time_point observed) override;
+    void patch_series(const std::string& ns, const std::string& name, std::int64_t count,
+                      std::chrono::system_clock::time_point last_observed) override;
+
+   private:
+    GatewayController& controller_;
+  };
+  EventWrites event_writes_{*this};
+  kube::CorrelatingEventRecorder events_{event_writes_};
   std::mutex resync_mu_;
   std::condition_variable resync_cv_;
 

@@ -117,9 +117,11 @@ PodRollout pods_roll(const GatewaySnapshot& snap, const std::string& rollout) {
   return {rollout, snap.now, std::nullopt};
 }
 
+// An Event when a condition's status or reason changes: a Warning for each new problem, a Normal
+// one for a recovery and, with `announce_first`, for a condition that starts out True.
 void note_transition(GatewayPlan& plan, const api::ModelProvider& mp, const api::Condition* before,
-                     const api::Condition& after) {
-  if (before && before->status == after.status && before->reason == after.reason) return;
+                     const api::Condition& after, bool announce_first) {
+  if (before ? before->status == after.status && before->reason == after.reason : after.status == "True" && !announce_first) return;
   plan.events.push_back(EventNote{api::kProviderKind, mp.metadata.namespace_, mp.metadata.name, mp.metadata.uid,
                                   after.status == "True" ? "Normal" : "Warning", after.reason, after.message});
 }
@@ -223,7 +225,7 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       if (status.configHash != pods.hash && !status.configHash.empty()) {
         plan.events.push_back(EventNote{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name, gw.metadata.uid,
                                         "Normal", "ConfigRolledOut",
-                                        "config or keys changed; rolling Plano to " + pods.hash.substr(0, 12)});
+                                        "config or keys changed; rolling Plano to the config in status.configHash"});
       }
       status.configHash = pods.hash;
       status.acceptedProviders = static_cast<std::int64_t>(renderable.size());
@@ -259,9 +261,11 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     if (accepted_before) before = *accepted_before;
     auto accepted = condition("Accepted", verdict.accepted(), rules::to_string(verdict.reason),
                               verdict.accepted() ? "accepted by gateway " + gw_key : rules::describe(verdict), gen);
-    note_transition(plan, *mp, before ? &*before : nullptr, accepted);
+    note_transition(plan, *mp, before ? &*before : nullptr, accepted, true);
     set_condition(status.conditions, accepted, snap.now);
-    set_condition(status.conditions, condition("ResolvedRefs", res.resolved, res.reason, res.message, gen), snap.now);
+    const auto resolved = condition("ResolvedRefs", res.resolved, res.reason, res.message, gen);
+    note_transition(plan, *mp, find_condition(mp->status.conditions, "ResolvedRefs"), resolved, false);
+    set_condition(status.conditions, resolved, snap.now);
     const bool in_config = programmed && std::find(renderable.begin(), renderable.end(), mp) != renderable.end();
     const bool over_limit = std::find(left_out.begin(), left_out.end(), mp) != left_out.end();
     std::string reason = in_config ? "Programmed" : !verdict.accepted() ? "NotAccepted" : !res.resolved ? "RefsNotResolved"
@@ -273,7 +277,12 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
                                              std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit, and newer providers "
                                              "give way first; the platform team can split providers across gateways"
                                        : "gateway " + gw_key + " is not programmed: " + programmed_message;
-    set_condition(status.conditions, condition("Programmed", in_config, reason, message, gen), snap.now);
+    const auto programmed_now = condition("Programmed", in_config, reason, message, gen);
+    // Left out because not accepted or unresolved: that problem has its own Event already.
+    if (reason != "NotAccepted" && reason != "RefsNotResolved") {
+      note_transition(plan, *mp, find_condition(mp->status.conditions, "Programmed"), programmed_now, false);
+    }
+    set_condition(status.conditions, programmed_now, snap.now);
     auto doc = status_json(status);
     if (doc != status_json(mp->status)) plan.providerStatuses.push_back({mp->metadata.namespace_, mp->metadata.name, doc});
   }

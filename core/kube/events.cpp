@@ -14,11 +14,11 @@ namespace {
 constexpr size_t kMaxNoteBytes = 1024;
 constexpr size_t kMaxShortField = 128;
 
-// MicroTime as the API wants it: 2006-01-02T15:04:05.000000Z.
-std::string now_micro_time() {
-  auto now = std::chrono::system_clock::now();
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+}  // namespace
+
+std::string micro_time(std::chrono::system_clock::time_point at) {
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count() % 1000000;
+  std::time_t seconds = std::chrono::system_clock::to_time_t(at);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char buffer[96];  // generous: the compiler cannot bound the year
@@ -26,6 +26,8 @@ std::string now_micro_time() {
                 utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long long>(micros));
   return buffer;
 }
+
+namespace {
 
 // Cuts at a UTF-8 character boundary so the result stays valid UTF-8.
 std::string truncate_utf8(const std::string& text, size_t max_bytes) {
@@ -42,10 +44,8 @@ std::string field(const nlohmann::json& object, const char* key) {
 
 // "<object>.<hex nanoseconds><hex random>", like client-go's recorder: unique
 // without coordination between replicas, and sorted by time under one object.
-std::string event_name(const std::string& regarding_name) {
-  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+std::string event_name(const std::string& regarding_name, std::chrono::system_clock::time_point at) {
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
   thread_local std::mt19937 rng{std::random_device{}()};
   char suffix[48];
   std::snprintf(suffix, sizeof suffix, ".%llx%04x", static_cast<unsigned long long>(nanos),
@@ -74,7 +74,7 @@ nlohmann::json object_reference(const nlohmann::json& object) {
   return ref;
 }
 
-nlohmann::json make_event(const EventRecord& record) {
+nlohmann::json make_event(const EventRecord& record, std::chrono::system_clock::time_point at) {
   require(record.reason, "reason");
   require(record.action, "action");
   require(record.reporting_controller, "reporting_controller");
@@ -86,8 +86,8 @@ nlohmann::json make_event(const EventRecord& record) {
   nlohmann::json event = {
       {"apiVersion", "events.k8s.io/v1"},
       {"kind", "Event"},
-      {"metadata", {{"name", event_name(name)}, {"namespace", ns}}},
-      {"eventTime", now_micro_time()},
+      {"metadata", {{"name", event_name(name, at)}, {"namespace", ns}}},
+      {"eventTime", micro_time(at)},
       {"type", record.type == EventType::Warning ? "Warning" : "Normal"},
       {"reason", record.reason},
       {"action", record.action},
@@ -100,10 +100,16 @@ nlohmann::json make_event(const EventRecord& record) {
   return event;
 }
 
-nlohmann::json create_event(ApiClient& client, const EventRecord& record) {
-  nlohmann::json event = make_event(record);
+nlohmann::json create_event(ApiClient& client, const EventRecord& record, std::chrono::system_clock::time_point at) {
+  nlohmann::json event = make_event(record, at);
   std::string ns = event["metadata"]["namespace"].get<std::string>();
   return client.create(resources::kEvents, ns, event);
+}
+
+void patch_event_series(ApiClient& client, const std::string& ns, const std::string& name, std::int64_t count,
+                        std::chrono::system_clock::time_point last_observed) {
+  const nlohmann::json patch = {{"series", {{"count", count}, {"lastObservedTime", micro_time(last_observed)}}}};
+  client.patch(resources::kEvents, ns, name, PatchType::Merge, patch);
 }
 
 }  // namespace plano::kube

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -331,6 +332,88 @@ TEST_F(OperatorE2E, TheGatewaysNetworkPolicyAdmitsOnlyItsListenerPorts) {
   }, 10s)) << op->log();
   admin_client().patch(res::kPlanoGateways, ns, "gw", kube::PatchType::Merge, {{"spec", {{"networkPolicy", {{"enabled", false}}}}}});
   EXPECT_TRUE(eventually([&] { return get_or_null(res::kNetworkPolicies, ns, "gw-plano").is_null(); }, 10s)) << op->log();
+}
+
+// Events like client-go's correlator, on 300 providers whose Secret is missing: one Warning each,
+// however many reconciles run; the problem coming back is counted on that same Event
+// (series.count), and the gateway's ConfigRolledOut counts one rollout per new config.
+TEST_F(OperatorE2E, EachProviderGetsOneEventPerReasonAndRepeatsAreCounted) {
+  const auto ns = create_namespace(admin_client(), "e2e-events");
+  constexpr int kProviders = 300;
+  // One namespace holds every provider here, more than the default share of 100.
+  std::string yaml = gateway_yaml(ns, "gw", "{namespaces: {from: Same}, maxProvidersPerNamespace: 1000}");
+  for (int i = 0; i < kProviders; ++i) {
+    yaml += provider_yaml(ns, "p" + std::to_string(i), ns,
+                          "  model: vllm/m" + std::to_string(i) + "\n  providerInterface: openai\n  baseURL: http://vllm.inference.svc:8000/v1\n"
+                          "  accessKeySecretRef: {name: shared-key, key: key}\n");
+  }
+  apply_yaml(yaml);
+  auto op = start_operator();
+  const auto all_resolved = [&](const std::string& status) {
+    for (int i = 0; i < kProviders; ++i) {
+      if (!has_condition(res::kModelProviders, ns, "p" + std::to_string(i), "ResolvedRefs", status)) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(eventually([&] { return all_resolved("False"); }, 60s, 500ms)) << op->log();
+  // Reconciles the gateway a few times more; nothing changed, so nothing is news.
+  const auto reconciles = [&] { return op->metric("plano_operator_reconcile_total{result=\"success\"}"); };
+  const auto touch_gateway = [&](int i) {
+    admin_client().patch(res::kPlanoGateways, ns, "gw", kube::PatchType::Merge,
+                         {{"metadata", {{"annotations", {{"e2e/touch", std::to_string(i)}}}}}});
+  };
+  for (int i = 0; i < 3; ++i) {
+    const auto before = reconciles();
+    touch_gateway(i);
+    ASSERT_TRUE(eventually([&] { return reconciles() > before; }, 20s)) << op->log();
+  }
+  // Per provider and reason: the Events, and the series count of the last one.
+  using Tally = std::map<std::pair<std::string, std::string>, std::pair<int, long long>>;
+  const auto tally = [&] {
+    Tally t;
+    for (const auto& e : admin_client().list(res::kEvents, ns).items) {
+      auto& [events, count] = t[{e["regarding"].value("name", ""), e.value("reason", "")}];
+      ++events;
+      const auto series = e.find("series");
+      count = series != e.end() ? series->value("count", 0LL) : 1;
+    }
+    return t;
+  };
+  const auto every_provider_has = [&](const Tally& t, const std::string& reason, long long count) {
+    for (int i = 0; i < kProviders; ++i) {
+      const auto it = t.find({"p" + std::to_string(i), reason});
+      if (it == t.end() || it->second.second != count) return false;
+    }
+    return true;
+  };
+  Tally seen;
+  EXPECT_TRUE(eventually([&] { return every_provider_has(seen = tally(), "SecretNotFound", 1); }, 30s, 500ms)) << op->log();
+
+  // The Secret appears (the next reconcile sees it), then goes again: the same problem once more.
+  admin_client().create(res::kSecrets, ns, {{"metadata", {{"name", "shared-key"}}}, {"stringData", {{"key", "sk-e2e"}}}});
+  touch_gateway(10);
+  ASSERT_TRUE(eventually([&] { return all_resolved("True"); }, 60s, 500ms)) << op->log();
+  admin_client().remove(res::kSecrets, ns, "shared-key");
+  ASSERT_TRUE(eventually([&] { return all_resolved("False"); }, 60s, 500ms)) << op->log();
+  for (int i = 0; i < 3; ++i) {
+    const auto before = reconciles();
+    touch_gateway(20 + i);
+    ASSERT_TRUE(eventually([&] { return reconciles() > before; }, 20s)) << op->log();
+  }
+  EXPECT_TRUE(eventually([&] { return every_provider_has(seen = tally(), "SecretNotFound", 2); }, 30s, 500ms)) << op->log();
+  EXPECT_TRUE(every_provider_has(seen, "Resolved", 1));
+  EXPECT_TRUE(every_provider_has(seen, "Accepted", 1));
+  int providers_with_events = 0;
+  for (const auto& [what, tallied] : seen) {
+    EXPECT_EQ(tallied.first, 1) << what.first << " has " << tallied.first << " " << what.second << " Events";
+    providers_with_events += what.second == "SecretNotFound";
+  }
+  EXPECT_EQ(providers_with_events, kProviders);
+  // Two new configs after the first (the key arrived, the key went): two rollouts on one Event.
+  const auto rolled = seen.find({"gw", "ConfigRolledOut"});
+  ASSERT_NE(rolled, seen.end());
+  EXPECT_EQ(rolled->second.first, 1);
+  EXPECT_EQ(rolled->second.second, 2);
 }
 
 TEST_F(OperatorE2E, RolloutsOfAFlappingProviderAreGathered) {

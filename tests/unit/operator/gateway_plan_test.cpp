@@ -152,6 +152,41 @@ TEST(GatewayPlan, MissingSecretKeepsProviderOutOfConfig) {
   EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "KeyNotFound");
 }
 
+// One Warning per new problem: a missing Secret says so once, a changed reason says so again, a
+// repeat of the same state says nothing, and the recovery is a Normal Event.
+TEST(GatewayPlan, EachNewProblemOfAProviderIsOneWarning) {
+  Cluster c;
+  c.secrets.clear();
+  auto events_of = [](const GatewayPlan& plan, const std::string& name) {
+    std::vector<std::string> out;
+    for (const auto& e : plan.events) {
+      if (e.name == name) out.push_back(e.type + " " + e.reason);
+    }
+    return out;
+  };
+  auto plan = plan_gateway(c.snapshot());
+  EXPECT_EQ(events_of(plan, "gpt4"), (std::vector<std::string>{"Normal Accepted", "Warning SecretNotFound"}));
+  EXPECT_EQ(events_of(plan, "claude"), (std::vector<std::string>{"Normal Accepted"}));
+  c.accept(plan);
+  EXPECT_TRUE(plan_gateway(c.snapshot()).events.empty());
+  c.secrets["team-a/openai"] = {{"other", "x"}};
+  plan = plan_gateway(c.snapshot());
+  EXPECT_EQ(events_of(plan, "gpt4"), (std::vector<std::string>{"Warning KeyNotFound"}));
+  c.accept(plan);
+  c.secrets["team-a/openai"] = {{"api-key", "sk-ok"}};
+  plan = plan_gateway(c.snapshot());
+  EXPECT_EQ(events_of(plan, "gpt4"), (std::vector<std::string>{"Normal Resolved", "Normal Programmed"}));
+  c.accept(plan);
+  // A refusal whose reason changes is news again.
+  c.providers[1].spec.default_ = true;  // claude is younger: it loses the default
+  plan = plan_gateway(c.snapshot());
+  EXPECT_EQ(events_of(plan, "claude"), (std::vector<std::string>{"Warning Conflict"}));
+  c.accept(plan);
+  c.gw.spec.allowedProviders.from = api::NamespacesFrom::Same;
+  plan = plan_gateway(c.snapshot());
+  EXPECT_EQ(events_of(plan, "claude"), (std::vector<std::string>{"Warning NotAllowedByGateway"}));
+}
+
 TEST(GatewayPlan, ConflictNamesTheWinnerAndOlderWins) {
   Cluster c;
   c.providers[1].spec.default_ = true;  // claude is younger: it loses
