@@ -190,7 +190,10 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
   GatewayPlan plan;
   std::vector<const api::ModelProvider*> providers(snap.providers);
   std::map<std::string, KeyResolution> keys;
-  for (const auto* mp : providers) keys.emplace(api::key_of(mp->metadata), resolve_key(*mp, snap.secretData));
+  for (const auto* mp : providers) {
+    const auto& key = keys.emplace(api::key_of(mp->metadata), resolve_key(*mp, snap.secretData)).first->second;
+    plan.awaitsSecret = plan.awaitsSecret || key.reason == "SecretNotFound";
+  }
   // Precedence with what the keys say now; the webhook reads the same from the statuses written here.
   rules::by_claim(providers, [&keys](const api::ModelProvider& mp) { return keys.at(api::key_of(mp.metadata)).resolved; });
   std::vector<const api::PlanoGateway*> gateways;

@@ -147,9 +147,12 @@ TEST(GatewayPlan, MissingSecretKeepsProviderOutOfConfig) {
   EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "SecretNotFound");
   EXPECT_EQ(c.condition("gpt4", "Programmed").status, "False");
   EXPECT_EQ(c.condition("gpt4", "Accepted").status, "True");
+  EXPECT_TRUE(plan.awaitsSecret) << "a Secret created later is not watched: the gateway looks again";
   c.secrets["team-a/openai"] = {{"other", "x"}};
-  c.accept(plan_gateway(c.snapshot()));
+  auto key_missing = plan_gateway(c.snapshot());
+  c.accept(key_missing);
   EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "KeyNotFound");
+  EXPECT_FALSE(key_missing.awaitsSecret) << "a labelled Secret is watched";
 }
 
 TEST(GatewayPlan, ConflictNamesTheWinnerAndOlderWins) {
