@@ -126,9 +126,13 @@ Progress rollout_progress(const json* live, const PodRollout& pods, const std::s
   }
   // The Deployment controller gives up after spec.progressDeadlineSeconds (an image that does not
   // pull, pods that crash): no retry of ours changes that.
-  const auto& conditions = live->value("status", json::object()).value("conditions", json::array());
-  for (const auto& c : conditions) {
-    if (c.value("type", "") == "Progressing" && c.value("status", "") == "False" && c.value("reason", "") == "ProgressDeadlineExceeded") {
+  const json* conditions = nullptr;
+  if (const auto status = live->find("status"); status != live->end() && status->is_object()) {
+    if (const auto found = status->find("conditions"); found != status->end() && found->is_array()) conditions = &*found;
+  }
+  for (const auto& c : conditions ? *conditions : json::array()) {
+    if (c.is_object() && c.value("type", "") == "Progressing" && c.value("status", "") == "False" &&
+        c.value("reason", "") == "ProgressDeadlineExceeded") {
       return {State::Blocked, "ProgressDeadlineExceeded", "the pods of config " + pods.hash.substr(0, 12) +
                                                               " do not become available: " + c.value("message", "")};
     }
