@@ -60,19 +60,6 @@ if ! k -n "$NS" wait --for=condition=Available --timeout=120s deploy/$RELEASE-op
 fi
 log "ok: install (Deployments Available)"
 
-# --- helm test -------------------------------------------------------------------
-# kwok runs no container: its stages make every pod Running and Ready, and complete only pods a Job
-# owns, so helm test's pod never runs its script (chart.rbac runs that script on this host against
-# a working installation) and never Succeeds. What is checked here is the rest: the pod helm test
-# creates passes admission and is scheduled, and `helm test` waits for its verdict (times out here).
-if h test "$RELEASE" --timeout 15s >"$WORK/helm-test.log" 2>&1; then
-  fail "helm test passed on kwok, where no container runs: $(cat "$WORK/helm-test.log")"
-fi
-grep -q 'timed out waiting for the condition' "$WORK/helm-test.log" || { cat "$WORK/helm-test.log" >&2; fail "helm test failed otherwise than by waiting"; }
-test_pod=$(k -n "$NS" get pod "$RELEASE-test" -o jsonpath='{.spec.nodeName} {.status.phase}') || fail "helm test created no pod $RELEASE-test"
-[[ $test_pod == "plano-node-0 Running" ]] || fail "helm test's pod was not admitted and scheduled: $test_pod"
-log "ok: helm test's pod is admitted and scheduled (on kwok it never completes: no container runs)"
-
 # What the operator does in selfManaged mode: write caBundle into the live
 # webhook configuration. The upgrade below must leave it alone.
 ca_bundle=$(printf 'stand-in CA written by the operator' | base64 -w0)
@@ -86,6 +73,19 @@ k -n "$NS" patch lease "$RELEASE" --type=merge -p '{"spec":{"holderIdentity":"pl
 # The Deployments' pods run here (controllers and kwok); the test pod must not.
 [[ -z $(k -n "$NS" get pods -l app.kubernetes.io/component=test -o name) ]] ||
   fail "helm install created the test pod (it is a hook for helm test only)"
+
+# --- helm test -------------------------------------------------------------------
+# kwok runs no container: its stages make every pod Running and Ready, and complete only pods a Job
+# owns, so helm test's pod never runs its script (chart.rbac runs that script on this host against
+# a working installation) and never Succeeds. What is checked here is the rest: the pod helm test
+# creates passes admission and is scheduled, and `helm test` waits for its verdict (times out here).
+if h test "$RELEASE" --timeout 15s >"$WORK/helm-test.log" 2>&1; then
+  fail "helm test passed on kwok, where no container runs: $(cat "$WORK/helm-test.log")"
+fi
+grep -q 'timed out waiting for the condition' "$WORK/helm-test.log" || { cat "$WORK/helm-test.log" >&2; fail "helm test failed otherwise than by waiting"; }
+test_pod=$(k -n "$NS" get pod "$RELEASE-test" -o jsonpath='{.spec.nodeName} {.status.phase}') || fail "helm test created no pod $RELEASE-test"
+[[ $test_pod == "plano-node-0 Running" ]] || fail "helm test's pod was not admitted and scheduled: $test_pod"
+log "ok: helm test's pod is admitted and scheduled (on kwok it never completes: no container runs)"
 
 # --- upgrade -----------------------------------------------------------------
 # A copy of the chart whose PlanoGateway CRD has one more printer column.
