@@ -192,8 +192,9 @@ build_promtool() {
 }
 
 # kstatus: one binary judging live objects as pipelines do, kstatus's status.Compute beside Argo CD's
-# Lua health check run the way Argo CD runs it (only the package, base and table libraries; the
-# object converted to a Lua table as Argo CD's util/lua does). Reads a JSON object or List on stdin,
+# Lua health check run the way Argo CD's util/lua runs it (the package, base and table libraries;
+# Argo CD adds a safe os library, which the check does not use; the object converted to a Lua table
+# by the same rules; an unknown health status shown as Unknown). Reads a JSON object or List on stdin,
 # prints one JSON line per object: {"kind","namespace","name","kstatus":{"status","message"},
 # "argocd":{"status","message"}} (argocd only with --argocd-lua FILE).
 build_kstatus() {
@@ -276,7 +277,13 @@ func argocd(script string, obj map[string]any) (*verdict, error) {
 	if !ok {
 		return nil, fmt.Errorf("the health script returned %s, not a table", l.Get(-1).Type())
 	}
-	return &verdict{Status: table.RawGetString("status").String(), Message: table.RawGetString("message").String()}, nil
+	// As Argo CD's ExecuteHealthLua: a status it does not know is shown as Unknown.
+	v := &verdict{Status: table.RawGetString("status").String(), Message: table.RawGetString("message").String()}
+	switch v.Status {
+	case "Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown":
+		return v, nil
+	}
+	return &verdict{Status: "Unknown", Message: "Lua returned an invalid health status"}, nil
 }
 
 func main() {
