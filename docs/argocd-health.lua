@@ -1,28 +1,22 @@
 -- Argo CD health check for plano-operator.io PlanoGateway and ModelProvider.
 -- Install it for both kinds (docs/install.md, "Installing the Argo CD health check").
 --
--- Reads only what the operator writes: status.observedGeneration and the
--- conditions (PlanoGateway: Accepted, Programmed, Ready; ModelProvider:
--- Accepted, ResolvedRefs, Programmed), each carrying the generation it was
--- computed from.
---   Progressing  the operator has not yet judged the current spec, a condition
---                is missing or Unknown, or the gateway's Deployment is still
---                rolling out (Ready=False, DeploymentNotAvailable)
---   Degraded     the object is refused (Accepted=False), cannot be programmed
---                (Programmed=False) or its Secret is missing (ResolvedRefs=False)
---   Healthy      every condition is True for the current generation
-
-local expected = {
-  PlanoGateway = {"Accepted", "Programmed", "Ready"},
-  ModelProvider = {"Accepted", "ResolvedRefs", "Programmed"},
-}
+-- Reads what the operator writes on both kinds: status.observedGeneration and the
+-- summary conditions Ready, Reconciling and Stalled (exactly one of them True),
+-- each carrying the generation it was computed from. kstatus (Flux, kpt) reads the
+-- same, so both tools agree (tests/e2e/health_test.sh runs both on live objects):
+--   Progressing  the operator has not yet judged the current spec, or Reconciling=True:
+--                something is on its way (a rollout, a Secret or gateway still to come)
+--   Degraded     Stalled=True: nothing changes until someone changes something (a
+--                refusal, a bad key, pods that never become available, an object the
+--                API server refuses)
+--   Healthy      Ready=True for the current generation
 
 local function result(status, message)
   return {status = status, message = message}
 end
 
-local types = expected[obj.kind]
-if types == nil then
+if obj.kind ~= "PlanoGateway" and obj.kind ~= "ModelProvider" then
   return result("Unknown", "not a plano-operator.io kind: " .. tostring(obj.kind))
 end
 
@@ -39,35 +33,36 @@ for _, c in ipairs(status.conditions or {}) do
   end
 end
 
+local function current(c)
+  return c ~= nil and (c.observedGeneration == nil or c.observedGeneration >= generation)
+end
+
 local function describe(c)
   return c.type .. "=" .. tostring(c.status) .. " (" .. tostring(c.reason) .. "): " .. tostring(c.message)
 end
 
--- A refusal is final until someone changes something, so it wins over any
--- condition that is merely not there yet.
-for _, t in ipairs(types) do
-  local c = byType[t]
-  local current = c ~= nil and (c.observedGeneration == nil or c.observedGeneration >= generation)
-  if current and c.status == "False" and not (t == "Ready" and c.reason == "DeploymentNotAvailable") then
-    return result("Degraded", describe(c))
-  end
+local stalled = byType["Stalled"]
+if current(stalled) and stalled.status == "True" then
+  return result("Degraded", describe(stalled))
 end
 
-for _, t in ipairs(types) do
-  local c = byType[t]
-  if c == nil then
-    return result("Progressing", "waiting for condition " .. t)
+local ready = byType["Ready"]
+if ready == nil then
+  return result("Progressing", "waiting for condition Ready")
+end
+if not current(ready) then
+  return result("Progressing", "condition Ready is from generation " .. tostring(ready.observedGeneration))
+end
+if ready.status == "True" then
+  local message = tostring(ready.message)
+  if obj.kind == "PlanoGateway" and status.acceptedProviders ~= nil then
+    message = message .. "; " .. status.acceptedProviders .. " provider(s) in the running config"
   end
-  if c.observedGeneration ~= nil and c.observedGeneration < generation then
-    return result("Progressing", "condition " .. t .. " is from generation " .. c.observedGeneration)
-  end
-  if c.status ~= "True" then
-    return result("Progressing", describe(c))
-  end
+  return result("Healthy", message)
 end
 
-local message = "all conditions True"
-if obj.kind == "PlanoGateway" and status.acceptedProviders ~= nil then
-  message = message .. "; " .. status.acceptedProviders .. " provider(s) in the running config"
+local reconciling = byType["Reconciling"]
+if current(reconciling) and reconciling.status == "True" then
+  return result("Progressing", describe(reconciling))
 end
-return result("Healthy", message)
+return result("Progressing", describe(ready))

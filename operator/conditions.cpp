@@ -18,6 +18,19 @@ void set_condition(std::vector<api::Condition>& conditions, api::Condition c, co
   *it = std::move(c);
 }
 
+void set_summary(std::vector<api::Condition>& conditions, const Progress& p, std::int64_t generation,
+                 const std::string& now) {
+  using State = Progress::State;
+  auto set = [&](const char* type, bool holds, const std::string& reason, const std::string& message) {
+    set_condition(conditions, api::Condition{type, holds ? "True" : "False", generation, "", reason, message}, now);
+  };
+  set("Ready", p.state == State::Done, p.reason, p.message);
+  if (p.state == State::Waiting) set("Reconciling", true, p.reason, p.message);
+  else set("Reconciling", false, p.state == State::Blocked ? "Stalled" : "Reconciled", p.state == State::Blocked ? "see Stalled" : "");
+  if (p.state == State::Blocked) set("Stalled", true, p.reason, p.message);
+  else set("Stalled", false, p.state == State::Waiting ? "Reconciling" : "Reconciled", p.state == State::Waiting ? "see Reconciling" : "");
+}
+
 const api::Condition* find_condition(const std::vector<api::Condition>& conditions, const std::string& type) {
   auto it = std::find_if(conditions.begin(), conditions.end(), [&](const api::Condition& x) { return x.type == type; });
   return it == conditions.end() ? nullptr : &*it;

@@ -15,6 +15,23 @@ namespace plano::op {
 // steady state produces identical status and therefore no write.
 void set_condition(std::vector<api::Condition>& conditions, api::Condition c, const std::string& now);
 
+// Where an object stands, for the three conditions pipelines read: Ready, the summary (`kubectl wait
+// --for=condition=Ready`, Argo CD), and kstatus's abnormal-true Reconciling and Stalled (Flux, kpt,
+// cli-utils: Reconciling=True is InProgress, Stalled=True is Failed).
+struct Progress {
+  enum class State {
+    Done,     // the current spec is in effect
+    Waiting,  // it will be without anyone changing anything (a rollout, a Secret or gateway that is to come)
+    Blocked,  // it will not be until someone changes something (a refusal, a bad key)
+  };
+  State state;
+  std::string reason, message;
+};
+
+// Sets Ready, Reconciling and Stalled from `p`, all three always present: exactly one is True.
+void set_summary(std::vector<api::Condition>& conditions, const Progress& p, std::int64_t generation,
+                 const std::string& now);
+
 const api::Condition* find_condition(const std::vector<api::Condition>& conditions, const std::string& type);
 
 nlohmann::json to_json(const std::vector<api::Condition>& conditions);

@@ -371,6 +371,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*plan.rolloutHeldUntil - std::chrono::system_clock::now());
     queue_.add_after(gateway_key, std::max(wait, std::chrono::milliseconds(0)) + std::chrono::seconds(1));  // times are whole seconds
   }
+  if (plan.awaitsSecret) queue_.add_after(gateway_key, kMissingSecretRecheck);
   if (plan.gatewayStatus) {
     client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", *plan.gatewayStatus}});
     remember_written_status(api::kGatewayKind, gateway_json, *plan.gatewayStatus);

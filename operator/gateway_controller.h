@@ -62,6 +62,9 @@ class GatewayController {
   void flush_events_loop();
   // API calls that may run side by side: Secret lookups of one reconcile, and status and Event writes.
   static constexpr std::size_t kParallelWrites = 8;
+  // How soon a gateway whose provider names a Secret that does not exist looks again: an unlabelled
+  // Secret is not watched, and a pipeline waiting for the provider should see it in seconds.
+  static constexpr std::chrono::seconds kMissingSecretRecheck{15};
   // Secrets the providers reference: from the informer, or fetched (and labelled, so that the
   // informer has them next time) all at once for those it does not hold yet.
   SecretData lookup_secrets(const std::vector<api::ModelProvider>& providers);

@@ -117,6 +117,58 @@ PodRollout pods_roll(const GatewaySnapshot& snap, const std::string& rollout) {
   return {rollout, snap.now, std::nullopt};
 }
 
+// How far the gateway's pods are from serving config `pods.hash`.
+Progress rollout_progress(const json* live, const PodRollout& pods, const std::string& hold_note) {
+  using State = Progress::State;
+  if (!live) return {State::Waiting, "DeploymentNotAvailable", "the Deployment does not exist yet"};
+  if (string_at(*live, {"spec", "template", "metadata", "annotations", kConfigHashAnnotation}) != pods.hash) {
+    return {State::Waiting, "RollingOut", "rolling the pods to config " + pods.hash.substr(0, 12)};
+  }
+  // The Deployment controller gives up after spec.progressDeadlineSeconds (an image that does not
+  // pull, pods that crash): no retry of ours changes that.
+  const json* conditions = nullptr;
+  if (const auto status = live->find("status"); status != live->end() && status->is_object()) {
+    if (const auto found = status->find("conditions"); found != status->end() && found->is_array()) conditions = &*found;
+  }
+  for (const auto& c : conditions ? *conditions : json::array()) {
+    if (c.is_object() && c.value("type", "") == "Progressing" && c.value("status", "") == "False" &&
+        c.value("reason", "") == "ProgressDeadlineExceeded") {
+      return {State::Blocked, "ProgressDeadlineExceeded", "the pods of config " + pods.hash.substr(0, 12) +
+                                                              " do not become available: " + c.value("message", "")};
+    }
+  }
+  auto [ready, message] = deployment_ready(live);
+  if (!ready) return {State::Waiting, "DeploymentNotAvailable", message};
+  if (pods.heldUntil) return {State::Waiting, "RolloutHeld", message + hold_note};
+  return {State::Done, "Available", message};
+}
+
+// Where a provider stands: `gateway` is where its gateway's pods stand, `programmed_*` what its
+// Programmed condition says.
+Progress provider_progress(const api::ModelProvider& mp, const rules::ProviderVerdict& verdict, const KeyResolution& key,
+                           bool in_config, bool over_limit, const Progress& gateway, const std::string& gw_key,
+                           const std::string& programmed_message) {
+  using State = Progress::State;
+  // What is still to come (the gateway, the Secret: applied by another tool, another pipeline, in any
+  // order) is waited for; what is there but wrong waits for someone to change it.
+  if (!verdict.accepted()) {
+    return {verdict.reason == rules::Reason::GatewayNotFound ? State::Waiting : State::Blocked, rules::to_string(verdict.reason),
+            rules::describe(verdict)};
+  }
+  if (!key.resolved) return {key.reason == "SecretNotFound" ? State::Waiting : State::Blocked, key.reason, key.message};
+  if (over_limit) return {State::Blocked, "ConfigTooLarge", programmed_message};
+  if (!in_config) return {State::Blocked, "GatewayNotProgrammed", programmed_message};
+  // Newly in the config (or changed): Ready once the gateway's pods serve it. One already Ready at this
+  // generation stays so while others' changes roll, so a rollout writes only the changed providers.
+  const auto* ready = find_condition(mp.status.conditions, "Ready");
+  const bool served = ready && ready->status == "True" && ready->observedGeneration == mp.metadata.generation;
+  if (gateway.state != State::Done && !served) {
+    return {gateway.state, "GatewayNotReady", "in the config of gateway " + gw_key + ", whose pods do not serve it yet: " +
+                                                  gateway.message};
+  }
+  return {State::Done, "Programmed", programmed_message};
+}
+
 // An Event when a condition's status or reason changes: a Warning for each new problem, a Normal
 // one for a recovery and, with `announce_first`, for a condition that starts out True.
 void note_transition(GatewayPlan& plan, const api::ModelProvider& mp, const api::Condition* before,
@@ -144,7 +196,10 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
   GatewayPlan plan;
   std::vector<const api::ModelProvider*> providers(snap.providers);
   std::map<std::string, KeyResolution> keys;
-  for (const auto* mp : providers) keys.emplace(api::key_of(mp->metadata), resolve_key(*mp, snap.secretData));
+  for (const auto* mp : providers) {
+    const auto& key = keys.emplace(api::key_of(mp->metadata), resolve_key(*mp, snap.secretData)).first->second;
+    plan.awaitsSecret = plan.awaitsSecret || key.reason == "SecretNotFound";
+  }
   // Precedence with what the keys say now; the webhook reads the same from the statuses written here.
   rules::by_claim(providers, [&keys](const api::ModelProvider& mp) { return keys.at(api::key_of(mp.metadata)).resolved; });
   std::vector<const api::PlanoGateway*> gateways;
@@ -162,6 +217,7 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
 
   bool programmed = false;
   std::string programmed_reason, programmed_message;
+  Progress gateway_progress{Progress::State::Waiting, "GatewayNotFound", "gateway " + gw_key + " does not exist"};
   std::vector<const api::ModelProvider*> left_out;  // accepted and resolved, but past the size limit
   std::string over_limit_note;
   if (snap.gateway) {
@@ -218,10 +274,13 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       programmed_reason = "Programmed";
       programmed_message = "config " + rollout.substr(0, 12) + " with " + std::to_string(renderable.size()) +
                            " provider(s) applied to ConfigMap " + owned_names(gw).configMap + over_limit_note;
+      std::string hold_note;
       if (pods.heldUntil) {
-        programmed_message += "; the pods keep config " + pods.hash.substr(0, 12) + " until " + to_rfc3339(*pods.heldUntil) +
-                              " (spec.deployment.minRolloutInterval " + gw.spec.deployment.minRolloutInterval + ")";
+        hold_note = "; the pods keep config " + pods.hash.substr(0, 12) + " until " + to_rfc3339(*pods.heldUntil) +
+                    " (spec.deployment.minRolloutInterval " + gw.spec.deployment.minRolloutInterval + ")";
       }
+      programmed_message += hold_note;
+      gateway_progress = rollout_progress(snap.liveDeployment, pods, hold_note);
       if (status.configHash != pods.hash && !status.configHash.empty()) {
         plan.events.push_back(EventNote{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name, gw.metadata.uid,
                                         "Normal", "ConfigRolledOut",
@@ -240,10 +299,9 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       programmed_message = "the gateway breaks its rules; the last good config keeps running: " + why;
       set_condition(status.conditions, condition("Accepted", false, "Invalid", why, gen), snap.now);
       set_condition(status.conditions, condition("Programmed", false, "Invalid", programmed_message, gen), snap.now);
+      gateway_progress = {Progress::State::Blocked, "Invalid", programmed_message};
     }
-    auto [ready, ready_message] = deployment_ready(snap.liveDeployment);
-    set_condition(status.conditions,
-                  condition("Ready", ready, ready ? "Available" : "DeploymentNotAvailable", ready_message, gen), snap.now);
+    set_summary(status.conditions, gateway_progress, gen, snap.now);
     auto status_doc = status_json(status);
     if (status_doc != status_json(gw.status)) plan.gatewayStatus = std::move(status_doc);
     plan.desiredGatewayStatus = std::move(status);
@@ -283,6 +341,8 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       note_transition(plan, *mp, find_condition(mp->status.conditions, "Programmed"), programmed_now, false);
     }
     set_condition(status.conditions, programmed_now, snap.now);
+    set_summary(status.conditions, provider_progress(*mp, verdict, res, in_config, over_limit, gateway_progress, gw_key, message),
+                gen, snap.now);
     auto doc = status_json(status);
     if (doc != status_json(mp->status)) plan.providerStatuses.push_back({mp->metadata.namespace_, mp->metadata.name, doc});
   }
@@ -297,6 +357,7 @@ ApplyFailure apply_failure(const api::PlanoGateway& gw, const GatewayPlan& plan,
   const auto* before = find_condition(gw.status.conditions, "Programmed");
   const bool is_new = !before || before->reason != "ApplyFailed" || before->message != message;
   set_condition(status.conditions, condition("Programmed", false, "ApplyFailed", message, gw.metadata.generation), now);
+  set_summary(status.conditions, {Progress::State::Blocked, "ApplyFailed", message}, gw.metadata.generation, now);
   ApplyFailure out{status_json(status), std::nullopt};
   if (is_new) {
     out.event = EventNote{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name, gw.metadata.uid, "Warning",

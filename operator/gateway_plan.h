@@ -50,6 +50,9 @@ struct GatewayPlan {
   // Set when the pods keep their config until then (spec.deployment.minRolloutInterval): the
   // Deployment keeps its hash, and the gateway is to be reconciled again at that time.
   std::optional<std::chrono::system_clock::time_point> rolloutHeldUntil;
+  // Set when a provider's Secret does not exist: only Secrets the operator has labelled are watched,
+  // so the gateway is to be reconciled again to see one that is created later.
+  bool awaitsSecret = false;
   std::optional<nlohmann::json> gatewayStatus;      // set when it differs from the current one
   api::PlanoGatewayStatus desiredGatewayStatus;     // the whole status the plan wants, changed or not
   std::vector<ProviderStatusChange> providerStatuses;  // only those that differ

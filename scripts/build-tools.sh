@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build the test tools (kube-apiserver, kube-controller-manager, kube-scheduler,
-# etcd, kwok, helm, promtool) from pinned upstream Go modules into
+# etcd, kwok, helm, promtool, kstatus) from pinned upstream Go modules into
 # .cache/tools/<name>-<version>, and on request cpprestsdk built with
 # ThreadSanitizer from Debian's source package (cpprest-tsan). Already-built
 # tools are skipped, so a warm run is instant.
 #
 # Usage: scripts/build-tools.sh [kube-apiserver|kube-controller-manager|
-#          kube-scheduler|etcd|kwok|helm|promtool|cpprest-tsan ...]
+#          kube-scheduler|etcd|kwok|helm|promtool|kstatus|cpprest-tsan ...]
 #        (default: all but cpprest-tsan)
 # Prints one "NAME=PATH" line per tool at the end.
 set -euo pipefail
@@ -23,6 +23,10 @@ HELM_VERSION=v3.22.0
 KWOK_VERSION=v0.8.0
 # Prometheus publishes its Go module as v0.<major><minor>.<patch>: v0.316.0 is Prometheus 3.16.0.
 PROMETHEUS_VERSION=v0.316.0
+# kstatus (sigs.k8s.io/cli-utils: Flux, kpt, kubectl-based waits) and the Lua VM Argo CD runs
+# health checks in (github.com/yuin/gopher-lua, the version Argo CD's go.mod pins).
+CLI_UTILS_VERSION=v0.37.2
+GOPHER_LUA_VERSION=v1.1.1
 # Debian bookworm's cpprest source package: the version of the installed
 # libcpprest-dev, and the SHA-256 of its upstream tarball from Debian's Sources
 # index. Debian's two patches change only the library's own tests.
@@ -187,6 +191,156 @@ build_promtool() {
     "-X github.com/prometheus/common/version.Version=$release -X github.com/prometheus/common/version.Branch=release"
 }
 
+# kstatus: one binary judging live objects as pipelines do, kstatus's status.Compute beside Argo CD's
+# Lua health check run the way Argo CD's util/lua runs it (the package, base and table libraries;
+# Argo CD adds a safe os library, which the check does not use; the object converted to a Lua table
+# by the same rules; an unknown health status shown as Unknown). Reads a JSON object or List on stdin,
+# prints one JSON line per object: {"kind","namespace","name","kstatus":{"status","message"},
+# "argocd":{"status","message"}} (argocd only with --argocd-lua FILE).
+build_kstatus() {
+  local out=$1 dir
+  dir=$(new_wrapper kstatus "$CLI_UTILS_VERSION")
+  printf 'module local/kstatus-wrapper\n\ngo 1.26.0\n\nrequire (\n\tsigs.k8s.io/cli-utils %s\n\tgithub.com/yuin/gopher-lua %s\n)\n' \
+    "$CLI_UTILS_VERSION" "$GOPHER_LUA_VERSION" > "$dir/go.mod"
+  cat > "$dir/main.go" <<'GO'
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	lua "github.com/yuin/gopher-lua"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+type verdict struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+type line struct {
+	Kind      string   `json:"kind"`
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Kstatus   verdict  `json:"kstatus"`
+	Argocd    *verdict `json:"argocd,omitempty"`
+}
+
+// toLua is Argo CD's decodeValue (util/lua/lua.go).
+func toLua(l *lua.LState, value any) lua.LValue {
+	switch v := value.(type) {
+	case float64:
+		return lua.LNumber(v)
+	case int64:
+		return lua.LNumber(v)
+	case string:
+		return lua.LString(v)
+	case bool:
+		return lua.LBool(v)
+	case []any:
+		t := l.CreateTable(len(v), 0)
+		for _, item := range v {
+			t.Append(toLua(l, item))
+		}
+		return t
+	case map[string]any:
+		t := l.CreateTable(0, len(v))
+		for key, item := range v {
+			t.RawSetH(lua.LString(key), toLua(l, item))
+		}
+		return t
+	}
+	return lua.LNil
+}
+
+func argocd(script string, obj map[string]any) (*verdict, error) {
+	l := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer l.Close()
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{{lua.LoadLibName, lua.OpenPackage}, {lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}} {
+		if err := l.CallByParam(lua.P{Fn: l.NewFunction(lib.open), NRet: 0, Protect: true}, lua.LString(lib.name)); err != nil {
+			return nil, err
+		}
+	}
+	l.SetGlobal("obj", toLua(l, obj))
+	if err := l.DoString(script); err != nil {
+		return nil, err
+	}
+	table, ok := l.Get(-1).(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("the health script returned %s, not a table", l.Get(-1).Type())
+	}
+	// As Argo CD's ExecuteHealthLua: a status it does not know is shown as Unknown.
+	v := &verdict{Status: table.RawGetString("status").String(), Message: table.RawGetString("message").String()}
+	switch v.Status {
+	case "Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown":
+		return v, nil
+	}
+	return &verdict{Status: "Unknown", Message: "Lua returned an invalid health status"}, nil
+}
+
+func main() {
+	luaPath := flag.String("argocd-lua", "", "Argo CD health check script to run on each object too")
+	flag.Parse()
+	// Whole numbers as int64, as client-go decodes objects for kstatus and for Argo CD.
+	var doc map[string]any
+	data, err := io.ReadAll(os.Stdin)
+	if err == nil {
+		err = utiljson.Unmarshal(data, &doc)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kstatus: reading a JSON object from stdin:", err)
+		os.Exit(2)
+	}
+	objects := []any{doc}
+	if items, ok := doc["items"].([]any); ok {
+		objects = items
+	}
+	var script []byte
+	if *luaPath != "" {
+		if script, err = os.ReadFile(*luaPath); err != nil {
+			fmt.Fprintln(os.Stderr, "kstatus:", err)
+			os.Exit(2)
+		}
+	}
+	out := json.NewEncoder(os.Stdout)
+	for _, item := range objects {
+		obj, ok := item.(map[string]any)
+		if !ok {
+			fmt.Fprintln(os.Stderr, "kstatus: an item is not an object")
+			os.Exit(2)
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		result, err := status.Compute(u)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kstatus: status.Compute:", err)
+			os.Exit(1)
+		}
+		l := line{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
+			Kstatus: verdict{Status: result.Status.String(), Message: result.Message}}
+		if script != nil {
+			if l.Argocd, err = argocd(string(script), obj); err != nil {
+				fmt.Fprintln(os.Stderr, "kstatus: Argo CD health script:", err)
+				os.Exit(1)
+			}
+		}
+		if err := out.Encode(l); err != nil {
+			os.Exit(1)
+		}
+	}
+}
+GO
+  (cd "$dir" && go mod tidy)
+  go_build_into "$dir" "$out" . ""
+}
+
 # fetch_verified URL FILE SHA256: download URL to FILE and check its digest.
 fetch_verified() {
   curl -fsSL -o "$2" "$1"
@@ -218,7 +372,7 @@ main() {
   exec 9>"$CACHE_DIR/build-tools.lock"
   flock 9
   local want=("$@")
-  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm promtool)
+  [[ ${#want[@]} -gt 0 ]] || want=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm promtool kstatus)
   command -v go >/dev/null || { log "go is required"; exit 1; }
   local t
   for t in "${want[@]}"; do
@@ -229,6 +383,7 @@ main() {
       helm)           timed helm "$HELM_VERSION" build_helm ;;
       kwok)           timed kwok "$KWOK_VERSION" build_kwok ;;
       promtool)       timed promtool "$PROMETHEUS_VERSION" build_promtool ;;
+      kstatus)        timed kstatus "$CLI_UTILS_VERSION" build_kstatus ;;
       cpprest-tsan)   timed cpprest-tsan "$CPPREST_VERSION" build_cpprest_tsan ;;
       *) log "unknown tool: $t"; exit 2 ;;
     esac
@@ -243,6 +398,7 @@ main() {
       kwok)           echo "KWOK=$(tool_path kwok "$KWOK_VERSION")"
                       echo "KWOK_STAGES=$(kwok_stages_path)" ;;
       promtool)       echo "PROMTOOL=$(tool_path promtool "$PROMETHEUS_VERSION")" ;;
+      kstatus)        echo "KSTATUS=$(tool_path kstatus "$CLI_UTILS_VERSION")" ;;
       cpprest-tsan)   echo "CPPREST_TSAN=$(tool_path cpprest-tsan "$CPPREST_VERSION")" ;;
     esac
   done

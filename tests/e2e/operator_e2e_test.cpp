@@ -55,7 +55,9 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
     EXPECT_TRUE(eventually([&] { return config_of("platform", gw) == want; }, 20s)) << gw << "\n" << op->log();
     EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, "platform", gw, "Programmed", "True"); }, 10s)) << gw;
     EXPECT_TRUE(has_condition(res::kPlanoGateways, "platform", gw, "Accepted", "True")) << gw;
-    EXPECT_TRUE(has_condition(res::kPlanoGateways, "platform", gw, "Ready", "False", "DeploymentNotAvailable")) << gw;
+    // No Deployment controller here: once the Deployment carries the config, it waits for one.
+    EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, "platform", gw, "Ready", "False", "DeploymentNotAvailable"); },
+                           10s)) << gw;
     auto cm = admin_client().get(res::kConfigMaps, "platform", gw + "-plano-config");
     auto owner = admin_client().get(res::kPlanoGateways, "platform", gw);
     EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["uid"], owner["metadata"]["uid"]);

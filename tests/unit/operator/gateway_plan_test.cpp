@@ -147,9 +147,12 @@ TEST(GatewayPlan, MissingSecretKeepsProviderOutOfConfig) {
   EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "SecretNotFound");
   EXPECT_EQ(c.condition("gpt4", "Programmed").status, "False");
   EXPECT_EQ(c.condition("gpt4", "Accepted").status, "True");
+  EXPECT_TRUE(plan.awaitsSecret) << "a Secret created later is not watched: the gateway looks again";
   c.secrets["team-a/openai"] = {{"other", "x"}};
-  c.accept(plan_gateway(c.snapshot()));
+  auto key_missing = plan_gateway(c.snapshot());
+  c.accept(key_missing);
   EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "KeyNotFound");
+  EXPECT_FALSE(key_missing.awaitsSecret) << "a labelled Secret is watched";
 }
 
 // One Warning per new problem: a missing Secret says so once, a changed reason says so again, a
@@ -395,21 +398,131 @@ TEST(GatewayPlan, AProviderThatCannotServeHoldsNothingAndAWorkingOneKeepsWhatItH
       << c.condition("squat", "Accepted").message;
 }
 
+// Which of Ready, Reconciling and Stalled is True, with its reason ("Stalled/Invalid"), or what is wrong.
+std::string summary(const std::vector<api::Condition>& conditions, std::int64_t generation) {
+  std::string out;
+  for (const char* type : {"Ready", "Reconciling", "Stalled"}) {
+    const auto* c = find_condition(conditions, type);
+    if (!c) return std::string("no ") + type;
+    if (c->observedGeneration != generation) return std::string(type) + " is from another generation";
+    if (c->status == "True") out += (out.empty() ? "" : " and ") + std::string(type) + "/" + c->reason;
+  }
+  return out;
+}
+std::string summary(const api::PlanoGateway& gw) { return summary(gw.status.conditions, gw.metadata.generation); }
+std::string summary(const api::ModelProvider& mp) { return summary(mp.status.conditions, mp.metadata.generation); }
+
+// The Deployment `plan` applies, as the Deployment controller reports it once every pod is available.
+json rolled_out(const GatewayPlan& plan) {
+  auto d = plan.deployment;
+  const auto replicas = d["spec"].value("replicas", 1);
+  d["metadata"]["generation"] = 1;
+  d["status"] = {{"observedGeneration", 1}, {"replicas", replicas}, {"availableReplicas", replicas}, {"updatedReplicas", replicas}};
+  return d;
+}
+
 TEST(GatewayPlan, ReadyFollowsTheDeployment) {
   Cluster c;
-  c.accept(plan_gateway(c.snapshot()));
-  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "False");
+  auto plan = plan_gateway(c.snapshot());
+  c.accept(plan);
+  EXPECT_EQ(summary(c.gw), "Reconciling/DeploymentNotAvailable");
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->message, "the Deployment does not exist yet");
   // Mid-rollout: the new pod is available, the old one not yet gone (it still serves the old config).
-  c.deployment = json{{"metadata", {{"generation", 1}}},
-                      {"spec", {{"replicas", 1}}},
-                      {"status", {{"observedGeneration", 1}, {"replicas", 2}, {"availableReplicas", 2}, {"updatedReplicas", 1}}}};
+  c.applied(plan);
+  c.deployment = rolled_out(plan);
+  (*c.deployment)["status"]["replicas"] = 2;
   c.accept(plan_gateway(c.snapshot()));
-  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "False");
+  EXPECT_EQ(summary(c.gw), "Reconciling/DeploymentNotAvailable");
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->message, "1 replica(s) of the previous config still running");
-  (*c.deployment)["status"]["replicas"] = 1;
-  (*c.deployment)["status"]["availableReplicas"] = 1;
+  c.deployment = rolled_out(plan);
   c.accept(plan_gateway(c.snapshot()));
-  EXPECT_EQ(find_condition(c.gw.status.conditions, "Ready")->status, "True");
+  EXPECT_EQ(summary(c.gw), "Ready/Available");
+  // An old Deployment fully available is no Ready for a config it does not run yet (a rotated key
+  // rolls at once).
+  c.secrets["team-a/openai"]["api-key"] = "sk-rotated";
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(summary(c.gw), "Reconciling/RollingOut");
+}
+
+TEST(GatewayPlan, SummaryConditionsSayWhatAPipelineWaitsForAndWhatNeedsAChange) {
+  Cluster c;
+  c.secrets.clear();  // gpt4's Secret is still to come
+  auto plan = plan_gateway(c.snapshot());
+  c.applied(plan);
+  EXPECT_EQ(summary(c.providers[0]), "Reconciling/SecretNotFound");
+  EXPECT_EQ(c.condition("gpt4", "Reconciling").message, "Secret team-a/openai does not exist");
+  EXPECT_EQ(summary(c.providers[1]), "Reconciling/GatewayNotReady") << "in the config, not yet served";
+  c.deployment = rolled_out(plan);
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(summary(c.gw), "Ready/Available");
+  EXPECT_EQ(summary(c.providers[1]), "Ready/Programmed");
+  EXPECT_EQ(c.condition("claude", "Stalled").status, "False");
+  // The Secret exists without the key: no wait fixes that.
+  c.secrets["team-a/openai"] = {{"other", "x"}};
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(summary(c.providers[0]), "Stalled/KeyNotFound");
+  EXPECT_EQ(c.condition("gpt4", "Ready").reason, "KeyNotFound");
+  // Refused: Stalled with the refusal (claude, serving, keeps the default gpt4 asks for too).
+  c.providers[1].spec.default_ = true;
+  c.secrets["team-a/openai"] = {{"api-key", "sk-x"}};
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(summary(c.providers[0]), "Stalled/Conflict");
+  EXPECT_NE(c.condition("gpt4", "Stalled").message.find("ModelProvider/team-b/claude"), std::string::npos)
+      << c.condition("gpt4", "Stalled").message;
+  // A gateway still to come is waited for.
+  c.accept(plan_gateway(c.snapshot(false)));
+  EXPECT_EQ(summary(c.providers[0]), "Reconciling/GatewayNotFound");
+}
+
+TEST(GatewayPlan, ARefusedGatewayIsStalledAndSoAreItsProviders) {
+  Cluster c;
+  c.gw.spec.listeners[0].port = 10000;
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(summary(c.gw), "Stalled/Invalid");
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Stalled")->message.find("spec.listeners[0].port"), std::string::npos);
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Reconciling")->reason, "Stalled");
+  EXPECT_EQ(summary(c.providers[1]), "Stalled/GatewayNotProgrammed");
+}
+
+TEST(GatewayPlan, ARolloutThatCannotFinishOrIsRefusedIsStalled) {
+  Cluster c;
+  auto plan = plan_gateway(c.snapshot());
+  c.applied(plan);
+  c.deployment = rolled_out(plan);
+  (*c.deployment)["status"]["availableReplicas"] = 0;
+  (*c.deployment)["status"]["conditions"] = json::array(
+      {{{"type", "Progressing"}, {"status", "False"}, {"reason", "ProgressDeadlineExceeded"},
+        {"message", "ReplicaSet \"shared-plano-abc\" has timed out progressing."}}});
+  c.accept(plan_gateway(c.snapshot()));
+  EXPECT_EQ(summary(c.gw), "Stalled/ProgressDeadlineExceeded");
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Stalled")->message.find("timed out progressing"), std::string::npos);
+  EXPECT_EQ(summary(c.providers[1]), "Stalled/GatewayNotReady") << "new in the config, and the pods never come";
+  const auto failure = apply_failure(c.gw, plan, "the API server refused Deployment platform/shared-plano: bad", c.snapshot().now);
+  c.gw.status = Cluster::decode_gateway_status(failure.status);
+  EXPECT_EQ(summary(c.gw), "Stalled/ApplyFailed");
+}
+
+TEST(GatewayPlan, AHeldRolloutIsInProgressAndServedProvidersStayReady) {
+  Cluster c;
+  auto plan = plan_gateway(c.snapshot());
+  c.applied(plan);
+  c.deployment = rolled_out(plan);
+  c.accept(plan_gateway(c.snapshot()));
+  ASSERT_EQ(summary(c.providers[0]), "Ready/Programmed");
+  // A new provider 10 s after the rollout waits for minRolloutInterval; the served ones are untouched.
+  auto late = provider("team-b", "late", "mistral/mistral-large");
+  late.metadata.creationTimestamp = "2026-01-03T00:00:00Z";
+  c.providers.push_back(late);
+  auto snap = c.snapshot();
+  snap.now = "2026-11-27T12:00:10Z";
+  auto held = plan_gateway(snap);
+  ASSERT_TRUE(held.rolloutHeldUntil);
+  ASSERT_EQ(held.providerStatuses.size(), 1u) << "only the new provider's status is written";
+  c.accept(held);
+  EXPECT_EQ(summary(c.gw), "Reconciling/RolloutHeld");
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Reconciling")->message.find("until 2026-11-27T12:00:30Z"), std::string::npos);
+  EXPECT_EQ(summary(c.providers[2]), "Reconciling/GatewayNotReady");
+  EXPECT_EQ(summary(c.providers[0]), "Ready/Programmed");
 }
 
 TEST(GatewayPlan, TransitionTimeMovesOnlyOnChange) {
