@@ -126,7 +126,7 @@ def start(deployment, config_text, drop_uv=False):
             f"mount -t tmpfs none {work}/layer",
             f"mkdir -p {work}/layer/upper {work}/layer/work {merged}",
             f"mount -t overlay overlay -o lowerdir=/,upperdir={work}/layer/upper,workdir={work}/layer/work {merged}",
-            f"mkdir -p {merged}/app {merged}/etc/envoy {merged}/var/run {merged}/root/.cache",
+            f"mkdir -p {merged}/app {merged}/etc/envoy {merged}/root/.cache",
             f"mount --rbind /proc {merged}/proc",
             f"mount --rbind /dev {merged}/dev",
             f"mount -t tmpfs none {merged}/root/.cache",  # an empty uv cache, as in a new container
@@ -141,7 +141,8 @@ def start(deployment, config_text, drop_uv=False):
         script += [
             # supervisord: the program kills it through this pid file when the generator fails.
             "sleep 600 & supervisord=$!",
-            f"echo $supervisord > {merged}/var/run/supervisord.pid",
+            # Written from inside: /var/run is a symlink to /run, which must resolve in the root.
+            f"chroot {merged} /bin/sh -c \"mkdir -p /run && echo $supervisord > /var/run/supervisord.pid\"",
             "set +e",
             f"chroot {merged} /usr/bin/env -i " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) +
             " /bin/sh -c 'cd /app && exec \"$@\"' program " + " ".join(shlex.quote(a) for a in first_program_command()),
@@ -193,7 +194,7 @@ def main(argv):
     if "config-ready" in results:
         problems.append("the harness cannot fail: without the Deployment's UV_* variables the start still succeeded:\n" + output)
     else:
-        print(f"as expected, without UV_* variables the start fails offline (exit {code}): "
+        print(f"as expected, without UV_* variables the start fails offline (exit {code}, {sorted(results)}): "
               + " | ".join(l for l in output.splitlines() if "Failed to download" in l or "Config generation failed" in l))
     if problem := check_prestop(deployment):
         problems.append(problem)
