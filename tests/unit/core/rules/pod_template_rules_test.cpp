@@ -124,7 +124,7 @@ TEST(PodTemplateRules, TheGracePeriodOutlastsEveryListenerTimeout) {
   gw.spec.deployment.terminationGracePeriodSeconds = 601;
   EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
   gw.spec.listeners[0].timeout = "600500ms";
-  EXPECT_TRUE(check_gateway(gw).empty()) << "600.5s is below 601s, as the CEL twin compares durations";
+  EXPECT_TRUE(check_gateway(gw).empty()) << "600.5s is below 601s, as the CEL twin compares whole seconds";
   gw.spec.listeners[0].timeout = "601000ms";
   EXPECT_FALSE(check_gateway(gw).empty()) << "equal is not enough";
   gw.spec.deployment.terminationGracePeriodSeconds = 20;
