@@ -320,8 +320,8 @@ void check_stopping(const api::PlanoGatewaySpec& spec, Report& r) {
     } else {
       for (const auto& l : spec.listeners) {
         if (listener_timeout_ms(l) >= grace * 1000) {
-          r.error(at, std::to_string(grace) + "s does not exceed listener " + l.name + "'s timeout of " +
-                          std::to_string(listener_timeout_seconds(l)) + "s" + (l.timeout ? "" : " (Plano's default)") +
+          r.error(at, "must exceed every listener's timeout, and " + std::to_string(grace) + "s does not exceed listener " +
+                          l.name + "'s " + std::to_string(listener_timeout_seconds(l)) + "s" + (l.timeout ? "" : " (Plano's default)") +
                           ", so a rollout would cut its longest streams; raise it or leave it unset (timeout + " +
                           std::to_string(api::kGraceMarginSeconds) + "s)");
           break;

@@ -120,7 +120,7 @@ TEST(PodTemplateRules, TheGracePeriodOutlastsEveryListenerTimeout) {
   EXPECT_GT(termination_grace_seconds(gw.spec), 0) << "saturates, never overflows";
   gw.spec.listeners[0].timeout = "600s";
   gw.spec.deployment.terminationGracePeriodSeconds = 600;
-  EXPECT_FALSE(matching(check_gateway(gw), "spec.deployment.terminationGracePeriodSeconds", "does not exceed listener").empty()) << dump(check_gateway(gw));
+  EXPECT_FALSE(matching(check_gateway(gw), "spec.deployment.terminationGracePeriodSeconds", "must exceed every listener's timeout").empty()) << dump(check_gateway(gw));
   gw.spec.deployment.terminationGracePeriodSeconds = 601;
   EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
   gw.spec.listeners[0].timeout = "600500ms";
