@@ -41,7 +41,8 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
       ownedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       deployments(client, kube::resources::kDeployments, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       services(client, kube::resources::kServices, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
-      networkPolicies(client, kube::resources::kNetworkPolicies, options_for(o, std::string(kManagedByLabel) + "=plano-operator")) {
+      networkPolicies(client, kube::resources::kNetworkPolicies, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
+      disruptionBudgets(client, kube::resources::kPodDisruptionBudgets, options_for(o, std::string(kManagedByLabel) + "=plano-operator")) {
   providers.add_index(kByGateway, [](const json& p) { return std::vector<std::string>{gateway_key_of_provider(p)}; });
   providers.add_index(kBySecret, [](const json& p) {
     const auto spec = p.value("spec", json::object());

@@ -42,16 +42,16 @@ class Caches {
   std::uint64_t watch_restarts() const;
 
   kube::Informer gateways, providers, namespaces, referencedSecrets, configMaps, ownedSecrets, deployments, services,
-      networkPolicies;
+      networkPolicies, disruptionBudgets;
 
  private:
   // The informers of objects the operator writes for its gateways.
-  std::vector<kube::Informer*> owned() { return {&configMaps, &ownedSecrets, &deployments, &services, &networkPolicies}; }
+  std::vector<kube::Informer*> owned() { return {&configMaps, &ownedSecrets, &deployments, &services, &networkPolicies, &disruptionBudgets}; }
   // Every informer, const or not as the caller is.
   template <class Self>
   static auto all(Self& self) {
     return std::vector{&self.gateways, &self.providers, &self.namespaces, &self.referencedSecrets, &self.configMaps,
-                       &self.ownedSecrets, &self.deployments, &self.services, &self.networkPolicies};
+                       &self.ownedSecrets, &self.deployments, &self.services, &self.networkPolicies, &self.disruptionBudgets};
   }
 };
 

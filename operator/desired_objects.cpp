@@ -4,6 +4,7 @@
 
 #include "core/encoding/base64.h"
 #include "core/render/renderer.h"
+#include "core/rules/object_rules.h"
 
 namespace plano::op {
 namespace {
@@ -76,11 +77,53 @@ json string_map(const std::map<std::string, std::string>& m) {
   return out;
 }
 
+// preStop: Plano's supervisord stops at once on SIGTERM and its children get no signal, so the
+// hook drains Envoy first (admin API, graceful: listeners keep accepting while the endpoints go,
+// HTTP/1 replies say Connection: close, HTTP/2 gets GOAWAY), waits for the Service to stop sending
+// new requests, then for every in-flight request (all listeners but admin) to end, at most argv[1]
+// seconds. The image has python3 but no curl. An Envoy that does not answer ends the hook at once.
+constexpr const char* kDrainScript = R"(import json, sys, time, urllib.request as r
+admin, end = sys.argv[2], time.monotonic() + int(sys.argv[1])
+try:
+    r.urlopen(r.Request(admin + "/drain_listeners?graceful", method="POST"), timeout=5)
+except Exception:
+    sys.exit(0)
+time.sleep(min(5, int(sys.argv[1])))
+while time.monotonic() < end:
+    try:
+        stats = json.load(r.urlopen(admin + "/stats?format=json&filter=downstream_rq_active$", timeout=5))["stats"]
+    except Exception:
+        break
+    if sum(s.get("value", 0) for s in stats if not s["name"].startswith("http.admin.")) == 0:
+        break
+    time.sleep(1)
+)";
+
+json container_resources(const api::GatewayDeployment& d) {
+  json resources = json::object();
+  if (!d.resourceLimits.empty()) resources["limits"] = string_map(d.resourceLimits);
+  json requests = string_map(d.resourceRequests);
+  // The log volume lives on the node's disk: the scheduler must count it.
+  if (!requests.contains("ephemeral-storage") && !d.resourceLimits.count("ephemeral-storage")) {
+    requests["ephemeral-storage"] = d.logVolumeSize;
+  }
+  resources["requests"] = requests;
+  return resources;
+}
+
+// Plano's image runs as root and writes to /app, /etc and /var/log, so the pod cannot be non-root;
+// it still gets no privilege escalation, no capabilities and the default seccomp.
+json security_context() {
+  return {{"allowPrivilegeEscalation", false},
+          {"capabilities", {{"drop", json::array({"ALL"})}}},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+}
+
 }  // namespace
 
 OwnedNames owned_names(const api::PlanoGateway& gw) {
   const auto& n = gw.metadata.name;
-  return {n + "-plano-config", n + "-plano-keys", n + "-plano", n + "-plano", n + "-plano"};
+  return {n + "-plano-config", n + "-plano-keys", n + "-plano", n + "-plano", n + "-plano", n + "-plano"};
 }
 
 std::string rollout_hash(const std::string& config, const std::map<std::string, std::string>& keys) {
@@ -114,38 +157,54 @@ json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout,
   for (std::size_t i = 0; i < gw.spec.listeners.size(); ++i) {
     ports.push_back({{"name", port_name[i]}, {"containerPort", gw.spec.listeners[i].port}, {"protocol", "TCP"}});
   }
-  auto probe = [&](int period, int failures) {
-    return json{{"httpGet", {{"path", "/healthz"}, {"port", listener.port}}},
+  auto probe = [&](const char* path, int period, int timeout, int failures) {
+    return json{{"httpGet", {{"path", path}, {"port", listener.port}}},
                 {"periodSeconds", period},
+                {"timeoutSeconds", timeout},
                 {"failureThreshold", failures}};
   };
+  const auto grace = rules::termination_grace_seconds(gw.spec);
+  json logs_mount = {{"name", "logs"}, {"mountPath", kLogPath}};
   json container = {
       {"name", "plano"},
       {"image", d.image},
       {"ports", ports},
-      {"env", json::array({{{"name", "PLANO_CONFIG_FILE"}, {"value", kConfigPath}}})},
+      // UV_NO_PROJECT: the image starts `uv run python -m planoai.config_generator` in /app, which
+      // holds Plano's pyproject.toml and uv.lock; without it uv builds /app/.venv from the index at
+      // every start (no start without egress). With it uv runs the image's own Python, where
+      // planoai and its dependencies are installed (tests/startup/offline_start_test.py).
+      {"env", json::array({{{"name", "PLANO_CONFIG_FILE"}, {"value", kConfigPath}}, {{"name", "UV_NO_PROJECT"}, {"value", "1"}}})},
       {"envFrom", json::array({{{"secretRef", {{"name", names.keys}}}}})},
-      {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", kConfigPath}, {"subPath", kConfigKey}, {"readOnly", true}}})},
-      {"readinessProbe", probe(5, 3)},
-      {"livenessProbe", probe(10, 6)},
-      {"startupProbe", probe(2, 60)},
-      // Plano's image runs as root and writes to /app, /etc and /var/log, so the pod cannot be
-      // non-root; it still gets no privilege escalation, no capabilities and the default seccomp.
-      {"securityContext",
-       {{"allowPrivilegeEscalation", false},
-        {"capabilities", {{"drop", json::array({"ALL"})}}},
-        {"seccompProfile", {{"type", "RuntimeDefault"}}}}}};
-  if (!d.resourceLimits.empty() || !d.resourceRequests.empty()) {
-    json resources = json::object();
-    if (!d.resourceLimits.empty()) resources["limits"] = string_map(d.resourceLimits);
-    if (!d.resourceRequests.empty()) resources["requests"] = string_map(d.resourceRequests);
-    container["resources"] = resources;
-  }
+      {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", kConfigPath}, {"subPath", kConfigKey}, {"readOnly", true}}, logs_mount})},
+      // Ready when Envoy's listener answers AND brightstaff behind it does: /v1/models is routed
+      // through Envoy to brightstaff, which answers it from its own config (no upstream call).
+      {"readinessProbe", probe("/v1/models", 5, 3, 2)},
+      // Alive while Envoy answers /healthz itself: a slow upstream or a busy brightstaff never
+      // restarts the pod and cuts every tenant's streams.
+      {"livenessProbe", probe("/healthz", 10, 5, 6)},
+      {"startupProbe", probe("/healthz", 2, 2, 60)},
+      {"lifecycle",
+       {{"preStop", {{"exec", {{"command", json::array({"python3", "-c", kDrainScript,
+                                                        std::to_string(std::max<std::int64_t>(grace - kStopMarginSeconds, 1)),
+                                                        kEnvoyAdmin})}}}}}}},
+      {"resources", container_resources(d)},
+      {"securityContext", security_context()}};
+  // An emptyDir hides the image's /var/log: copy what the image put there (the log files
+  // supervisord's tail_access_logs follows from the start), so Plano sees the layout it was built with.
+  json init = {{"name", "logs"},
+               {"image", d.image},
+               {"command", json::array({"/bin/sh", "-c", "cp -a /var/log/. /plano-log/"})},
+               {"volumeMounts", json::array({{{"name", "logs"}, {"mountPath", "/plano-log"}}})},
+               {"resources", container_resources(d)},
+               {"securityContext", security_context()}};
   json annotations = string_map(d.podAnnotations);
   annotations[kConfigHashAnnotation] = rollout;
-  json pod_spec = {{"containers", json::array({container})},
+  json pod_spec = {{"initContainers", json::array({init})},
+                   {"containers", json::array({container})},
                    {"automountServiceAccountToken", false},
-                   {"volumes", json::array({{{"name", "config"}, {"configMap", {{"name", names.configMap}}}}})}};
+                   {"terminationGracePeriodSeconds", grace},
+                   {"volumes", json::array({{{"name", "config"}, {"configMap", {{"name", names.configMap}}}},
+                                            {{"name", "logs"}, {"emptyDir", {{"sizeLimit", d.logVolumeSize}}}}})}};
   if (!d.nodeSelector.empty()) pod_spec["nodeSelector"] = string_map(d.nodeSelector);
   if (!d.tolerations.empty()) {
     json tolerations = json::array();
@@ -169,6 +228,8 @@ json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout,
           {"spec",
            {{"replicas", d.replicas},
             {"selector", {{"matchLabels", selector(gw)}}},
+            // Capacity never drops in a rollout: an old pod goes only once a new one is ready.
+            {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 0}, {"maxSurge", d.maxSurge}}}}},
             {"template", {{"metadata", {{"labels", pod_labels}, {"annotations", annotations}}}, {"spec", pod_spec}}}}}};
 }
 
@@ -183,6 +244,15 @@ json desired_service(const api::PlanoGateway& gw) {
           {"kind", "Service"},
           {"metadata", metadata(gw, owned_names(gw).service)},
           {"spec", {{"type", gw.spec.deployment.serviceType}, {"selector", selector(gw)}, {"ports", ports}}}};
+}
+
+std::optional<json> desired_disruption_budget(const api::PlanoGateway& gw) {
+  if (gw.spec.deployment.replicas <= 1 || !gw.spec.deployment.podDisruptionBudget) return std::nullopt;
+  // AlwaysAllow: pods that are not ready may always be evicted, so a broken gateway never blocks a node drain.
+  return json{{"apiVersion", "policy/v1"},
+              {"kind", "PodDisruptionBudget"},
+              {"metadata", metadata(gw, owned_names(gw).disruptionBudget)},
+              {"spec", {{"maxUnavailable", 1}, {"selector", {{"matchLabels", selector(gw)}}}, {"unhealthyPodEvictionPolicy", "AlwaysAllow"}}}};
 }
 
 json desired_network_policy(const api::PlanoGateway& gw) {

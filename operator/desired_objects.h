@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -16,11 +17,18 @@ struct OwnedNames {
   std::string deployment;  // <gateway>-plano
   std::string service;     // <gateway>-plano
   std::string networkPolicy;  // <gateway>-plano
+  std::string disruptionBudget;  // <gateway>-plano (PodDisruptionBudget)
 };
 OwnedNames owned_names(const api::PlanoGateway& gw);
 
 inline constexpr const char* kConfigKey = "plano_config.yaml";
 inline constexpr const char* kConfigPath = "/app/plano_config.yaml";
+// Plano's programs write their logs under /var/log (config/supervisord.conf, envoy.template.yaml).
+inline constexpr const char* kLogPath = "/var/log";
+// Envoy's admin address inside the pod (envoy.template.yaml: 0.0.0.0:9901).
+inline constexpr const char* kEnvoyAdmin = "http://127.0.0.1:9901";
+// Time the pod keeps after its preStop hook for supervisord to stop.
+inline constexpr std::int64_t kStopMarginSeconds = 10;
 inline constexpr const char* kConfigHashAnnotation = "plano-operator.io/config-hash";
 // On the Deployment: when its pods last rolled to a new config hash (RFC 3339).
 inline constexpr const char* kRolledAtAnnotation = "plano-operator.io/rolled-at";
@@ -40,6 +48,9 @@ nlohmann::json desired_keys_secret(const api::PlanoGateway& gw, const std::map<s
 // `rolled_at`: when the pods rolled to `rollout` (kRolledAtAnnotation).
 nlohmann::json desired_deployment(const api::PlanoGateway& gw, const std::string& rollout, const std::string& rolled_at);
 nlohmann::json desired_service(const api::PlanoGateway& gw);
+// With more than one replica and spec.deployment.podDisruptionBudget: at most one pod evicted at a
+// time; nullopt otherwise (the operator then deletes any it made before).
+std::optional<nlohmann::json> desired_disruption_budget(const api::PlanoGateway& gw);
 // Ingress to the gateway's pods on its listener ports only, from spec.networkPolicy's namespaces.
 nlohmann::json desired_network_policy(const api::PlanoGateway& gw);
 

@@ -356,6 +356,11 @@ void GatewayController::reconcile(const std::string& gateway_key) {
       } else if (caches_.networkPolicies.get(ns, owned_names(*gateway).networkPolicy)) {
         remove_switched_off(kube::resources::kNetworkPolicies, ns, owned_names(*gateway).networkPolicy);
       }
+      if (plan.disruptionBudget) {
+        apply_if_changed(kube::resources::kPodDisruptionBudgets, *plan.disruptionBudget, caches_.disruptionBudgets);
+      } else if (caches_.disruptionBudgets.get(ns, owned_names(*gateway).disruptionBudget)) {
+        remove_switched_off(kube::resources::kPodDisruptionBudgets, ns, owned_names(*gateway).disruptionBudget);
+      }
     } catch (const ApplyError& e) {
       // Refused, not lost: say so on the gateway, then let the queue retry with backoff.
       const auto failure = apply_failure(*gateway, plan, e.what(), snap.now);

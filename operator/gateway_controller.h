@@ -78,7 +78,8 @@ class GatewayController {
   void remember_written_status(const char* kind, const kube::ObjectPtr& based_on, const nlohmann::json& status);
   void record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
                      const std::map<std::string, kube::ObjectPtr>& provider_by_key);
-  // Deletes an owned object its gateway no longer wants (a NetworkPolicy switched off).
+  // Deletes an owned object its gateway no longer wants (a NetworkPolicy switched off, a
+  // PodDisruptionBudget at one replica).
   void remove_switched_off(const kube::Resource& resource, const std::string& ns, const std::string& name);
   void apply_if_changed(const kube::Resource& resource, const nlohmann::json& desired, const kube::Informer& cache);
 

@@ -270,6 +270,7 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       plan.deployment = desired_deployment(gw, pods.hash, pods.rolledAt);
       plan.service = desired_service(gw);
       if (gw.spec.networkPolicy.enabled) plan.networkPolicy = desired_network_policy(gw);
+      plan.disruptionBudget = desired_disruption_budget(gw);
       programmed = true;
       programmed_reason = "Programmed";
       programmed_message = "config " + rollout.substr(0, 12) + " with " + std::to_string(renderable.size()) +

@@ -47,6 +47,7 @@ struct GatewayPlan {
   bool apply = false;  // false: leave the owned objects as they are (the last good config keeps running)
   nlohmann::json configMap, keysSecret, deployment, service;
   std::optional<nlohmann::json> networkPolicy;  // nullopt: spec.networkPolicy.enabled is false, so none
+  std::optional<nlohmann::json> disruptionBudget;  // nullopt: one replica or switched off, so none
   // Set when the pods keep their config until then (spec.deployment.minRolloutInterval): the
   // Deployment keeps its hash, and the gateway is to be reconciled again at that time.
   std::optional<std::chrono::system_clock::time_point> rolloutHeldUntil;

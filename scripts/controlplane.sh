@@ -426,8 +426,8 @@ create_nodes() {
               "annotations": {"$KWOK_NODE_ANNOTATION": "fake"},
               "labels": {"kubernetes.io/hostname": "$name", "kubernetes.io/os": "linux",
                          "kubernetes.io/arch": "amd64", "type": "kwok"}},
- "status": {"allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
-            "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"}}}
+ "status": {"allocatable": {"cpu": "16", "memory": "64Gi", "ephemeral-storage": "100Gi", "pods": "110"},
+            "capacity": {"cpu": "16", "memory": "64Gi", "ephemeral-storage": "100Gi", "pods": "110"}}}
 EOF
     )
     [[ $code == 201 ]] || die "creating node $name answered HTTP $code"

@@ -23,12 +23,14 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Plano's own config validator, pinned, for the conformance tests.
+# Plano's own config validator, pinned, for the conformance tests; and uv, which Plano's image
+# runs at start (`uv run python -m planoai.config_generator`), for tests/startup/offline_start_test.py.
 PLANOAI_VERSION=0.4.39
+UV_VERSION=0.13.9
 venv=.cache/venv
-if ! "$venv/bin/python" -c "import planoai, importlib.metadata as m; assert m.version('planoai') == '$PLANOAI_VERSION'" 2>/dev/null; then
-  echo "setup: installing planoai==$PLANOAI_VERSION into $venv"
+if ! "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('planoai') == '$PLANOAI_VERSION' and m.version('uv') == '$UV_VERSION'" 2>/dev/null; then
+  echo "setup: installing planoai==$PLANOAI_VERSION uv==$UV_VERSION into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "planoai==$PLANOAI_VERSION"
+  "$venv/bin/pip" install -q --disable-pip-version-check "planoai==$PLANOAI_VERSION" "uv==$UV_VERSION"
 fi
 echo "setup: ok"

@@ -288,7 +288,7 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
     if (!spec.present()) top.fail("spec", "is required (at least spec.listeners)");
     if (auto v = spec.string("configVersion")) {
       if (*v != "v0.3.0" && *v != "v0.4.0") {
-        spec.fail("spec.configVersion", "is \"" + *v + "\"; use v0.4.0 (current Plano) or v0.3.0 (archgw 0.3 images)");
+        spec.fail("spec.configVersion", "is \"" + *v + "\"; use v0.4.0 (or v0.3.0, which Plano images migrate to v0.4.0)");
       }
       gw.spec.configVersion = *v;
     }
@@ -353,8 +353,13 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
           }
           return q;
         };
-        d.resourceLimits = quantities("limits");
-        d.resourceRequests = quantities("requests");
+        if (res.present()) {
+          d.resourceLimits = quantities("limits");
+          d.resourceRequests = quantities("requests");
+        } else {
+          d.resourceLimits = kDefaultResourceLimits;
+          d.resourceRequests = kDefaultResourceRequests;
+        }
       }
       d.nodeSelector = dep.string_map("nodeSelector");
       dep.list("tolerations", [&](const json& item, const std::string& path) {
@@ -370,6 +375,10 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
       d.podAnnotations = dep.string_map("podAnnotations");
       d.serviceType = dep.string("serviceType").value_or("ClusterIP");
       d.minRolloutInterval = dep.string("minRolloutInterval").value_or(d.minRolloutInterval);
+      d.terminationGracePeriodSeconds = dep.integer("terminationGracePeriodSeconds");
+      d.maxSurge = dep.integer("maxSurge").value_or(d.maxSurge);
+      d.podDisruptionBudget = dep.boolean("podDisruptionBudget").value_or(d.podDisruptionBudget);
+      d.logVolumeSize = dep.string("logVolumeSize").value_or(d.logVolumeSize);
     }
     {
       ObjectReader policy(spec.get("networkPolicy"), "spec.networkPolicy", out.errors);

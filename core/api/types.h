@@ -90,7 +90,26 @@ struct GatewayDeployment {
   // At most one rollout per interval (a duration, "0s" for none), except that a revoked key rolls at
   // once: a tenant whose changes flap cannot roll every tenant's pods over and over.
   std::string minRolloutInterval = "30s";
+  // Seconds a pod has to finish its streams once told to stop (its preStop drains Envoy and waits
+  // for in-flight requests). Unset: the longest listener timeout plus kGraceMarginSeconds.
+  std::optional<std::int64_t> terminationGracePeriodSeconds;
+  // Extra pods a rollout may start; none is ever taken down before its replacement is ready.
+  std::int64_t maxSurge = 1;
+  // With more than one replica, a PodDisruptionBudget lets at most this many pods be evicted at once.
+  bool podDisruptionBudget = true;
+  // /var/log, where Plano writes access and program logs it never rotates: an emptyDir of this
+  // size (a quantity), requested as ephemeral storage.
+  std::string logVolumeSize = "1Gi";
 };
+
+// Plano's Kubernetes guide: requests 250m CPU / 256Mi, limits 1 CPU / 512Mi, used when a gateway
+// names no resources.
+inline const std::map<std::string, std::string> kDefaultResourceRequests = {{"cpu", "250m"}, {"memory", "256Mi"}};
+inline const std::map<std::string, std::string> kDefaultResourceLimits = {{"cpu", "1"}, {"memory", "512Mi"}};
+// Plano's default listener timeout (planoai/utils.py convert_legacy_listeners: 300s), and the time
+// a pod gets beyond its longest listener timeout to drain and stop.
+inline constexpr std::int64_t kPlanoListenerTimeoutSeconds = 300;
+inline constexpr std::int64_t kGraceMarginSeconds = 30;
 
 // The released Plano image the operator runs unless a gateway names another.
 inline constexpr const char* kDefaultPlanoImage = "katanemo/plano:0.4.39";

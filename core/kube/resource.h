@@ -33,6 +33,7 @@ inline const Resource kServiceAccounts{"", "v1", "serviceaccounts", "ServiceAcco
 inline const Resource kNamespaces{"", "v1", "namespaces", "Namespace", false};
 inline const Resource kDeployments{"apps", "v1", "deployments", "Deployment", true};
 inline const Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
+inline const Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true};
 inline const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 inline const Resource kEvents{"events.k8s.io", "v1", "events", "Event", true};
 inline const Resource kCustomResourceDefinitions{"apiextensions.k8s.io", "v1", "customresourcedefinitions",

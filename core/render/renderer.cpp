@@ -215,7 +215,7 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
   std::sort(providers.begin(), providers.end(), [](const ModelProvider* a, const ModelProvider* b) {
     return std::tie(a->metadata.namespace_, a->metadata.name) < std::tie(b->metadata.namespace_, b->metadata.name);
   });
-  // v0.4.0 lists routing preferences at the top level; v0.3.0 (archgw 0.3) keeps them inline.
+  // v0.4.0 lists routing preferences at the top level; v0.3.0 keeps them inline (Plano moves them).
   const bool top_level_preferences = gw.spec.configVersion != "v0.3.0";
 
   RenderResult out;

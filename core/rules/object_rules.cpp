@@ -1,5 +1,6 @@
 #include "core/rules/object_rules.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -306,6 +307,38 @@ void check_deployment(const api::GatewayDeployment& d, Report& r) {
   }
 }
 
+// What a rollout and an eviction leave running: the pods' grace period against the streams a
+// listener lets run, the surge, and the log volume.
+void check_stopping(const api::PlanoGatewaySpec& spec, Report& r) {
+  const auto& d = spec.deployment;
+  if (d.terminationGracePeriodSeconds) {
+    const auto grace = *d.terminationGracePeriodSeconds;
+    const auto at = "spec.deployment.terminationGracePeriodSeconds";
+    if (grace < kMinGraceSeconds || grace > kMaxGraceSeconds) {
+      r.error(at, std::to_string(grace) + " is out of range; use " + std::to_string(kMinGraceSeconds) + " to " +
+                      std::to_string(kMaxGraceSeconds) + ", the bounds the CRD enforces (or leave it unset)");
+    } else {
+      for (const auto& l : spec.listeners) {
+        if (listener_timeout_ms(l) >= grace * 1000) {
+          r.error(at, "must exceed every listener's timeout, and " + std::to_string(grace) + "s does not exceed listener " +
+                          l.name + "'s " + std::to_string(listener_timeout_seconds(l)) + "s" + (l.timeout ? "" : " (Plano's default)") +
+                          ", so a rollout would cut its longest streams; raise it or leave it unset (timeout + " +
+                          std::to_string(api::kGraceMarginSeconds) + "s)");
+          break;
+        }
+      }
+    }
+  }
+  if (d.maxSurge < 1 || d.maxSurge > 1000) {
+    r.error("spec.deployment.maxSurge", std::to_string(d.maxSurge) + " is out of range; use 1 to 1000 (a rollout "
+                                        "starts new pods before it stops old ones, so it needs at least one)");
+  }
+  const auto size = parse_quantity(d.logVolumeSize);
+  if (d.logVolumeSize.size() > 64 || !size || size->nanos <= 0) {
+    r.error("spec.deployment.logVolumeSize", "\"" + d.logVolumeSize + "\" is not a positive quantity; write one such as 1Gi or 512Mi");
+  }
+}
+
 void check_model(const api::ModelProviderSpec& s, Report& r) {
   auto slash = s.model.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == s.model.size()) {
@@ -407,6 +440,29 @@ bool is_deployable_gateway_name(std::string_view name) {
   return name.size() <= kMaxGatewayNameLength && std::regex_match(name.begin(), name.end(), dns1035);
 }
 
+std::int64_t listener_timeout_ms(const api::Listener& listener) {
+  if (!listener.timeout) return api::kPlanoListenerTimeoutSeconds * 1000;
+  const auto& t = *listener.timeout;
+  const auto digits = t.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string::npos) return api::kPlanoListenerTimeoutSeconds * 1000;  // refused elsewhere
+  const auto unit = t.substr(digits);
+  const std::int64_t per_unit = unit == "h" ? 3'600'000 : unit == "m" ? 60'000 : unit == "s" ? 1000 : 1;
+  constexpr std::int64_t kSaturated = std::int64_t{1} << 50;
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < digits && n < kSaturated; ++i) n = n * 10 + (t[i] - '0');
+  return n >= kSaturated / per_unit ? kSaturated : n * per_unit;
+}
+
+std::int64_t listener_timeout_seconds(const api::Listener& listener) { return (listener_timeout_ms(listener) + 999) / 1000; }
+
+std::int64_t termination_grace_seconds(const api::PlanoGatewaySpec& spec) {
+  if (spec.deployment.terminationGracePeriodSeconds) return *spec.deployment.terminationGracePeriodSeconds;
+  std::int64_t longest = 0;
+  for (const auto& l : spec.listeners) longest = std::max(longest, listener_timeout_seconds(l));
+  if (spec.listeners.empty()) longest = api::kPlanoListenerTimeoutSeconds;
+  return longest + api::kGraceMarginSeconds;
+}
+
 ObjectRef ref_of(const api::PlanoGateway& gw) {
   return ObjectRef{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name};
 }
@@ -424,6 +480,7 @@ std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   check_listeners(gw.spec, r);
   check_allowed(gw.spec.allowedProviders, r);
   check_deployment(gw.spec.deployment, r);
+  check_stopping(gw.spec, r);
   if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
     check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
     check_label_selector(*clients, "spec.networkPolicy.clientNamespaces", r);

@@ -17,6 +17,16 @@ ObjectRef ref_of(const api::ModelProvider& mp);
 inline constexpr std::size_t kMaxGatewayNameLength = 57;
 bool is_deployable_gateway_name(std::string_view name);
 
+// A listener's timeout in milliseconds, and in whole seconds rounded up (Plano's 300s when unset;
+// saturating at about 2^50 ms).
+std::int64_t listener_timeout_ms(const api::Listener& listener);
+std::int64_t listener_timeout_seconds(const api::Listener& listener);
+// How long a gateway's pods get to stop: spec.deployment.terminationGracePeriodSeconds, or the
+// longest listener timeout plus api::kGraceMarginSeconds.
+std::int64_t termination_grace_seconds(const api::PlanoGatewaySpec& spec);
+inline constexpr std::int64_t kMinGraceSeconds = 30;
+inline constexpr std::int64_t kMaxGraceSeconds = 86400;
+
 std::vector<Finding> check_gateway(const api::PlanoGateway& gw);
 std::vector<Finding> check_provider(const api::ModelProvider& mp);
 

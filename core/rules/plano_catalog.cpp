@@ -23,8 +23,11 @@ constexpr std::array<std::string_view, 13> kInterfaces = {
     "chatgpt", "digitalocean", "vercel", "openrouter", "edenai", "moonshotai"};
 constexpr std::array<std::string_view, 5> kCredentialHeaders = {
     "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"};
-// Envoy's internal listeners (10000, 10001, 11000, 12001) and admin (9901), brightstaff (9091) and its
-// metrics (9092): config/envoy.template.yaml and brightstaff's defaults, Plano 0.4.36.
+// Every port the Plano pod binds besides its listeners, from katanemo/plano 0.4.36:
+// config/envoy.template.yaml: admin 0.0.0.0:9901, prompt ingress 10000 (planoai/utils.py
+// convert_legacy_listeners' default), internal listeners 10001, 11000, 12001;
+// crates/brightstaff/src/main.rs BIND_ADDRESS 0.0.0.0:9091; crates/brightstaff/src/metrics/mod.rs
+// DEFAULT_METRICS_BIND 0.0.0.0:9092. (The tracing collector, localhost:4317, is dialled, not bound.)
 constexpr std::array<long long, 7> kReservedPorts = {10000, 10001, 11000, 12001, 9091, 9092, 9901};
 
 }  // namespace

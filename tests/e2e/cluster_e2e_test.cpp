@@ -179,6 +179,96 @@ TEST_F(ClusterE2E, AConfigChangeOrAKeyRotationIsOneRollout) {
   });
 }
 
+// Marks every node unschedulable (kubectl cordon) while it lives, and schedulable again after.
+class Cordon {
+ public:
+  Cordon() { set(true); }
+  ~Cordon() { set(false); }
+  Cordon(const Cordon&) = delete;
+  Cordon& operator=(const Cordon&) = delete;
+
+ private:
+  static void set(bool unschedulable) {
+    for (const auto& node : admin_client().list(kNodes, "", {}).items) {
+      admin_client().patch(kNodes, "", node["metadata"]["name"].get<std::string>(), kube::PatchType::Merge,
+                           {{"spec", {{"unschedulable", unschedulable}}}});
+    }
+  }
+};
+
+int ready_pods_of(const std::string& ns, const std::string& gateway, const std::string& template_hash) {
+  int ready = 0;
+  for (const auto& pod : pods_of(ns, gateway)) {
+    if (pod["metadata"]["labels"].value("pod-template-hash", "") == template_hash && pod_ready(pod) &&
+        !pod["metadata"].contains("deletionTimestamp")) {
+      ++ready;
+    }
+  }
+  return ready;
+}
+
+// A rollout keeps every serving pod until its replacement is ready (maxUnavailable 0), each pod
+// gets longer than the listener's timeout to drain (preStop), and node drains meet a
+// PodDisruptionBudget while there is more than one replica.
+TEST_F(ClusterE2E, RolloutsKeepCapacityAndLetStreamsFinish) {
+  const auto ns = create_namespace(admin_client(), "e2e-graceful");
+  // Four replicas: Kubernetes' default strategy (25%) would take one down at once; two would round to none.
+  apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}", "replicas: 4, minRolloutInterval: 0s") +
+             provider_yaml(ns, "local", ns, "  model: ollama/llama3.1\n  baseURL: http://ollama:11434\n  passthroughAuth: true\n  default: true\n"));
+  auto op = start_operator();
+  ASSERT_TRUE(eventually([&] { return rolled_out(ns, "gw", settled_rollout_of(ns, "gw")); }, kConverge, 250ms))
+      << describe(ns, "gw") << op->log();
+
+  const auto deployment = admin_client().get(res::kDeployments, ns, "gw-plano");
+  const auto& strategy = deployment["spec"]["strategy"];
+  EXPECT_EQ(strategy["type"], "RollingUpdate");
+  EXPECT_EQ(strategy["rollingUpdate"]["maxUnavailable"], 0);
+  EXPECT_EQ(strategy["rollingUpdate"]["maxSurge"], 1);
+  const auto& pod_spec = deployment["spec"]["template"]["spec"];
+  // The listener sets no timeout: Plano's default is 300s.
+  EXPECT_GT(pod_spec["terminationGracePeriodSeconds"].get<int>(), 300) << pod_spec.dump(2);
+  const auto& container = pod_spec["containers"][0];
+  EXPECT_TRUE(container.contains("lifecycle") && container["lifecycle"]["preStop"].contains("exec")) << container.dump(2);
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"], "/v1/models");
+
+  const auto pdb = get_or_null(res::kPodDisruptionBudgets, ns, "gw-plano");
+  ASSERT_FALSE(pdb.is_null()) << op->log();
+  EXPECT_EQ(pdb["spec"]["maxUnavailable"], 1);
+  EXPECT_EQ(pdb["metadata"]["ownerReferences"][0]["kind"], "PlanoGateway");
+  // The disruption controller counts the gateway's pods under it.
+  EXPECT_TRUE(measured("the PodDisruptionBudget counts the 4 ready pods", [&] {
+    const auto live = get_or_null(res::kPodDisruptionBudgets, ns, "gw-plano");
+    return !live.is_null() && live.value("status", json::object()).value("currentHealthy", 0) == 4 &&
+           live["status"].value("disruptionsAllowed", -1) == 1;
+  })) << get_or_null(res::kPodDisruptionBudgets, ns, "gw-plano").dump(2);
+
+  // A config change while no new pod can be scheduled: the new ReplicaSet's pod stays Pending, so
+  // not one old pod may go.
+  const auto old_template = replica_sets_of(ns, "gw").back()["metadata"]["labels"].value("pod-template-hash", "");
+  {
+    Cordon cordon;
+    const auto before = settled_rollout_of(ns, "gw");
+    admin_client().patch(res::kModelProviders, ns, "local", kube::PatchType::Merge, {{"spec", {{"model", "ollama/qwen3"}}}});
+    ASSERT_TRUE(measured("the new ReplicaSet exists", [&] {
+      return settled_rollout_of(ns, "gw") != before && replica_sets_of(ns, "gw").size() == 2;
+    })) << describe(ns, "gw") << op->log();
+    const bool lost_capacity = eventually([&] { return ready_pods_of(ns, "gw", old_template) < 4; }, 8s, 200ms);
+    EXPECT_FALSE(lost_capacity) << "an old pod went before its replacement was ready\n" << describe(ns, "gw");
+    const auto sets = replica_sets_of(ns, "gw");
+    EXPECT_EQ(sets.front()["spec"]["replicas"], 4) << describe(ns, "gw");
+    EXPECT_EQ(sets.back()["spec"]["replicas"], 1) << "maxSurge 1\n" << describe(ns, "gw");
+  }
+  EXPECT_TRUE(measured("the rollout finished once pods could be scheduled",
+                       [&] { return rolled_out(ns, "gw", settled_rollout_of(ns, "gw")); }))
+      << describe(ns, "gw") << op->log();
+
+  // One replica: nothing left to keep available, so the budget goes (it would block every drain).
+  admin_client().patch(res::kPlanoGateways, ns, "gw", kube::PatchType::Merge, {{"spec", {{"deployment", {{"replicas", 1}}}}}});
+  EXPECT_TRUE(measured("the PodDisruptionBudget is deleted at one replica",
+                       [&] { return get_or_null(res::kPodDisruptionBudgets, ns, "gw-plano").is_null(); }))
+      << op->log();
+}
+
 TEST_F(ClusterE2E, ReadyFollowsThePodsReadiness) {
   const auto ns = create_namespace(admin_client(), "e2e-ready");
   apply_yaml(gateway_yaml(ns, "gw", "{namespaces: {from: Same}}", "replicas: 2, minRolloutInterval: 0s") +

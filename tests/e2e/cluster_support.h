@@ -14,6 +14,7 @@ namespace plano::testing {
 // Kinds the tests read but the operator never touches.
 inline const kube::Resource kPods{"", "v1", "pods", "Pod", true};
 inline const kube::Resource kReplicaSets{"apps", "v1", "replicasets", "ReplicaSet", true};
+inline const kube::Resource kNodes{"", "v1", "nodes", "Node", false};
 
 // A fresh log file path in the temp directory: "operator-<name>-<pid>-<n>.log".
 std::string log_file(const std::string& name);

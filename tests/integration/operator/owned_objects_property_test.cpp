@@ -406,6 +406,7 @@ TEST_F(OwnedObjectsProperty, EveryObjectTheOperatorWritesPassesTheApiServer) {
                                                               {&kube::resources::kDeployments, plan.deployment},
                                                               {&kube::resources::kServices, plan.service}};
     if (plan.networkPolicy) owned.emplace_back(&kube::resources::kNetworkPolicies, *plan.networkPolicy);
+    if (plan.disruptionBudget) owned.emplace_back(&kube::resources::kPodDisruptionBudgets, *plan.disruptionBudget);
     for (const auto& [resource, object] : owned) {
       ++tally.objects;
       const auto answer = dry_run(*resource, gateway_ns, object);

@@ -551,5 +551,49 @@ TEST(DesiredObjects, NeedsApply) {
   EXPECT_TRUE(needs_apply(spec, &spec_live));
 }
 
+TEST(DesiredObjects, TheDeploymentStartsOfflineRollsWithoutLosingCapacityAndDrains) {
+  auto gw = gateway();
+  gw.spec.deployment.resourceRequests = api::kDefaultResourceRequests;
+  gw.spec.deployment.resourceLimits = api::kDefaultResourceLimits;
+  gw.spec.listeners[0].timeout = "10m";
+  const auto d = desired_deployment(gw, "hash", "now");
+  const auto& pod = d["spec"]["template"]["spec"];
+  const auto& c = pod["containers"][0];
+  EXPECT_EQ(c["env"][1], (json{{"name", "UV_NO_PROJECT"}, {"value", "1"}}));
+  EXPECT_EQ(d["spec"]["strategy"]["rollingUpdate"], (json{{"maxUnavailable", 0}, {"maxSurge", 1}}));
+  EXPECT_EQ(pod["terminationGracePeriodSeconds"], 630) << "10m + 30s";
+  const auto& hook = c["lifecycle"]["preStop"]["exec"]["command"];
+  EXPECT_EQ(hook[0], "python3");
+  EXPECT_EQ(hook[3], "620") << "the hook stops waiting 10 s before the grace period ends";
+  EXPECT_EQ(hook[4], "http://127.0.0.1:9901");
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/v1/models") << "through Envoy to brightstaff";
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz") << "Envoy alone";
+  EXPECT_EQ(c["resources"]["requests"], (json{{"cpu", "250m"}, {"memory", "256Mi"}, {"ephemeral-storage", "1Gi"}}));
+  EXPECT_EQ(c["resources"]["limits"], (json{{"cpu", "1"}, {"memory", "512Mi"}}));
+  EXPECT_EQ(c["volumeMounts"][1], (json{{"name", "logs"}, {"mountPath", "/var/log"}}));
+  EXPECT_EQ(pod["volumes"][1]["emptyDir"]["sizeLimit"], "1Gi");
+  EXPECT_EQ(pod["initContainers"][0]["volumeMounts"][0]["name"], "logs");
+
+  gw.spec.deployment.terminationGracePeriodSeconds = 900;
+  gw.spec.deployment.resourceLimits["ephemeral-storage"] = "2Gi";
+  const auto custom = desired_deployment(gw, "hash", "now");
+  EXPECT_EQ(custom["spec"]["template"]["spec"]["terminationGracePeriodSeconds"], 900);
+  EXPECT_FALSE(custom["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"].contains("ephemeral-storage"))
+      << "Kubernetes takes the request from the limit; a larger request would be refused";
+}
+
+TEST(DesiredObjects, ADisruptionBudgetOnlyWithMoreThanOneReplica) {
+  auto gw = gateway();
+  EXPECT_FALSE(desired_disruption_budget(gw)) << "one replica: a budget would block every node drain";
+  gw.spec.deployment.replicas = 3;
+  const auto pdb = desired_disruption_budget(gw);
+  ASSERT_TRUE(pdb);
+  EXPECT_EQ((*pdb)["spec"]["maxUnavailable"], 1);
+  EXPECT_EQ((*pdb)["spec"]["selector"]["matchLabels"], desired_deployment(gw, "h", "n")["spec"]["selector"]["matchLabels"]);
+  EXPECT_EQ((*pdb)["metadata"]["ownerReferences"][0]["kind"], "PlanoGateway");
+  gw.spec.deployment.podDisruptionBudget = false;
+  EXPECT_FALSE(desired_disruption_budget(gw));
+}
+
 }  // namespace
 }  // namespace plano::op

@@ -111,5 +111,38 @@ TEST(PodTemplateRules, BinarySuffixedQuantitiesAreCappedAsKubernetesCapsThem) {
   EXPECT_LT(parse_quantity("8Ei"), parse_quantity("10E"));
 }
 
+TEST(PodTemplateRules, TheGracePeriodOutlastsEveryListenerTimeout) {
+  auto gw = gateway();
+  EXPECT_EQ(termination_grace_seconds(gw.spec), 330) << "Plano's default listener timeout 300s + 30s";
+  gw.spec.listeners[0].timeout = "1500ms";
+  EXPECT_EQ(termination_grace_seconds(gw.spec), 32);
+  gw.spec.listeners[0].timeout = "99999999999999h";
+  EXPECT_GT(termination_grace_seconds(gw.spec), 0) << "saturates, never overflows";
+  gw.spec.listeners[0].timeout = "600s";
+  gw.spec.deployment.terminationGracePeriodSeconds = 600;
+  EXPECT_FALSE(matching(check_gateway(gw), "spec.deployment.terminationGracePeriodSeconds", "must exceed every listener's timeout").empty()) << dump(check_gateway(gw));
+  gw.spec.deployment.terminationGracePeriodSeconds = 601;
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  gw.spec.listeners[0].timeout = "600500ms";
+  EXPECT_TRUE(check_gateway(gw).empty()) << "600.5s is below 601s, as the CEL twin compares whole seconds";
+  gw.spec.listeners[0].timeout = "601000ms";
+  EXPECT_FALSE(check_gateway(gw).empty()) << "equal is not enough";
+  gw.spec.deployment.terminationGracePeriodSeconds = 20;
+  EXPECT_FALSE(matching(check_gateway(gw), "spec.deployment.terminationGracePeriodSeconds", "out of range").empty()) << dump(check_gateway(gw));
+}
+
+TEST(PodTemplateRules, SurgeAndLogVolume) {
+  auto gw = gateway();
+  gw.spec.deployment.maxSurge = 0;
+  EXPECT_FALSE(matching(check_gateway(gw), "spec.deployment.maxSurge", "out of range").empty()) << dump(check_gateway(gw));
+  gw.spec.deployment.maxSurge = 2;
+  gw.spec.deployment.logVolumeSize = "0";
+  EXPECT_FALSE(matching(check_gateway(gw), "spec.deployment.logVolumeSize", "positive").empty()) << dump(check_gateway(gw));
+  gw.spec.deployment.logVolumeSize = "lots";
+  EXPECT_FALSE(matching(check_gateway(gw), "spec.deployment.logVolumeSize", "positive").empty()) << dump(check_gateway(gw));
+  gw.spec.deployment.logVolumeSize = "512Mi";
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+}
+
 }  // namespace
 }  // namespace plano::rules
