@@ -1,8 +1,8 @@
 """Offline start: Plano's container start-up, with the operator's real Deployment, and no network.
 
-Plays what the kubelet and the image do (katanemo/plano 0.4.36 Dockerfile and config/supervisord.conf,
-copied in plano-image/): a root filesystem like the image's (this machine's, seen through an overlay,
-with /app holding Plano's pyproject.toml and uv.lock, planoai's package and its data files, and the
+Plays what the kubelet and the image do (as katanemo/plano 0.4.36's Dockerfile and
+config/supervisord.conf describe it): a root filesystem like the image's (this machine's, seen through
+an overlay, with /app holding a planoai project file, planoai's package and its data files, and the
 pinned uv and planoai of .cache/venv standing in for the image's /usr/local/bin), the Deployment's
 volume mounts (the rendered config at its subPath mount, emptyDirs empty), the image's environment
 plus the Deployment's env and a value for every key variable (envFrom the keys Secret), a new network
@@ -21,7 +21,6 @@ usage: offline_start_test.py DEPLOYMENT_OF PLANO_OPERATOR [--deployment FILE]
 Needs root (mount and network namespaces: unshare, an overlay mount, chroot) and .cache/venv from
 scripts/setup.sh (planoai and uv pinned). Run with .cache/venv/bin/python.
 """
-import configparser
 import json
 import os
 import re
@@ -34,7 +33,6 @@ import tempfile
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-IMAGE_FILES = os.path.join(ROOT, "tests", "startup", "plano-image")
 EXAMPLE = os.path.join(ROOT, "examples", "multi-tenant-byok.yaml")
 GATEWAY = "platform/shared-gateway"
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -47,13 +45,27 @@ IMAGE_ENVIRONMENT = {
 }
 
 
-def first_program_command():
-    """supervisord's first program (lowest priority), split as supervisord splits it (shlex)."""
-    conf = configparser.RawConfigParser()
-    conf.read(os.path.join(IMAGE_FILES, "supervisord.conf"))
-    programs = [s for s in conf.sections() if s.startswith("program:")]
-    first = min(programs, key=lambda s: int(conf[s].get("priority", "999")))
-    return shlex.split(conf[first]["command"])
+# supervisord's first program in Plano's image (katanemo/plano 0.4.36, config/supervisord.conf,
+# [program:config_generator], priority 10): the generator, envsubst over both rendered files, then
+# the flag the other programs wait for; on failure it stops supervisord. Split as supervisord splits it.
+FIRST_PROGRAM = shlex.split(
+    '/bin/sh -c "uv run python -m planoai.config_generator && '
+    'envsubst < /app/plano_config_rendered.yaml > /app/plano_config_rendered.env_sub.yaml && '
+    'envsubst < /etc/envoy/envoy.yaml > /etc/envoy.env_sub.yaml && '
+    'touch /tmp/config_ready || '
+    "(echo 'Config generation failed, shutting down'; kill -15 $(cat /var/run/supervisord.pid))\"")
+
+
+def app_project():
+    """/app/pyproject.toml as the image has it (its Dockerfile copies Plano's cli/ project there and
+    pip-installs it): a project named planoai with the pinned package's own requirements, built by
+    hatchling. `uv run` in such a directory syncs a project venv, which needs the package index."""
+    from importlib import metadata
+    requirements = [r for r in metadata.requires("planoai") or [] if "extra ==" not in r]
+    lines = ['[project]', 'name = "planoai"', f'version = "{metadata.version("planoai")}"', 'requires-python = ">=3.10"',
+             'dependencies = [' + ", ".join(json.dumps(r) for r in requirements) + ']', '',
+             '[build-system]', 'requires = ["hatchling"]', 'build-backend = "hatchling.build"', '']
+    return "\n".join(lines)
 
 
 def gateway_document():
@@ -102,8 +114,8 @@ def start(deployment, config_text, drop_uv=False):
         import planoai  # the pinned package, installed the way the image's pip install did
         package = os.path.dirname(planoai.__file__)
         shutil.copytree(package, os.path.join(app, "planoai"))
-        for name in ("pyproject.toml", "uv.lock"):
-            shutil.copy(os.path.join(IMAGE_FILES, name), app)
+        with open(os.path.join(app, "pyproject.toml"), "w", encoding="utf-8") as f:
+            f.write(app_project())
         for name in ("envoy.template.yaml", "plano_config_schema.yaml"):
             shutil.copy(os.path.join(package, "data", name), app)
         mounts = []  # (source in stage, mount path in the root)
@@ -145,7 +157,7 @@ def start(deployment, config_text, drop_uv=False):
             f"chroot {merged} /bin/sh -c \"mkdir -p /run && echo $supervisord > /var/run/supervisord.pid\"",
             "set +e",
             f"chroot {merged} /usr/bin/env -i " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) +
-            " /bin/sh -c 'cd /app && exec \"$@\"' program " + " ".join(shlex.quote(a) for a in first_program_command()),
+            " /bin/sh -c 'cd /app && exec \"$@\"' program " + " ".join(shlex.quote(a) for a in FIRST_PROGRAM),
             "code=$?",
             "if kill -0 $supervisord 2>/dev/null; then kill $supervisord; else echo 'RESULT supervisord-killed'; fi",
             f"[ -e {merged}/tmp/config_ready ] && echo 'RESULT config-ready'",
