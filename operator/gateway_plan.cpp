@@ -163,8 +163,10 @@ Progress provider_progress(const api::ModelProvider& mp, const rules::ProviderVe
   const auto* ready = find_condition(mp.status.conditions, "Ready");
   const bool served = ready && ready->status == "True" && ready->observedGeneration == mp.metadata.generation;
   if (gateway.state != State::Done && !served) {
-    return {gateway.state, "GatewayNotReady", "in the config of gateway " + gw_key + ", whose pods do not serve it yet: " +
-                                                  gateway.message};
+    // The gateway's own condition says why (its message names the config hash): repeating it here
+    // would rewrite every provider's status on each change while the pods are not ready.
+    return {gateway.state, "GatewayNotReady", "in the config of gateway " + gw_key +
+                                                  ", whose pods do not serve it yet: see the gateway's Ready condition"};
   }
   return {State::Done, "Programmed", programmed_message};
 }

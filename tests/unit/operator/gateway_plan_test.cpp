@@ -444,6 +444,19 @@ TEST(GatewayPlan, ReadyFollowsTheDeployment) {
   EXPECT_EQ(summary(c.gw), "Reconciling/RollingOut");
 }
 
+TEST(GatewayPlan, AProviderWaitingOnThePodsIsNotRewrittenWhenAnotherChangeRollsAgain) {
+  Cluster c;
+  c.applied(plan_gateway(c.snapshot()));  // the pods never become available
+  ASSERT_EQ(summary(c.providers[1]), "Reconciling/GatewayNotReady");
+  // Another tenant's key rotates: a new config, a new rollout; claude's own state is unchanged.
+  c.secrets["team-a/openai"]["api-key"] = "sk-rotated";
+  const auto next = plan_gateway(c.snapshot());
+  ASSERT_TRUE(next.gatewayStatus);
+  for (const auto& change : next.providerStatuses) {
+    EXPECT_NE(change.name, "claude") << "one tenant's change rewrote another's status: " << change.status.dump();
+  }
+}
+
 TEST(GatewayPlan, SummaryConditionsSayWhatAPipelineWaitsForAndWhatNeedsAChange) {
   Cluster c;
   c.secrets.clear();  // gpt4's Secret is still to come
