@@ -65,9 +65,9 @@ std::string object_key(const nlohmann::json& object) {
 
 // ---- Store ----
 
-StoredObject Store::pack(const nlohmann::json& object) const {
+StoredObject Store::pack(const nlohmann::json& object, bool whole) const {
   StoredObject entry;
-  entry.packed = nlohmann::json::to_msgpack(keep_objects_ ? object : identity_of(object));
+  entry.packed = nlohmann::json::to_msgpack(whole ? object : identity_of(object));
   entry.packed.shrink_to_fit();
   entry.resource_version = metadata_field(object, "resourceVersion");
   for (const auto& [name, index] : indexes_) {
@@ -110,7 +110,7 @@ void Store::add_index(const std::string& name, IndexFunc fn) {
 ObjectPtr Store::upsert(const nlohmann::json& object) {
   std::string key = object_key(object);
   std::unique_lock lock(mu_);
-  StoredObject entry = pack(object);
+  StoredObject entry = pack(object, keep_objects_);
   ObjectPtr previous;
   auto it = objects_.find(key);
   if (it != objects_.end()) {
@@ -135,7 +135,8 @@ bool Store::erase(const std::string& key) {
 
 void Store::Contents::add(const nlohmann::json& object) {
   std::shared_lock lock(store_->mu_);
-  entries_[object_key(object)] = store_->pack(object);
+  // Whole even when the store keeps identities: replace() hands these to the handlers first.
+  entries_[object_key(object)] = store_->pack(object, true);
 }
 
 Store::ReplaceDiff Store::replace(Contents contents) {
@@ -152,6 +153,12 @@ Store::ReplaceDiff Store::replace(Contents contents) {
   }
   for (const auto& [key, entry] : next) {
     if (!objects_.count(key)) diff.added.push_back(unpack(entry));
+  }
+  if (!keep_objects_) {
+    for (auto& [key, entry] : next) {
+      entry.packed = nlohmann::json::to_msgpack(identity_of(*unpack(entry)));
+      entry.packed.shrink_to_fit();
+    }
   }
   objects_ = std::move(next);
   for (auto& [name, index] : indexes_) index.keys_by_value.clear();

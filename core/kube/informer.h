@@ -92,7 +92,8 @@ class Store {
     IndexFunc fn;
     std::map<std::string, std::set<std::string>> keys_by_value;
   };
-  StoredObject pack(const nlohmann::json& object) const;  // callers hold mu_
+  // Callers hold mu_. whole: the object itself, else only its identity.
+  StoredObject pack(const nlohmann::json& object, bool whole) const;
   void index_locked(const std::string& key, const StoredObject& entry);
   void unindex_locked(const std::string& key, const StoredObject& entry);
 

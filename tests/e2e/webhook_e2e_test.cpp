@@ -420,6 +420,36 @@ TEST_F(WebhookE2E, AttacksAreRefusedOnTheirFieldExactlyWhenValidateRefusesThem) 
 // handshake presents it, verified like the API server verifies it, and the pid has not changed.
 // A tenant who may write providers but not read a Secret cannot make the gateway use it: the
 // webhook asks the API server (SubjectAccessReview) as the requesting user, here impersonated.
+// A webhook that starts after the objects learns them from its informers' initial list (its cache
+// keeps only identities in the store and the decoded objects beside it): it judges against them.
+TEST_F(WebhookE2E, AWebhookStartedAfterTheObjectsJudgesAgainstThem) {
+  const auto holder_ns = unique_name("late-holder");
+  const auto other_ns = unique_name("late-other");
+  const json all_namespaces = {{"namespaces", {{"from", "All"}}}, {"authModes", {"Passthrough"}}};
+  apply_ok(manifest_of({namespace_object(holder_ns, true), namespace_object(other_ns, true),
+                        gateway("platform", "late-gw", all_namespaces),
+                        provider(holder_ns, "holder", "platform", "late-gw", {{"model", "openai/gpt-late"}, {"passthroughAuth", true}})},
+                       "late-world"));
+  OperatorProcess late(control_plane().kubeconfig_path(),
+                       {"--listen-address", "127.0.0.1:0", "--tls-cert-file", g->cert.string(), "--tls-key-file", g->key.string()},
+                       (g->dir / "late-webhook.log").string(), "webhook");
+  int port = 0;
+  ASSERT_TRUE(eventually([&] { return (port = admission_port(late)) != 0; }, 20s)) << late.log();
+  ASSERT_TRUE(eventually([&] { return probe_get(late, "/readyz") == "200"; }, 30s, 100ms)) << late.log();
+
+  ht::Client client(static_cast<std::uint16_t>(port), g->verifying.get());
+  ASSERT_TRUE(client.ok()) << client.error();
+  const auto review = admission_review(
+      "late", "CREATE", provider(other_ns, "same-model", "platform", "late-gw", {{"model", "openai/gpt-late"}, {"passthroughAuth", true}}));
+  const auto answer = client.round_trip("POST", "/validate", review.dump(), "Content-Type: application/json\r\n");
+  ASSERT_TRUE(answer);
+  ASSERT_EQ(answer->status, 200);
+  const json verdict = json::parse(answer->body);
+  EXPECT_FALSE(verdict["response"]["allowed"].get<bool>()) << "the gateway admits every namespace, and the model is held";
+  EXPECT_TRUE(contains(verdict["response"]["status"].value("message", ""), "ModelProvider/" + holder_ns + "/holder"))
+      << verdict.dump();
+}
+
 TEST_F(WebhookE2E, AProviderMayUseOnlyASecretItsAuthorCanRead) {
   const std::string user = unique_name("tenant");
   const json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},
