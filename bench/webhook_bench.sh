@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of the webhook's admission path: a real control plane, the webhook binary,
-# a gateway with N providers in the webhook's cache, and wrk posting one ModelProvider CREATE
+# gateways holding N providers in the webhook's cache (at most 1,000 a gateway), and wrk posting one ModelProvider CREATE
 # AdmissionReview over keep-alive TLS: latency at a fixed rate, then throughput at saturation.
 #
 # Usage: bench/webhook_bench.sh PATH/TO/plano-operator [options]
-#   --providers N     providers on the gateway (default 100)
+#   --providers N     providers in the cache, 1,000 a gateway (default 100)
 #   --rate R          fixed rate in requests/s (default 1000)
 #   --duration S      seconds per measured run (default 20)
 #   --connections C   connections of the saturation run (default 16)
@@ -33,17 +33,21 @@ require_tools wrk openssl curl kubectl python3
 make_workdir webhook-bench
 start_control_plane
 
-# The gateway and its providers: distinct models, one default, half with their own upstream host,
-# so every rule (defaults, names, model_ids, upstream ports) has real work on each review.
+# The gateways and their providers: distinct models, one default, half with their own upstream host,
+# so every rule (defaults, names, model_ids, upstream ports) has real work on each review. At most
+# 1,000 providers a gateway (bench-gw, bench-gw-1, ...): a gateway's config holds at most 1,000,000
+# bytes, about 3,500 such providers, so the request under test (for bench-gw) still fits.
 python3 - "$PROVIDERS" >"$WORK/providers.yaml" <<'EOF'
 import json, sys
 n = int(sys.argv[1])
+def gateway_name(i): return "bench-gw" if i < 1000 else f"bench-gw-{i // 1000}"
 docs = [{"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
-         "metadata": {"name": "bench-gw", "namespace": "platform"},
+         "metadata": {"name": gateway_name(g * 1000), "namespace": "platform"},
          "spec": {"listeners": [{"name": "llm", "type": "model", "port": 12000}],
-                  "allowedProviders": {"namespaces": {"from": "All"}, "maxProvidersPerNamespace": 10000}}}]
+                  "allowedProviders": {"namespaces": {"from": "All"}, "maxProvidersPerNamespace": 10000}}}
+        for g in range(max(1, (n + 999) // 1000))]
 for i in range(n):
-    spec = {"gatewayRef": {"name": "bench-gw", "namespace": "platform"}, "passthroughAuth": True}
+    spec = {"gatewayRef": {"name": gateway_name(i), "namespace": "platform"}, "passthroughAuth": True}
     if i % 2:
         spec.update(model=f"vllm/bench-model-{i}", baseURL=f"http://vllm-{i}.inference.svc:8000/v1", providerInterface="openai")
     else:
@@ -56,7 +60,7 @@ for i in range(n):
 print("\n".join("---\n" + json.dumps(d) for d in docs))
 EOF
 k apply -f "$WORK/providers.yaml" >/dev/null
-log "gateway platform/bench-gw with $PROVIDERS providers applied"
+log "$PROVIDERS providers applied (bench-gw holds $((PROVIDERS < 1000 ? PROVIDERS : 1000)) of them)"
 
 # The request under test, as the API server would send it.
 cat >"$WORK/candidate.yaml" <<'EOF'
@@ -108,7 +112,7 @@ SERVER_MEAN=$(awk '/^plano_webhook_admission_duration_seconds_sum/ {s += $2} /^p
   END { if (c) printf "%.3f", 1000 * s / c; else print "?" }' <<<"$METRICS")
 
 echo
-echo "webhook admission benchmark: ModelProvider CREATE against a gateway with $PROVIDERS providers cached"
+echo "webhook admission benchmark: ModelProvider CREATE against a gateway with $((PROVIDERS < 1000 ? PROVIDERS : 1000)) providers, $PROVIDERS cached"
 echo "$(nproc) CPUs shared by wrk ($THREADS threads) and the webhook ($WEBHOOK_THREADS threads); keep-alive TLS over 127.0.0.1"
 printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' run "offered/s" "achieved/s" "p50 ms" "p90 ms" "p99 ms" "p99.9 ms" errors
 for row in "fixed $RATE/s, $CONNECTIONS conns|$RATE|$FIXED" "saturation, $CONNECTIONS conns|max|$SAT"; do
