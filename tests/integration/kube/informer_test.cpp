@@ -78,11 +78,11 @@ void syncs_then_follows_changes_with_handlers_in_order(bool streaming_list) {
   options.namespace_ = ns;
   options.page_size = 1;  // a paged list goes through pagination
   options.streaming_list = streaming_list;
+  Recorder recorder;  // declared first: the informer's thread stops before the recorder goes
   Informer informer(client, resources::kConfigMaps, options);
   informer.add_index("app", [](const json& o) {
     return std::vector<std::string>{o["metadata"]["labels"].value("app", "")};
   });
-  Recorder recorder;
   recorder.attach(informer);
   EXPECT_FALSE(informer.has_synced());
   informer.start();
@@ -253,8 +253,8 @@ TEST(Informer, RelistsWhenItsVersionWasCompactedAway) {
   InformerOptions options;
   options.namespace_ = ns;
   options.watch_timeout = 1s;  // watches end every 1-2 s, so the informer soon asks for a new one
+  Recorder recorder;  // declared first: the informer's thread stops before the recorder goes
   Informer informer(gated, kPodTemplates, options);
-  Recorder recorder;
   recorder.attach(informer);
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(10s));
