@@ -100,7 +100,8 @@ int validate_command(const std::vector<std::string>& args, std::ostream& out, st
                                {"severity", rules::to_string(f.severity)},
                                {"message", f.message}});
     }
-    out << j.dump(2) << "\n";
+    // A finding may quote input that is not UTF-8 (a YAML file's bytes): replaced, never thrown on.
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     for (const auto& note : set.notes) err << "note: " << note << "\n";
     for (const auto& f : findings) print_line(out, set, f);
