@@ -486,6 +486,9 @@ TEST(Server, AtTheCapWithEveryRequestCompleteNewConnectionsAreClosedThenServedWh
     ASSERT_TRUE(response);
     EXPECT_EQ(response->body, "held");
   }
+  // The client can read a response before the server's write completes and the connection
+  // waits for its next request; only then is it evictable.
+  ASSERT_TRUE(eventually([&] { return server->stats().idleConnections == 2; }));
   // Both are idle now, so a newcomer evicts one.
   Client fourth(server->port());
   auto served = fourth.round_trip("GET", "/hello");
