@@ -101,6 +101,7 @@ void GatewayController::resync_loop() {
         return !cache.get(entry.first.substr(slash + 1));
       });
     }
+    missing_secrets_.keep_only([this](const std::string& key) { return !caches_.providers.by_index(kBySecret, key).empty(); });
     resync_cv_.wait_for(lock, options_.resync, [this] { return stopping_.load(); });
   }
 }
@@ -191,12 +192,17 @@ SecretData GatewayController::lookup_secrets(const std::vector<api::ModelProvide
     const auto& secret = p.spec.accessKeySecretRef->name;
     if (!caches_.referencedSecrets.get(ns, secret)) uncached->emplace(ns + "/" + secret, std::nullopt);
   }
+  const auto now = MissingSecrets::Clock::now();
   std::vector<std::pair<const std::string, std::optional<std::map<std::string, std::string>>>*> slots;
-  for (auto& entry : *uncached) slots.push_back(&entry);
+  for (auto& entry : *uncached) {
+    if (!missing_secrets_.known_missing(entry.first, now)) slots.push_back(&entry);
+  }
   for_each_parallel(slots.size(), kParallelWrites, [&](std::size_t i) {
     const auto& key = slots[i]->first;
     const auto slash = key.find('/');
     slots[i]->second = fetch_and_label_secret(key.substr(0, slash), key.substr(slash + 1));
+    if (slots[i]->second) missing_secrets_.found(key);
+    else missing_secrets_.found_missing(key, now);
   });
   return [this, uncached](const std::string& ns, const std::string& name) -> std::optional<std::map<std::string, std::string>> {
     if (auto it = uncached->find(ns + "/" + name); it != uncached->end()) return it->second;

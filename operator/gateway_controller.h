@@ -21,6 +21,7 @@
 #include "operator/async_writer.h"
 #include "operator/caches.h"
 #include "operator/gateway_plan.h"
+#include "operator/missing_secrets.h"
 #include "operator/work_queue.h"
 
 namespace plano::op {
@@ -66,7 +67,8 @@ class GatewayController {
   // Secret is not watched, and a pipeline waiting for the provider should see it in seconds.
   static constexpr std::chrono::seconds kMissingSecretRecheck{15};
   // Secrets the providers reference: from the informer, or fetched (and labelled, so that the
-  // informer has them next time) all at once for those it does not hold yet.
+  // informer has them next time) all at once for those it does not hold yet, except those found
+  // missing within the recheck interval.
   SecretData lookup_secrets(const std::vector<api::ModelProvider>& providers);
   std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);
   void write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
@@ -99,6 +101,7 @@ class GatewayController {
   };
   std::mutex written_mu_;
   std::map<std::string, WrittenStatus> written_;
+  MissingSecrets missing_secrets_{kMissingSecretRecheck};
   // Events go through the correlator to the API server, counted as writes.
   class EventWrites final : public kube::EventSink {
    public:

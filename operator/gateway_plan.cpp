@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/encoding/base64.h"
+#include "core/render/fitting.h"
 #include "core/render/renderer.h"
 #include "core/rules/object_rules.h"
 #include "operator/conditions.h"
@@ -231,22 +232,14 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     status.attachedProviders = static_cast<std::int64_t>(providers.size());
     std::optional<render::RenderResult> rendered;
     if (result.valid) {
-      rendered = render::render(gw, renderable);
-      // Degrade, never freeze: when everything does not fit, the oldest providers that do are
-      // served and the newest are left out, so no one else's change or revocation waits on them.
-      if (rendered->config.size() > render::kMaxConfigBytes) {
-        const auto all = renderable.size();
-        std::size_t fits = 0, too_many = all;  // render(first `fits`) fits; render(first `too_many`) does not
-        while (too_many - fits > 1) {
-          const auto mid = fits + (too_many - fits) / 2;
-          auto attempt = render::render(gw, {renderable.begin(), renderable.begin() + static_cast<std::ptrdiff_t>(mid)});
-          if (attempt.config.size() <= render::kMaxConfigBytes) fits = mid;
-          else too_many = mid;
-        }
-        left_out.assign(renderable.begin() + static_cast<std::ptrdiff_t>(fits), renderable.end());
-        renderable.resize(fits);
-        rendered = render::render(gw, renderable);
-        over_limit_note = "; " + std::to_string(left_out.size()) + " newer provider(s) left out: with them the config would " +
+      // Degrade, never freeze: when everything does not fit, the namespaces with the most providers
+      // give way, so no one else's provider, change or revocation waits on them.
+      auto fitted = render::render_fitting(gw, renderable);
+      rendered = std::move(fitted.rendered);
+      renderable = std::move(fitted.served);
+      left_out = std::move(fitted.leftOut);
+      if (!left_out.empty()) {
+        over_limit_note = "; " + std::to_string(left_out.size()) + " provider(s) left out: with them the config would " +
                           "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
       }
     }
@@ -335,8 +328,9 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
                           : !verdict.accepted() ? "not in the gateway's config: see Accepted"
                           : !res.resolved ? "not in the gateway's config until its key resolves: see ResolvedRefs"
                           : over_limit ? "left out of gateway " + gw_key + "'s config: with it the config would pass the " +
-                                             std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit, and newer providers "
-                                             "give way first; the platform team can split providers across gateways"
+                                             std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit, and the namespaces "
+                                             "with the most providers on the gateway give way first; the platform team can lower "
+                                             "spec.allowedProviders.maxProvidersPerNamespace or split providers across gateways"
                                        : "gateway " + gw_key + " is not programmed: " + programmed_message;
     const auto programmed_now = condition("Programmed", in_config, reason, message, gen);
     // Left out because not accepted or unresolved: that problem has its own Event already.
