@@ -127,11 +127,16 @@ kube::ObjectPtr GatewayController::with_written_status(const char* kind, kube::O
   return copy;
 }
 
-void GatewayController::remember_written_status(const char* kind, const kube::ObjectPtr& based_on, const json& status) {
-  if (!based_on) return;
+void GatewayController::remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
+                                                const json& status) {
   std::lock_guard lock(written_mu_);
-  written_[std::string(kind) + "/" + kube::object_key(*based_on)] =
-      WrittenStatus{based_on->at("metadata").value("resourceVersion", ""), status};
+  written_[std::string(kind) + "/" + key] = WrittenStatus{based_on_version, status, ++written_serial_};
+}
+
+std::uint64_t GatewayController::written_status_serial(const char* kind, const std::string& key, const std::string& version) {
+  std::lock_guard lock(written_mu_);
+  const auto it = written_.find(std::string(kind) + "/" + key);
+  return it != written_.end() && it->second.basedOn == version ? it->second.serial : 0;
 }
 
 void GatewayController::work() {
@@ -184,12 +189,12 @@ std::optional<std::map<std::string, std::string>> GatewayController::fetch_and_l
   }
 }
 
-SecretData GatewayController::lookup_secrets(const std::vector<api::ModelProvider>& providers) {
+SecretData GatewayController::lookup_secrets(const std::vector<const api::ModelProvider*>& providers) {
   auto uncached = std::make_shared<std::map<std::string, std::optional<std::map<std::string, std::string>>>>();
-  for (const auto& p : providers) {
-    if (!p.spec.accessKeySecretRef) continue;
-    const auto& ns = p.metadata.namespace_;
-    const auto& secret = p.spec.accessKeySecretRef->name;
+  for (const auto* p : providers) {
+    if (!p->spec.accessKeySecretRef) continue;
+    const auto& ns = p->metadata.namespace_;
+    const auto& secret = p->spec.accessKeySecretRef->name;
     if (!caches_.referencedSecrets.get(ns, secret)) uncached->emplace(ns + "/" + secret, std::nullopt);
   }
   const auto now = MissingSecrets::Clock::now();
@@ -241,11 +246,11 @@ void GatewayController::remove_switched_off(const kube::Resource& resource, cons
 }
 
 void GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
-                                                const std::map<std::string, kube::ObjectPtr>& provider_by_key) {
+                                                const ProvidersByKey& provider_by_key) {
   for (const auto& change : changes) {
     const auto key = change.namespace_ + "/" + change.name;
     if (const auto live = provider_by_key.find(key); live != provider_by_key.end()) {
-      remember_written_status(api::kProviderKind, live->second, change.status);
+      remember_written_status(api::kProviderKind, key, live->second->metadata.resourceVersion, change.status);
     }
     writer_.submit("status/" + key, [this, change, key] {
       try {
@@ -278,16 +283,19 @@ void GatewayController::EventWrites::patch_series(const std::string& ns, const s
 }
 
 void GatewayController::record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
-                                      const std::map<std::string, kube::ObjectPtr>& provider_by_key) {
+                                      const ProvidersByKey& provider_by_key) {
   for (const auto& ev : events) {
-    kube::ObjectPtr regarding = gateway;
-    if (ev.kind != api::kGatewayKind) {
-      auto it = provider_by_key.find(ev.namespace_ + "/" + ev.name);
-      regarding = it == provider_by_key.end() ? nullptr : it->second;
+    json regarding;
+    if (ev.kind == api::kGatewayKind) {
+      if (gateway) regarding = kube::object_reference(*gateway);
+    } else if (auto it = provider_by_key.find(ev.namespace_ + "/" + ev.name); it != provider_by_key.end()) {
+      const auto& meta = it->second->metadata;
+      regarding = {{"apiVersion", api::kApiVersion}, {"kind", api::kProviderKind}, {"namespace", meta.namespace_},
+                   {"name", meta.name},           {"uid", meta.uid},               {"resourceVersion", meta.resourceVersion}};
     }
-    if (!regarding) continue;
+    if (regarding.is_null()) continue;
     kube::EventRecord record;
-    record.regarding = kube::object_reference(*regarding);
+    record.regarding = std::move(regarding);
     record.type = ev.type == "Warning" ? kube::EventType::Warning : kube::EventType::Normal;
     record.reason = ev.reason;
     record.note = ev.note;
@@ -320,25 +328,30 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   }
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  std::vector<kube::ObjectPtr> provider_json = caches_.providers.by_index(kByGateway, gateway_key);
-  for (auto& p : provider_json) p = with_written_status(api::kProviderKind, p);
-  std::vector<api::ModelProvider> providers;
-  providers.reserve(provider_json.size());
-  std::map<std::string, kube::ObjectPtr> provider_by_key;
-  for (const auto& p : provider_json) {
-    auto decoded = api::decode_provider(*p);
-    if (!decoded.errors.empty()) {
-      spdlog::warn("provider {} does not decode ({}: {}); the CRD schema and this operator disagree", kube::object_key(*p),
-                   decoded.errors[0].path, decoded.errors[0].message);
-      continue;
-    }
-    provider_by_key[kube::object_key(*p)] = p;
-    providers.push_back(std::move(*decoded.object));
+  std::vector<std::pair<std::string, DecodedProviders::Version>> versions;
+  for (auto& [key, version] : caches_.providers.versions_by_index(kByGateway, gateway_key)) {
+    const auto written = written_status_serial(api::kProviderKind, key, version);
+    versions.emplace_back(std::move(key), DecodedProviders::Version{std::move(version), written});
   }
-  for (const auto& p : providers) snap.providers.push_back(&p);
+  const auto providers = decoded_.refresh(gateway_key, versions, [this](const std::string& key) -> DecodedProviders::ProviderPtr {
+    const auto object = with_written_status(api::kProviderKind, caches_.providers.get(key));
+    if (!object) return nullptr;
+    auto decoded = api::decode_provider(*object);
+    if (!decoded.errors.empty()) {
+      spdlog::warn("provider {} does not decode ({}: {}); the CRD schema and this operator disagree", key, decoded.errors[0].path,
+                   decoded.errors[0].message);
+      return nullptr;
+    }
+    return std::make_shared<const api::ModelProvider>(std::move(*decoded.object));
+  });
+  ProvidersByKey provider_by_key;
+  for (const auto& p : providers) {
+    provider_by_key.emplace(api::key_of(p->metadata), p);
+    snap.providers.push_back(p.get());
+  }
   snap.namespaceLabels = kube::namespace_labels(caches_.namespaces);
   const auto t1 = Clock::now();
-  snap.secretData = lookup_secrets(providers);
+  snap.secretData = lookup_secrets(snap.providers);
   const auto t2 = Clock::now();
   kube::ObjectPtr live_deployment, live_keys;
   if (gateway) {
@@ -371,7 +384,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
       // Refused, not lost: say so on the gateway, then let the queue retry with backoff.
       const auto failure = apply_failure(*gateway, plan, e.what(), snap.now);
       client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", failure.status}});
-      remember_written_status(api::kGatewayKind, gateway_json, failure.status);
+      remember_written_status(api::kGatewayKind, gateway_key, gateway->metadata.resourceVersion, failure.status);
       ++writes_;
       writes_metric_.labels({"status"}).inc();
       if (failure.event) record_events({*failure.event}, gateway_json, provider_by_key);
@@ -385,7 +398,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   if (plan.awaitsSecret) queue_.add_after(gateway_key, kMissingSecretRecheck);
   if (plan.gatewayStatus) {
     client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", *plan.gatewayStatus}});
-    remember_written_status(api::kGatewayKind, gateway_json, *plan.gatewayStatus);
+    if (gateway) remember_written_status(api::kGatewayKind, gateway_key, gateway->metadata.resourceVersion, *plan.gatewayStatus);
     ++writes_;
     writes_metric_.labels({"status"}).inc();
   }
