@@ -189,7 +189,19 @@ std::optional<std::map<std::string, std::string>> GatewayController::fetch_and_l
   }
 }
 
-SecretData GatewayController::lookup_secrets(const std::vector<const api::ModelProvider*>& providers) {
+void GatewayController::recheck_missing_secret(const std::string& secret_key, const std::string& gateway_key) {
+  writer_.submit("secret/" + secret_key, [this, secret_key, gateway_key] {
+    const auto slash = secret_key.find('/');
+    if (fetch_and_label_secret(secret_key.substr(0, slash), secret_key.substr(slash + 1))) {
+      missing_secrets_.found(secret_key);
+      queue_.add(gateway_key);  // the informer queues it too, unless labelling was forbidden
+    } else {
+      missing_secrets_.found_missing(secret_key, MissingSecrets::Clock::now());
+    }
+  });
+}
+
+SecretData GatewayController::lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers) {
   auto uncached = std::make_shared<std::map<std::string, std::optional<std::map<std::string, std::string>>>>();
   for (const auto* p : providers) {
     if (!p->spec.accessKeySecretRef) continue;
@@ -197,10 +209,17 @@ SecretData GatewayController::lookup_secrets(const std::vector<const api::ModelP
     const auto& secret = p->spec.accessKeySecretRef->name;
     if (!caches_.referencedSecrets.get(ns, secret)) uncached->emplace(ns + "/" + secret, std::nullopt);
   }
+  // Secrets never found missing are asked for now; those found missing before are taken as missing,
+  // and asked for again off the reconcile path when their recheck is due: found, the label brings
+  // them into the informer, which queues their gateways.
   const auto now = MissingSecrets::Clock::now();
   std::vector<std::pair<const std::string, std::optional<std::map<std::string, std::string>>>*> slots;
   for (auto& entry : *uncached) {
-    if (!missing_secrets_.known_missing(entry.first, now)) slots.push_back(&entry);
+    switch (missing_secrets_.check(entry.first, now)) {
+      case MissingSecrets::Known::No: slots.push_back(&entry); break;
+      case MissingSecrets::Known::Missing: break;
+      case MissingSecrets::Known::RecheckDue: recheck_missing_secret(entry.first, gateway_key); break;
+    }
   }
   for_each_parallel(slots.size(), kParallelWrites, [&](std::size_t i) {
     const auto& key = slots[i]->first;
@@ -351,7 +370,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   }
   snap.namespaceLabels = kube::namespace_labels(caches_.namespaces);
   const auto t1 = Clock::now();
-  snap.secretData = lookup_secrets(snap.providers);
+  snap.secretData = lookup_secrets(gateway_key, snap.providers);
   const auto t2 = Clock::now();
   kube::ObjectPtr live_deployment, live_keys;
   if (gateway) {

@@ -1,7 +1,7 @@
-// Which referenced Secrets were not there when last asked for, so that a reconcile does not ask
-// again for each of them every time: a tenant whose many providers name Secrets that do not exist
-// would otherwise cost every reconcile of the shared gateway one API call per missing Secret
-// (500 of them took 300 ms of each reconcile of a flooded gateway).
+// Which referenced Secrets were not there when last asked for, so that a reconcile does not wait
+// on asking again: a tenant whose many providers name Secrets that do not exist would otherwise
+// cost every reconcile of the shared gateway one API call per missing Secret (500 of them took
+// 300 ms of each reconcile of a flooded gateway).
 #pragma once
 
 #include <chrono>
@@ -23,17 +23,25 @@ class MissingSecrets {
   explicit MissingSecrets(std::chrono::milliseconds recheck, std::uint64_t seed = std::random_device{}())
       : recheck_(recheck), random_(seed) {}
 
-  // Whether `key` ("namespace/name") was found missing recently enough not to ask again.
-  bool known_missing(const std::string& key, Clock::time_point now) const {
+  enum class Known {
+    No,          // never found missing: ask now
+    Missing,     // found missing recently: take it as missing
+    RecheckDue,  // found missing a while ago: take it as missing, and ask again (marked asked)
+  };
+  // What is known of `key` ("namespace/name") at `now`. RecheckDue is answered once per recheck:
+  // the Secret counts as found missing again at `now`, so later callers see Missing meanwhile.
+  Known check(const std::string& key, Clock::time_point now) {
     std::lock_guard lock(mu_);
     const auto it = until_.find(key);
-    return it != until_.end() && now < it->second;
+    if (it == until_.end()) return Known::No;
+    if (now < it->second) return Known::Missing;
+    it->second = now + spread_locked();
+    return Known::RecheckDue;
   }
 
   void found_missing(const std::string& key, Clock::time_point now) {
     std::lock_guard lock(mu_);
-    std::uniform_int_distribution<long long> spread(recheck_.count() / 2, recheck_.count());
-    until_[key] = now + std::chrono::milliseconds(spread(random_));
+    until_[key] = now + spread_locked();
   }
 
   void found(const std::string& key) {
@@ -53,6 +61,10 @@ class MissingSecrets {
   }
 
  private:
+  std::chrono::milliseconds spread_locked() {
+    return std::chrono::milliseconds(std::uniform_int_distribution<long long>(recheck_.count() / 2, recheck_.count())(random_));
+  }
+
   const std::chrono::milliseconds recheck_;
   mutable std::mutex mu_;
   std::mt19937_64 random_;

@@ -22,11 +22,40 @@ FittedRender render_fitting(const api::PlanoGateway& gateway, const std::vector<
     for (std::size_t i = 0; i < n; ++i) chosen.push_back(by_round[i].second);
     return chosen;
   };
-  // Each provider adds to the config, so the size grows with n: the largest n that fits, by bisection.
-  std::size_t fits = 0, too_many = by_round.size();
+  // Each provider adds to the config, so the size grows with n. The sizes of providers rendered
+  // alone, summed, estimate where the limit falls (a set renders a few bytes differently: key
+  // numbering, shared preference names); from there, gallop to a bracket and bisect it, so a
+  // large gateway is rendered a few times rather than once per halving of its providers.
+  const auto base = render(gateway, {}).config.size();
+  std::size_t estimate = 0;
+  for (std::size_t total = base; estimate < by_round.size(); ++estimate) {
+    total += render(gateway, {by_round[estimate].second}).config.size() - base;
+    if (total > kMaxConfigBytes) break;
+  }
+  const auto fits_with = [&](std::size_t n) { return render(gateway, first(n)).config.size() <= kMaxConfigBytes; };
+  std::size_t fits = 0, too_many = by_round.size();  // first(fits) fits; first(too_many) does not
+  if (fits_with(estimate)) {
+    fits = estimate;
+    for (std::size_t step = 1; fits + step < too_many; step *= 2) {
+      if (!fits_with(fits + step)) {
+        too_many = fits + step;
+        break;
+      }
+      fits += step;
+    }
+  } else {
+    too_many = estimate;
+    for (std::size_t step = 1; step < too_many; step *= 2) {
+      if (fits_with(too_many - step)) {
+        fits = too_many - step;
+        break;
+      }
+      too_many -= step;
+    }
+  }
   while (too_many - fits > 1) {
     const auto mid = fits + (too_many - fits) / 2;
-    if (render(gateway, first(mid)).config.size() <= kMaxConfigBytes) fits = mid;
+    if (fits_with(mid)) fits = mid;
     else too_many = mid;
   }
   const auto chosen = first(fits);
