@@ -58,6 +58,13 @@ GatewayController::GatewayController(kube::ApiClient& client, Caches& caches, me
                                   metrics::default_buckets())),
       writes_metric_(metrics.counter("plano_operator_api_writes_total", "Writes to the API server by kind of write.", {"kind"})) {
   caches_.on_change([this](const std::string& key) { queue_.add(key); });
+  // A status this process wrote stands in for the cached one only until the informer has a newer
+  // version; then it is dropped, or a creation storm would keep every provider's status twice.
+  for (auto [informer, kind] : {std::pair{&caches_.gateways, api::kGatewayKind}, std::pair{&caches_.providers, api::kProviderKind}}) {
+    informer->on_update([this, kind](const json&, const json& now) {
+      forget_superseded_status(kind, kube::object_key(now), now.at("metadata").value("resourceVersion", ""));
+    });
+  }
   metrics.gauge("plano_operator_workqueue_depth", "Gateway keys waiting for a worker.");
   metrics.on_collect([this, &metrics] {
     metrics.gauge("plano_operator_workqueue_depth", "Gateway keys waiting for a worker.").labels().set(static_cast<double>(queue_.depth()));
@@ -131,6 +138,12 @@ void GatewayController::remember_written_status(const char* kind, const std::str
                                                 const json& status) {
   std::lock_guard lock(written_mu_);
   written_[std::string(kind) + "/" + key] = WrittenStatus{based_on_version, status, ++written_serial_};
+}
+
+void GatewayController::forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version) {
+  std::lock_guard lock(written_mu_);
+  const auto it = written_.find(std::string(kind) + "/" + key);
+  if (it != written_.end() && it->second.basedOn != cached_version) written_.erase(it);
 }
 
 std::uint64_t GatewayController::written_status_serial(const char* kind, const std::string& key, const std::string& version) {

@@ -83,6 +83,8 @@ class GatewayController {
   kube::ObjectPtr with_written_status(const char* kind, kube::ObjectPtr cached);
   void remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
                                const nlohmann::json& status);
+  // Drops the status written onto an older version than the cached one: the informer has moved on.
+  void forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version);
   // The serial of the status written onto that version of the object, 0 if none: part of what a
   // provider was decoded from.
   std::uint64_t written_status_serial(const char* kind, const std::string& key, const std::string& version);
