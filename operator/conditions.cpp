@@ -74,17 +74,4 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   return t;
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& s) {
-  std::size_t digits = 0;
-  while (digits < s.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
-  if (digits == 0) return std::nullopt;
-  const long long n = std::stoll(s.substr(0, digits));
-  const auto unit = s.substr(digits);
-  if (unit == "ms") return std::chrono::milliseconds(n);
-  if (unit == "s") return std::chrono::seconds(n);
-  if (unit == "m") return std::chrono::minutes(n);
-  if (unit == "h") return std::chrono::hours(n);
-  return std::nullopt;
-}
-
 }  // namespace plano::op

@@ -43,7 +43,4 @@ std::string to_rfc3339(std::chrono::system_clock::time_point t);
 // A metav1.Time or MicroTime ("2026-12-06T11:00:00Z", "2026-12-06T11:00:00.123456Z"), or nullopt.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s);
 
-// A duration as the CRDs write it: digits then ms, s, m or h ("30s"), or nullopt.
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& s);
-
 }  // namespace plano::op

@@ -6,6 +6,7 @@
 #include "core/render/fitting.h"
 #include "core/render/renderer.h"
 #include "core/rules/object_rules.h"
+#include "core/rules/quantity.h"
 #include "operator/conditions.h"
 #include "operator/desired_objects.h"
 
@@ -111,7 +112,7 @@ PodRollout pods_roll(const GatewaySnapshot& snap, const std::string& rollout) {
   if (live_hash == rollout) return {rollout, rolled_at.empty() ? snap.now : rolled_at, std::nullopt};
   const auto last = parse_rfc3339(rolled_at);
   const auto now = parse_rfc3339(snap.now);
-  const auto interval = parse_duration(snap.gateway->spec.deployment.minRolloutInterval);
+  const auto interval = rules::parse_duration(snap.gateway->spec.deployment.minRolloutInterval);
   if (last && now && interval && *now < *last + *interval && !live_hash.empty() && !served_key_revoked(snap)) {
     return {live_hash, rolled_at, *last + *interval};
   }

@@ -60,7 +60,6 @@ void check_listeners(const api::PlanoGatewaySpec& spec, Report& r) {
   std::set<std::string> names;
   std::set<long long> ports;
   int model_listeners = 0;
-  static const std::regex timeout_form("^[0-9]+(ms|s|m|h)$");
   static const std::regex name_form("^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$");
   for (std::size_t i = 0; i < ls.size(); ++i) {
     const auto& l = ls[i];
@@ -84,7 +83,7 @@ void check_listeners(const api::PlanoGatewaySpec& spec, Report& r) {
       r.error(at + ".address", "\"" + *l.address + "\" is not 0.0.0.0 or ::; the Service and the kubelet's probes "
                                    "reach the pod on its own IP, so the listener must bind every address");
     }
-    if (l.timeout && !std::regex_match(*l.timeout, timeout_form)) {
+    if (l.timeout && !parse_duration(*l.timeout)) {
       r.error(at + ".timeout", "\"" + *l.timeout + "\" is not a duration; write it like 30s, 500ms or 5m");
     }
   }
@@ -298,8 +297,7 @@ void check_deployment(const api::GatewayDeployment& d, Report& r) {
   check_labels(d.nodeSelector, "spec.deployment.nodeSelector", r);
   check_tolerations(d.tolerations, r);
   check_pod_annotations(d.podAnnotations, r);
-  static const std::regex duration_form("^[0-9]{1,9}(ms|s|m|h)$");
-  if (!std::regex_match(d.minRolloutInterval, duration_form)) {
+  if (!parse_duration(d.minRolloutInterval)) {
     r.error("spec.deployment.minRolloutInterval", "\"" + d.minRolloutInterval + "\" is not a duration; write it like 30s, 2m or 0s (no limit)");
   }
   if (d.serviceType != "ClusterIP" && d.serviceType != "NodePort" && d.serviceType != "LoadBalancer") {
@@ -441,16 +439,8 @@ bool is_deployable_gateway_name(std::string_view name) {
 }
 
 std::int64_t listener_timeout_ms(const api::Listener& listener) {
-  if (!listener.timeout) return api::kPlanoListenerTimeoutSeconds * 1000;
-  const auto& t = *listener.timeout;
-  const auto digits = t.find_first_not_of("0123456789");
-  if (digits == 0 || digits == std::string::npos) return api::kPlanoListenerTimeoutSeconds * 1000;  // refused elsewhere
-  const auto unit = t.substr(digits);
-  const std::int64_t per_unit = unit == "h" ? 3'600'000 : unit == "m" ? 60'000 : unit == "s" ? 1000 : 1;
-  constexpr std::int64_t kSaturated = std::int64_t{1} << 50;
-  std::int64_t n = 0;
-  for (std::size_t i = 0; i < digits && n < kSaturated; ++i) n = n * 10 + (t[i] - '0');
-  return n >= kSaturated / per_unit ? kSaturated : n * per_unit;
+  const auto timeout = listener.timeout ? parse_duration(*listener.timeout) : std::nullopt;  // a bad one is refused elsewhere
+  return timeout ? timeout->count() : api::kPlanoListenerTimeoutSeconds * 1000;
 }
 
 std::int64_t listener_timeout_seconds(const api::Listener& listener) { return (listener_timeout_ms(listener) + 999) / 1000; }

@@ -97,4 +97,17 @@ std::optional<Quantity> parse_quantity(std::string_view text) {
   return Quantity{negative ? -value : value};
 }
 
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  std::size_t digits = 0;
+  long long n = 0;
+  while (digits < text.size() && digits < 10 && text[digits] >= '0' && text[digits] <= '9') n = n * 10 + (text[digits++] - '0');
+  if (digits == 0 || digits > 9) return std::nullopt;
+  const auto unit = text.substr(digits);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "s") return std::chrono::seconds(n);
+  if (unit == "m") return std::chrono::minutes(n);
+  if (unit == "h") return std::chrono::hours(n);
+  return std::nullopt;
+}
+
 }  // namespace plano::rules

@@ -58,3 +58,26 @@ TEST(Quantity, OtherTextIsNotAQuantity) {
 
 }  // namespace
 }  // namespace plano::rules
+
+namespace plano::rules {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Duration, DigitsThenMsSMOrH) {
+  EXPECT_EQ(parse_duration("500ms"), 500ms);
+  EXPECT_EQ(parse_duration("30s"), 30s);
+  EXPECT_EQ(parse_duration("0s"), 0s);
+  EXPECT_EQ(parse_duration("5m"), 5min);
+  EXPECT_EQ(parse_duration("2h"), 2h);
+  EXPECT_EQ(parse_duration("999999999h"), std::chrono::hours(999999999));
+}
+
+TEST(Duration, AnythingElseIsNone) {
+  for (const char* text : {"", "s", "30", "30 s", "-5s", "1.5s", "30sec", "5d", "1000000000s", "30S", " 30s", "1h30m"}) {
+    EXPECT_FALSE(parse_duration(text)) << text;
+  }
+}
+
+}  // namespace
+}  // namespace plano::rules
