@@ -1,5 +1,7 @@
 #include "operator/caches.h"
 
+#include "core/render/renderer.h"
+
 namespace plano::op {
 namespace {
 
@@ -11,6 +13,15 @@ kube::InformerOptions options_for(const CacheOptions& o, std::string label_selec
   out.label_selector = std::move(label_selector);
   out.watch_timeout = o.watchTimeout;
   return out;
+}
+
+// A gateway's ConfigMap holds up to 1 MB of config, which the operator only ever compares with
+// what it would write: the cache keeps a digest of the data instead.
+kube::InformerOptions with_data_digest(kube::InformerOptions options) {
+  options.transform = [](json& object) {
+    if (auto data = object.find("data"); data != object.end()) *data = {{kDataDigestKey, render::sha256_hex(data->dump())}};
+  };
+  return options;
 }
 
 std::string str(const json& j, const char* a, const char* b) {
@@ -37,7 +48,7 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
       providers(client, kube::resources::kModelProviders, options_for(o)),
       namespaces(client, kube::resources::kNamespaces, options_for(o, {}, false)),
       referencedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kReferencedSecretLabel) + "=true")),
-      configMaps(client, kube::resources::kConfigMaps, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
+      configMaps(client, kube::resources::kConfigMaps, with_data_digest(options_for(o, std::string(kManagedByLabel) + "=plano-operator"))),
       ownedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       deployments(client, kube::resources::kDeployments, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       services(client, kube::resources::kServices, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),

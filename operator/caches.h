@@ -16,6 +16,8 @@ namespace plano::op {
 // Secrets some provider references, never every Secret in the cluster.
 inline constexpr const char* kReferencedSecretLabel = "plano-operator.io/referenced";
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+// The one key of a cached ConfigMap's data: the SHA-256 of its data as JSON (see Informer::as_cached).
+inline constexpr const char* kDataDigestKey = "plano-operator.io/sha256";
 
 // Index names.
 inline constexpr const char* kByGateway = "gateway";      // providers -> "ns/gateway"

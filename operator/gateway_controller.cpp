@@ -251,7 +251,7 @@ SecretData GatewayController::lookup_secrets(const std::string& gateway_key, con
 void GatewayController::apply_if_changed(const kube::Resource& resource, const json& desired, const kube::Informer& cache) {
   const auto& meta = desired["metadata"];
   auto live = cache.get(meta["namespace"].get<std::string>(), meta["name"].get<std::string>());
-  if (!needs_apply(desired, live.get())) return;
+  if (!needs_apply(cache.as_cached(desired), live.get())) return;
   try {
     client_.apply(resource, desired, kube::ApplyOptions{kFieldManager, true, false});
   } catch (const kube::ApiError& e) {

@@ -224,6 +224,12 @@ Informer::Informer(ApiClient& client, Resource resource, InformerOptions options
 
 Informer::~Informer() { stop(); }
 
+nlohmann::json Informer::as_cached(nlohmann::json object) const {
+  object = without_bookkeeping(std::move(object));
+  if (options_.transform) options_.transform(object);
+  return object;
+}
+
 void Informer::add_index(const std::string& name, IndexFunc fn) { store_.add_index(name, std::move(fn)); }
 void Informer::on_add(AddHandler handler) { on_add_.push_back(std::move(handler)); }
 void Informer::on_update(UpdateHandler handler) { on_update_.push_back(std::move(handler)); }
@@ -310,7 +316,7 @@ void Informer::list_and_replace() {
   options.limit = options_.page_size;
   Store::Contents contents = store_.next_contents();
   const std::string resource_version = client_.list_each(
-      resource_, options_.namespace_, options, [&](nlohmann::json item) { contents.add(without_bookkeeping(std::move(item))); },
+      resource_, options_.namespace_, options, [&](nlohmann::json item) { contents.add(as_cached(std::move(item))); },
       [&] { contents.clear(); });
   install(std::move(contents), resource_version);
 }
@@ -341,7 +347,7 @@ void Informer::handle(WatchEvent& event) {
     return;
   }
   ++events_;
-  const nlohmann::json object = without_bookkeeping(std::move(event.object));
+  const nlohmann::json object = as_cached(std::move(event.object));
   if (event.type == WatchEventType::Deleted) {
     store_.erase(object_key(object));
     set_resource_version(std::move(rv));
@@ -406,7 +412,7 @@ bool Informer::watch_once(bool with_initial_list) {
     if (!initial) {
       handle(*event);
     } else if (event->type == WatchEventType::Added) {
-      initial->add(without_bookkeeping(std::move(event->object)));
+      initial->add(as_cached(std::move(event->object)));
     } else if (event->type == WatchEventType::Bookmark && ends_initial_events(event->object)) {
       install(std::move(*initial), metadata_field(event->object, "resourceVersion"));
       ++streamed_lists_;

@@ -126,6 +126,9 @@ struct InformerOptions {
   // Lists as a streaming list (a watch with sendInitialEvents, Kubernetes 1.34+ by default); a
   // server that refuses one is listed page by page instead. false: always page by page.
   bool streaming_list = true;
+  // Applied to every object before handlers and the store see it (client-go's SetTransform), to
+  // keep less of it; see Informer::as_cached.
+  std::function<void(nlohmann::json&)> transform;
 };
 
 struct InformerStats {
@@ -170,6 +173,10 @@ class Informer {
   // True once the first list is in the cache.
   bool has_synced() const { return synced_.load(); }
   bool wait_for_sync(std::chrono::milliseconds timeout) const;
+
+  // An object as this informer would hold it (bookkeeping dropped, the transform applied): what a
+  // desired object is compared with its cached copy as.
+  nlohmann::json as_cached(nlohmann::json object) const;
 
   ObjectPtr get(const std::string& key) const { return store_.get(key); }
   ObjectPtr get(const std::string& ns, const std::string& name) const { return store_.get(object_key(ns, name)); }

@@ -175,6 +175,45 @@ TEST(Informer, ALabelSelectorRestrictsTheCacheAndBookmarksAdvanceItsVersion) {
   ASSERT_TRUE(eventually([&] { return informer.get(ns, "watched-1") == nullptr; }, 10s));
 }
 
+// A transform makes the informer keep less (here: a ConfigMap's data as its size); the objects
+// listed, watched and handed to handlers are all transformed, and as_cached gives any object in the
+// same form, so a desired object compares equal to its cached copy.
+TEST(Informer, ATransformAppliesToListedAndWatchedObjectsAndAsCached) {
+  Client& client = admin_client();
+  std::string ns = create_namespace(client, "inf-transform");
+  auto config_map = [&](const std::string& name, const std::string& text) {
+    return json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"namespace", ns}}}, {"data", {{"config", text}}}};
+  };
+  client.create(resources::kConfigMaps, ns, config_map("listed", std::string(5000, 'a')));
+
+  InformerOptions options;
+  options.namespace_ = ns;
+  options.transform = [](json& object) {
+    if (auto data = object.find("data"); data != object.end()) *data = {{"size", data->dump().size()}};
+  };
+  Informer informer(client, resources::kConfigMaps, options);
+  std::vector<json> handled;
+  std::mutex mu;
+  informer.on_add([&](const json& o) {
+    std::lock_guard lock(mu);
+    handled.push_back(o);
+  });
+  informer.start();
+  ASSERT_TRUE(informer.wait_for_sync(10s));
+  const auto listed = informer.get(ns, "listed");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->at("data"), (json{{"size", 5013}}));
+
+  const auto desired = config_map("watched", std::string(100, 'b'));
+  client.create(resources::kConfigMaps, ns, desired);
+  ASSERT_TRUE(eventually([&] { return informer.get(ns, "watched") != nullptr; }, 10s));
+  EXPECT_EQ(informer.get(ns, "watched")->at("data"), (json{{"size", 113}}));
+  EXPECT_EQ(informer.as_cached(desired).at("data"), informer.get(ns, "watched")->at("data"));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(handled.size(), 2u);
+  for (const auto& o : handled) EXPECT_TRUE(o.at("data").contains("size")) << o.dump();
+}
+
 // Wraps the real client and can hold back new watches, so changes can happen
 // while the informer is between watches.
 class GatedClient final : public ApiClient {
