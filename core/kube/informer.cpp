@@ -139,26 +139,40 @@ void Store::Contents::add(const nlohmann::json& object) {
   entries_[object_key(object)] = store_->pack(object, true);
 }
 
+ObjectPtr Store::PackedObject::unpack() const {
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(packed_));
+}
+
+ObjectPtr Store::PackedObject::take() {
+  ObjectPtr object = unpack();
+  std::vector<std::uint8_t>().swap(packed_);
+  return object;
+}
+
 Store::ReplaceDiff Store::replace(Contents contents) {
   auto& next = contents.entries_;
   ReplaceDiff diff;
   std::unique_lock lock(mu_);
-  for (const auto& [key, old] : objects_) {
+  // The whole object for the handlers; a store of identities keeps only that from here on.
+  auto for_handlers = [this](StoredObject& entry) {
+    if (keep_objects_) return PackedObject(entry.packed);
+    PackedObject whole(std::move(entry.packed));
+    entry.packed = nlohmann::json::to_msgpack(identity_of(*whole.unpack()));
+    entry.packed.shrink_to_fit();
+    return whole;
+  };
+  for (auto& [key, old] : objects_) {
     auto it = next.find(key);
     if (it == next.end()) {
-      diff.deleted.push_back(unpack(old));
+      diff.deleted.emplace_back(std::move(old.packed));
     } else if (old.resource_version != it->second.resource_version) {
-      diff.updated.emplace_back(unpack(old), unpack(it->second));
+      diff.updated.emplace_back(PackedObject(std::move(old.packed)), for_handlers(it->second));
+    } else if (!keep_objects_) {
+      it->second.packed = std::move(old.packed);  // its identity, unchanged
     }
   }
-  for (const auto& [key, entry] : next) {
-    if (!objects_.count(key)) diff.added.push_back(unpack(entry));
-  }
-  if (!keep_objects_) {
-    for (auto& [key, entry] : next) {
-      entry.packed = nlohmann::json::to_msgpack(identity_of(*unpack(entry)));
-      entry.packed.shrink_to_fit();
-    }
+  for (auto& [key, entry] : next) {
+    if (!objects_.count(key)) diff.added.push_back(for_handlers(entry));
   }
   objects_ = std::move(next);
   for (auto& [name, index] : indexes_) index.keys_by_value.clear();
@@ -304,8 +318,6 @@ void Informer::list_and_replace() {
 
 void Informer::install(Store::Contents contents, const std::string& resource_version) {
   Store::ReplaceDiff diff = store_.replace(std::move(contents));
-  // The list's peak (a page of trees, the replaced contents) is over: give it back to the system.
-  malloc_trim(0);
   set_resource_version(resource_version);
   ++lists_;
   spdlog::debug("kube: informer {} listed {} objects at resourceVersion {}", name_, store_.size(), resource_version);
@@ -315,9 +327,15 @@ void Informer::install(Store::Contents contents, const std::string& resource_ver
   }
   cv_.notify_all();
 
-  for (const auto& object : diff.deleted) dispatch(name_, "delete", on_delete_, *object);
-  for (const auto& [old, now] : diff.updated) dispatch(name_, "update", on_update_, *old, *now);
-  for (const auto& object : diff.added) dispatch(name_, "add", on_add_, *object);
+  // One object unpacked at a time: the handlers' own copies then reuse the memory of the trees
+  // before them rather than growing the heap past all of them.
+  for (auto& object : diff.deleted) dispatch(name_, "delete", on_delete_, *object.take());
+  for (auto& [old, now] : diff.updated) dispatch(name_, "update", on_update_, *old.take(), *now.take());
+  for (auto& object : diff.added) dispatch(name_, "add", on_add_, *object.take());
+  diff = {};
+  // The list's peak (a page of trees, the replaced contents, what the handlers built and dropped)
+  // is over: give it back to the system.
+  malloc_trim(0);
 }
 
 void Informer::handle(WatchEvent& event) {

@@ -74,12 +74,25 @@ class Store {
   };
   Contents next_contents() const { return Contents(*this); }
 
-  struct ReplaceDiff {
-    std::vector<ObjectPtr> added;
-    std::vector<std::pair<ObjectPtr, ObjectPtr>> updated;  // {old, new}; only where resourceVersion changed
-    std::vector<ObjectPtr> deleted;
+  // One object of a relist's differences, kept packed until its handler needs it: unpacked all at
+  // once, a 10,000-object list is tens of megabytes of trees, which the allocator then keeps.
+  class PackedObject {
+   public:
+    explicit PackedObject(std::vector<std::uint8_t> packed) : packed_(std::move(packed)) {}
+    ObjectPtr unpack() const;
+    // The object, giving up the packed copy (so a diff handed over one object at a time shrinks as it goes).
+    ObjectPtr take();
+
+   private:
+    std::vector<std::uint8_t> packed_;
   };
-  // Makes `contents` the whole content, reporting what changed.
+  struct ReplaceDiff {
+    std::vector<PackedObject> added;
+    std::vector<std::pair<PackedObject, PackedObject>> updated;  // {old, new}; only where resourceVersion changed
+    std::vector<PackedObject> deleted;
+  };
+  // Makes `contents` the whole content, reporting what changed (whole objects, also when the store
+  // keeps identities: the handlers get them).
   ReplaceDiff replace(Contents contents);
 
   ObjectPtr get(const std::string& key) const;
