@@ -6,6 +6,7 @@
 
 #include "core/api/decode.h"
 #include "core/kube/namespace_labels.h"
+#include "core/rules/evaluation.h"
 
 namespace plano::webhook {
 namespace {
@@ -27,18 +28,24 @@ std::pair<std::string_view, std::string_view> namespace_and_name(std::string_vie
 
 std::string gateway_key_of(const api::ModelProvider& mp) { return mp.gatewayNamespace() + "/" + mp.spec.gatewayRef.name; }
 
+// Empties a string and gives back its buffer (assigning "" keeps the buffer, and moving the string
+// then moves that along).
+void release(std::string& s) { std::string().swap(s); }
+
 // What the webhook keeps of a provider: what the rules and the renderer read. Metadata beyond
-// identity and age, and conditions' times, reasons and messages (the rules read only a
-// condition's type and status), would be most of an operator-managed provider's bytes.
-api::ModelProvider what_the_rules_read(api::ModelProvider mp) {
-  mp.metadata.uid = {};
-  mp.metadata.resourceVersion = {};
-  mp.metadata.labels = {};
-  mp.metadata.annotations = {};
+// identity and age, and the operator's conditions (six, each with a time, reason and message, of
+// which the rules read at most two, and of those only type and status) would be most of a managed
+// provider's bytes.
+api::ModelProvider what_the_read_by_rules(api::ModelProvider mp) {
+  release(mp.metadata.uid);
+  release(mp.metadata.resourceVersion);
+  mp.metadata.labels.clear();
+  mp.metadata.annotations.clear();
+  std::erase_if(mp.status.conditions, [](const api::Condition& c) { return !rules::read_by_rules(c); });
   for (auto& c : mp.status.conditions) {
-    c.lastTransitionTime = {};
-    c.reason = {};
-    c.message = {};
+    release(c.lastTransitionTime);
+    release(c.reason);
+    release(c.message);
   }
   mp.status.conditions.shrink_to_fit();
   return mp;
@@ -104,7 +111,7 @@ void ClusterCache::put_provider(const nlohmann::json& object) {
                  decoded.errors[0].path, decoded.errors[0].message);
     return;
   }
-  auto mp = std::make_shared<const api::ModelProvider>(what_the_rules_read(std::move(*decoded.object)));
+  auto mp = std::make_shared<const api::ModelProvider>(what_the_read_by_rules(std::move(*decoded.object)));
   const auto gw = gateway_key_of(*mp);
   std::unique_lock lock(mu_);
   erase_provider_locked(ByName::name_of(mp));
