@@ -135,46 +135,53 @@ bool Store::erase(const std::string& key) {
 
 void Store::Contents::add(const nlohmann::json& object) {
   std::shared_lock lock(store_->mu_);
-  // Whole even when the store keeps identities: replace() hands these to the handlers first.
-  entries_[object_key(object)] = store_->pack(object, true);
+  Entry& entry = entries_[object_key(object)];
+  entry.stored = store_->pack(object, store_->keep_objects_);
+  if (!store_->keep_objects_) {
+    // Whole even when the store keeps identities: replace() hands these to the handlers first.
+    entry.whole_offset = wholes_.size();
+    nlohmann::json::to_msgpack(object, wholes_);
+    entry.whole_size = wholes_.size() - entry.whole_offset;
+  }
 }
 
+Store::PackedObject::PackedObject(std::vector<std::uint8_t> packed)
+    : buffer_(std::make_shared<const std::vector<std::uint8_t>>(std::move(packed))), size_(buffer_->size()) {}
+
 ObjectPtr Store::PackedObject::unpack() const {
-  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(packed_));
+  const auto begin = buffer_->begin() + static_cast<std::ptrdiff_t>(offset_);
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(begin, begin + static_cast<std::ptrdiff_t>(size_)));
 }
 
 ObjectPtr Store::PackedObject::take() {
   ObjectPtr object = unpack();
-  std::vector<std::uint8_t>().swap(packed_);
+  buffer_.reset();
   return object;
 }
 
 Store::ReplaceDiff Store::replace(Contents contents) {
   auto& next = contents.entries_;
+  const auto wholes = std::make_shared<const std::vector<std::uint8_t>>(std::move(contents.wholes_));
   ReplaceDiff diff;
   std::unique_lock lock(mu_);
-  // The whole object for the handlers; a store of identities keeps only that from here on.
-  auto for_handlers = [this](StoredObject& entry) {
-    if (keep_objects_) return PackedObject(entry.packed);
-    PackedObject whole(std::move(entry.packed));
-    entry.packed = nlohmann::json::to_msgpack(identity_of(*whole.unpack()));
-    entry.packed.shrink_to_fit();
-    return whole;
+  // The whole object for the handlers.
+  auto for_handlers = [&](const Contents::Entry& entry) {
+    return keep_objects_ ? PackedObject(entry.stored.packed) : PackedObject(wholes, entry.whole_offset, entry.whole_size);
   };
   for (auto& [key, old] : objects_) {
     auto it = next.find(key);
     if (it == next.end()) {
       diff.deleted.emplace_back(std::move(old.packed));
-    } else if (old.resource_version != it->second.resource_version) {
+    } else if (old.resource_version != it->second.stored.resource_version) {
       diff.updated.emplace_back(PackedObject(std::move(old.packed)), for_handlers(it->second));
-    } else if (!keep_objects_) {
-      it->second.packed = std::move(old.packed);  // its identity, unchanged
     }
   }
-  for (auto& [key, entry] : next) {
+  for (const auto& [key, entry] : next) {
     if (!objects_.count(key)) diff.added.push_back(for_handlers(entry));
   }
-  objects_ = std::move(next);
+  std::map<std::string, StoredObject> stored;
+  for (auto& [key, entry] : next) stored.emplace_hint(stored.end(), key, std::move(entry.stored));
+  objects_ = std::move(stored);
   for (auto& [name, index] : indexes_) index.keys_by_value.clear();
   for (const auto& [key, entry] : objects_) index_locked(key, entry);
   return diff;
