@@ -6,6 +6,7 @@
 
 #include "core/api/decode.h"
 #include "core/kube/namespace_labels.h"
+#include "core/rules/evaluation.h"
 
 namespace plano::webhook {
 namespace {
@@ -16,6 +17,38 @@ kube::InformerOptions handlers_only(const std::string& ns) {
   o.namespace_ = ns;
   o.keep_objects = false;
   return o;
+}
+
+// A provider's "namespace/name" key as namespace and name (namespaces hold no '/').
+std::pair<std::string_view, std::string_view> namespace_and_name(std::string_view key) {
+  const auto slash = key.find('/');
+  if (slash == std::string_view::npos) return {std::string_view(), key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+std::string gateway_key_of(const api::ModelProvider& mp) { return mp.gatewayNamespace() + "/" + mp.spec.gatewayRef.name; }
+
+// Empties a string and gives back its buffer (assigning "" keeps the buffer, and moving the string
+// then moves that along).
+void release(std::string& s) { std::string().swap(s); }
+
+// What the webhook keeps of a provider: what the rules and the renderer read. Metadata beyond
+// identity and age, and the operator's conditions (six, each with a time, reason and message, of
+// which the rules read at most two, and of those only type and status) would be most of a managed
+// provider's bytes.
+api::ModelProvider what_the_read_by_rules(api::ModelProvider mp) {
+  release(mp.metadata.uid);
+  release(mp.metadata.resourceVersion);
+  mp.metadata.labels.clear();
+  mp.metadata.annotations.clear();
+  std::erase_if(mp.status.conditions, [](const api::Condition& c) { return !rules::read_by_rules(c); });
+  for (auto& c : mp.status.conditions) {
+    release(c.lastTransitionTime);
+    release(c.reason);
+    release(c.message);
+  }
+  mp.status.conditions.shrink_to_fit();
+  return mp;
 }
 
 }  // namespace
@@ -78,27 +111,31 @@ void ClusterCache::put_provider(const nlohmann::json& object) {
                  decoded.errors[0].path, decoded.errors[0].message);
     return;
   }
-  auto mp = std::make_shared<const api::ModelProvider>(std::move(*decoded.object));
-  const auto key = api::key_of(mp->metadata);
-  const auto gw = mp->gatewayNamespace() + "/" + mp->spec.gatewayRef.name;
+  auto mp = std::make_shared<const api::ModelProvider>(what_the_read_by_rules(std::move(*decoded.object)));
+  const auto gw = gateway_key_of(*mp);
   std::unique_lock lock(mu_);
-  gatewayOfProvider_[key] = gw;
-  providersByGateway_[gw][key] = std::move(mp);
+  erase_provider_locked(ByName::name_of(mp));
+  providersByGateway_[gw].push_back(mp);
+  providerByName_.insert(std::move(mp));
   forget_view_locked(gw);
 }
 
 void ClusterCache::drop_provider(const nlohmann::json& object) {
   const auto key = kube::object_key(object);
   std::unique_lock lock(mu_);
-  auto it = gatewayOfProvider_.find(key);
-  if (it == gatewayOfProvider_.end()) return;
-  auto group = providersByGateway_.find(it->second);
-  if (group != providersByGateway_.end()) {
-    group->second.erase(key);
+  erase_provider_locked(namespace_and_name(key));
+}
+
+void ClusterCache::erase_provider_locked(const ProviderName& name) {
+  auto it = providerByName_.find(name);
+  if (it == providerByName_.end()) return;
+  const auto gw = gateway_key_of(**it);
+  if (auto group = providersByGateway_.find(gw); group != providersByGateway_.end()) {
+    std::erase(group->second, *it);
     if (group->second.empty()) providersByGateway_.erase(group);
   }
-  forget_view_locked(it->second);
-  gatewayOfProvider_.erase(it);
+  forget_view_locked(gw);
+  providerByName_.erase(it);
 }
 
 void ClusterCache::forget_view_locked(const std::string& gateway_key) { views_.erase(gateway_key); }
@@ -107,10 +144,7 @@ std::shared_ptr<const ClusterView> ClusterCache::build_view_locked(const std::st
   std::vector<std::shared_ptr<const api::PlanoGateway>> gateways;
   if (auto g = gatewayByKey_.find(gateway_key); g != gatewayByKey_.end()) gateways.push_back(g->second);
   std::vector<std::shared_ptr<const api::ModelProvider>> providers;
-  if (auto group = providersByGateway_.find(gateway_key); group != providersByGateway_.end()) {
-    providers.reserve(group->second.size());
-    for (const auto& [key, mp] : group->second) providers.push_back(mp);
-  }
+  if (auto group = providersByGateway_.find(gateway_key); group != providersByGateway_.end()) providers = group->second;
   return make_view(gateway_key, gateways, providers, kube::namespace_labels(namespaces_));
 }
 

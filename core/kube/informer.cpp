@@ -135,32 +135,53 @@ bool Store::erase(const std::string& key) {
 
 void Store::Contents::add(const nlohmann::json& object) {
   std::shared_lock lock(store_->mu_);
-  // Whole even when the store keeps identities: replace() hands these to the handlers first.
-  entries_[object_key(object)] = store_->pack(object, true);
+  Entry& entry = entries_[object_key(object)];
+  entry.stored = store_->pack(object, store_->keep_objects_);
+  if (!store_->keep_objects_) {
+    // Whole even when the store keeps identities: replace() hands these to the handlers first.
+    entry.whole_offset = wholes_.size();
+    nlohmann::json::to_msgpack(object, wholes_);
+    entry.whole_size = wholes_.size() - entry.whole_offset;
+  }
+}
+
+Store::PackedObject::PackedObject(std::vector<std::uint8_t> packed)
+    : buffer_(std::make_shared<const std::vector<std::uint8_t>>(std::move(packed))), size_(buffer_->size()) {}
+
+ObjectPtr Store::PackedObject::unpack() const {
+  const auto begin = buffer_->begin() + static_cast<std::ptrdiff_t>(offset_);
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(begin, begin + static_cast<std::ptrdiff_t>(size_)));
+}
+
+ObjectPtr Store::PackedObject::take() {
+  ObjectPtr object = unpack();
+  buffer_.reset();
+  return object;
 }
 
 Store::ReplaceDiff Store::replace(Contents contents) {
   auto& next = contents.entries_;
+  const auto wholes = std::make_shared<const std::vector<std::uint8_t>>(std::move(contents.wholes_));
   ReplaceDiff diff;
   std::unique_lock lock(mu_);
-  for (const auto& [key, old] : objects_) {
+  // The whole object for the handlers.
+  auto for_handlers = [&](const Contents::Entry& entry) {
+    return keep_objects_ ? PackedObject(entry.stored.packed) : PackedObject(wholes, entry.whole_offset, entry.whole_size);
+  };
+  for (auto& [key, old] : objects_) {
     auto it = next.find(key);
     if (it == next.end()) {
-      diff.deleted.push_back(unpack(old));
-    } else if (old.resource_version != it->second.resource_version) {
-      diff.updated.emplace_back(unpack(old), unpack(it->second));
+      diff.deleted.emplace_back(std::move(old.packed));
+    } else if (old.resource_version != it->second.stored.resource_version) {
+      diff.updated.emplace_back(PackedObject(std::move(old.packed)), for_handlers(it->second));
     }
   }
   for (const auto& [key, entry] : next) {
-    if (!objects_.count(key)) diff.added.push_back(unpack(entry));
+    if (!objects_.count(key)) diff.added.push_back(for_handlers(entry));
   }
-  if (!keep_objects_) {
-    for (auto& [key, entry] : next) {
-      entry.packed = nlohmann::json::to_msgpack(identity_of(*unpack(entry)));
-      entry.packed.shrink_to_fit();
-    }
-  }
-  objects_ = std::move(next);
+  std::map<std::string, StoredObject> stored;
+  for (auto& [key, entry] : next) stored.emplace_hint(stored.end(), key, std::move(entry.stored));
+  objects_ = std::move(stored);
   for (auto& [name, index] : indexes_) index.keys_by_value.clear();
   for (const auto& [key, entry] : objects_) index_locked(key, entry);
   return diff;
@@ -323,8 +344,6 @@ void Informer::list_and_replace() {
 
 void Informer::install(Store::Contents contents, const std::string& resource_version) {
   Store::ReplaceDiff diff = store_.replace(std::move(contents));
-  // The list's peak (a page of trees, the replaced contents) is over: give it back to the system.
-  malloc_trim(0);
   set_resource_version(resource_version);
   ++lists_;
   spdlog::debug("kube: informer {} listed {} objects at resourceVersion {}", name_, store_.size(), resource_version);
@@ -334,9 +353,15 @@ void Informer::install(Store::Contents contents, const std::string& resource_ver
   }
   cv_.notify_all();
 
-  for (const auto& object : diff.deleted) dispatch(name_, "delete", on_delete_, *object);
-  for (const auto& [old, now] : diff.updated) dispatch(name_, "update", on_update_, *old, *now);
-  for (const auto& object : diff.added) dispatch(name_, "add", on_add_, *object);
+  // One object unpacked at a time: the handlers' own copies then reuse the memory of the trees
+  // before them rather than growing the heap past all of them.
+  for (auto& object : diff.deleted) dispatch(name_, "delete", on_delete_, *object.take());
+  for (auto& [old, now] : diff.updated) dispatch(name_, "update", on_update_, *old.take(), *now.take());
+  for (auto& object : diff.added) dispatch(name_, "add", on_add_, *object.take());
+  diff = {};
+  // The list's peak (a page of trees, the replaced contents, what the handlers built and dropped)
+  // is over: give it back to the system.
+  malloc_trim(0);
 }
 
 void Informer::handle(WatchEvent& event) {

@@ -113,36 +113,42 @@ class HttpWatch final : public WatchStream {
     opened_ = true;
   }
 
-  // The next complete line, or nullopt at the end of the body.
+  // The next complete line, or nullopt at the end of the body. Lines are taken from the front of
+  // pending_ by moving start_, not by erasing (a streaming list can buffer megabytes of events).
   std::optional<std::string> next_line() {
     while (true) {
       auto newline = pending_.find('\n', scanned_);
       if (newline != std::string::npos) {
-        std::string line = pending_.substr(0, newline);
-        pending_.erase(0, newline + 1);
-        scanned_ = 0;
+        std::string line = pending_.substr(start_, newline - start_);
+        start_ = scanned_ = newline + 1;
         return line;
       }
       scanned_ = pending_.size();
       if (!fill()) {
-        if (pending_.empty()) return std::nullopt;
+        if (start_ == pending_.size()) return std::nullopt;
         // The body ended without a final newline: the last line still counts.
-        std::string line = std::move(pending_);
-        pending_.clear();
-        scanned_ = 0;
+        std::string line = pending_.substr(start_);
+        start_ = scanned_ = pending_.size();
         return line;
       }
     }
   }
 
-  // Appends at least one byte to pending_, blocking until data arrives;
-  // false at the end of the body.
+  // Drops the lines already taken, then appends at least one byte to pending_, blocking until data
+  // arrives; false at the end of the body.
   bool fill() {
+    pending_.erase(0, start_);
+    scanned_ -= start_;
+    start_ = 0;
+    // A burst (a streaming list) can grow the buffer to megabytes; it must not stay that size for
+    // the rest of a watch that then sees one event a minute.
+    if (pending_.capacity() > kKeptCapacity && pending_.size() <= kKeptCapacity) pending_.shrink_to_fit();
     size_t available = body_.in_avail();
     if (available > 0) {
-      std::vector<uint8_t> chunk(available);
-      size_t got = body_.getn(chunk.data(), available).get();
-      pending_.append(reinterpret_cast<const char*>(chunk.data()), got);
+      const size_t before = pending_.size();
+      pending_.resize(before + available);
+      size_t got = body_.getn(reinterpret_cast<uint8_t*>(pending_.data() + before), available).get();
+      pending_.resize(before + got);
       if (got > 0) return true;
     }
     auto c = body_.bumpc().get();
@@ -176,7 +182,9 @@ class HttpWatch final : public WatchStream {
   std::atomic<bool> stopped_{false};
   bool opened_ = false;
   std::exception_ptr open_error_;
+  static constexpr size_t kKeptCapacity = 64 * 1024;
   std::string pending_;
+  size_t start_ = 0;    // where the next line starts in pending_ (what is before it was taken)
   size_t scanned_ = 0;  // bytes of pending_ already known to hold no newline
 };
 

@@ -201,14 +201,23 @@ void by_age(std::vector<const ModelProvider*>& providers) {
 }
 
 namespace {
-bool has_condition(const ModelProvider& mp, const char* type, const char* status) {
-  return std::any_of(mp.status.conditions.begin(), mp.status.conditions.end(),
-                     [&](const api::Condition& c) { return c.type == type && c.status == status; });
+// A condition's type and status that the rules look for.
+struct ConditionValue {
+  const char* type;
+  const char* status;
+};
+constexpr ConditionValue kUnresolved{"ResolvedRefs", "False"};
+constexpr ConditionValue kProgrammed{"Programmed", "True"};
+
+bool is(const api::Condition& c, ConditionValue v) { return c.type == v.type && c.status == v.status; }
+bool has_condition(const ModelProvider& mp, ConditionValue v) {
+  return std::any_of(mp.status.conditions.begin(), mp.status.conditions.end(), [&](const api::Condition& c) { return is(c, v); });
 }
 }  // namespace
 
-bool can_serve(const ModelProvider& mp) { return !has_condition(mp, "ResolvedRefs", "False"); }
-bool is_programmed(const ModelProvider& mp) { return has_condition(mp, "Programmed", "True"); }
+bool can_serve(const ModelProvider& mp) { return !has_condition(mp, kUnresolved); }
+bool is_programmed(const ModelProvider& mp) { return has_condition(mp, kProgrammed); }
+bool read_by_rules(const api::Condition& c) { return is(c, kUnresolved) || is(c, kProgrammed); }
 
 void by_claim(std::vector<const ModelProvider*>& providers, const std::function<bool(const ModelProvider&)>& serves) {
   std::vector<std::pair<int, const ModelProvider*>> ranked;

@@ -89,6 +89,9 @@ void by_age(std::vector<const api::ModelProvider*>& providers);
 bool can_serve(const api::ModelProvider& mp);
 // Whether its status says it is in the gateway's config now (Programmed=True).
 bool is_programmed(const api::ModelProvider& mp);
+// Whether the rules read condition `c` of a provider: those two answers come from ResolvedRefs=False
+// and Programmed=True alone, so a copy of a provider kept for the rules needs no other condition.
+bool read_by_rules(const api::Condition& c);
 
 // The cluster's precedence, which the operator and the webhook share: providers that can serve
 // first, among them those already programmed, then by age. A provider that can never serve (its

@@ -450,6 +450,35 @@ TEST_F(WebhookE2E, AWebhookStartedAfterTheObjectsJudgesAgainstThem) {
       << verdict.dump();
 }
 
+// The webhook's cache follows a provider that moves to another gateway and then goes: its model
+// is held where it is, and nowhere once it is deleted.
+TEST_F(WebhookE2E, AMovedOrDeletedProviderHoldsItsModelOnlyWhereItIs) {
+  const auto holder_ns = unique_name("mover");
+  const auto other_ns = unique_name("mover-other");
+  const json all_namespaces = {{"namespaces", {{"from", "All"}}}, {"authModes", {"Passthrough"}}};
+  const json spec = {{"model", "openai/gpt-moved"}, {"passthroughAuth", true}};
+  apply_ok(manifest_of({namespace_object(holder_ns, true), namespace_object(other_ns, true),
+                        gateway("platform", "move-from", all_namespaces), gateway("platform", "move-to", all_namespaces),
+                        provider(holder_ns, "holder", "platform", "move-from", spec)},
+                       "move-world"));
+  const auto rival_on = [&](const std::string& gw) {
+    return manifest_of({provider(other_ns, "rival", "platform", gw, spec)}, "move-rival-" + gw);
+  };
+  const auto admitted_eventually = [&](const fs::path& file) {
+    return eventually([&] { return kubectl("apply --dry-run=server " + yaml_of(file)).code == 0; }, 20s, 200ms);
+  };
+  ASSERT_NE(refused_eventually(rival_on("move-from")).code, 0) << "the holder's model, on its gateway";
+  EXPECT_EQ(kubectl("apply --dry-run=server " + yaml_of(rival_on("move-to"))).code, 0) << "another gateway is free";
+
+  apply_ok(manifest_of({provider(holder_ns, "holder", "platform", "move-to", spec)}, "move-holder"));
+  EXPECT_NE(refused_eventually(rival_on("move-to")).code, 0) << "the model moved with its holder";
+  EXPECT_TRUE(admitted_eventually(rival_on("move-from"))) << "and left the gateway it was on";
+
+  delete_objects({{"ModelProvider", holder_ns, "holder", {}}});
+  EXPECT_TRUE(admitted_eventually(rival_on("move-to"))) << "a deleted provider holds nothing";
+  delete_objects({{"PlanoGateway", "platform", "move-from", {}}, {"PlanoGateway", "platform", "move-to", {}}});
+}
+
 TEST_F(WebhookE2E, AProviderMayUseOnlyASecretItsAuthorCanRead) {
   const std::string user = unique_name("tenant");
   const json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},

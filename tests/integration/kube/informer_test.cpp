@@ -393,7 +393,7 @@ TEST(Store, IndexesFollowUpsertsErasesAndReplace) {
   EXPECT_EQ(diff.added.size(), 1u);
   EXPECT_EQ(diff.updated.size(), 0u) << "same resourceVersion: unchanged";
   ASSERT_EQ(diff.deleted.size(), 1u);
-  EXPECT_EQ(object_key(*diff.deleted[0]), "ns/p2");
+  EXPECT_EQ(object_key(*diff.deleted[0].unpack()), "ns/p2");
   EXPECT_TRUE(store.by_index("gateway", "gw-a").empty());
   EXPECT_EQ(store.by_index("gateway", "gw-c").size(), 1u);
 
@@ -430,12 +430,12 @@ TEST(Store, WithoutObjectsKeepsIdentitiesIndexesAndRelistDifferences) {
   next.add(provider_object("p3", "gw-b", "1"));
   Store::ReplaceDiff diff = store.replace(std::move(next));
   ASSERT_EQ(diff.updated.size(), 1u);
-  EXPECT_EQ(diff.updated[0].first->at("metadata").at("resourceVersion"), "1");
-  EXPECT_EQ(*diff.updated[0].second, provider_object("p1", "gw-a", "2")) << "handlers get the whole new object";
+  EXPECT_EQ(diff.updated[0].first.unpack()->at("metadata").at("resourceVersion"), "1");
+  EXPECT_EQ(*diff.updated[0].second.unpack(), provider_object("p1", "gw-a", "2")) << "handlers get the whole new object";
   ASSERT_EQ(diff.added.size(), 1u);
-  EXPECT_EQ(*diff.added[0], provider_object("p3", "gw-b", "1")) << "handlers get the whole new object";
+  EXPECT_EQ(*diff.added[0].unpack(), provider_object("p3", "gw-b", "1")) << "handlers get the whole new object";
   ASSERT_EQ(diff.deleted.size(), 1u);
-  EXPECT_EQ(object_key(*diff.deleted[0]), "ns/p2");
+  EXPECT_EQ(object_key(*diff.deleted[0].unpack()), "ns/p2");
   EXPECT_FALSE(store.get("ns/p3")->contains("spec")) << "and the store keeps only the identity";
   EXPECT_EQ(store.by_index("gateway", "gw-b").size(), 1u);
 }

@@ -333,6 +333,30 @@ TEST(Evaluation, ByAgeOrdersOldestFirst) {
   EXPECT_EQ(v[2], &a);
 }
 
+// A copy of a provider that keeps only the conditions read_by_rules names serves and is programmed
+// exactly as the provider does, whatever its conditions say.
+TEST(Evaluation, TheConditionsTheRulesReadDecideServingAndProgrammed) {
+  const std::vector<api::Condition> possible = {{"ResolvedRefs", "True", 1, "t", "Resolved", "m"},
+                                                {"ResolvedRefs", "False", 1, "t", "SecretNotFound", "m"},
+                                                {"Programmed", "True", 1, "t", "Programmed", "m"},
+                                                {"Programmed", "False", 1, "t", "NotAccepted", "m"},
+                                                {"Accepted", "False", 1, "t", "Conflict", "m"},
+                                                {"Ready", "True", 1, "t", "Ready", "m"}};
+  int kept_some = 0;
+  for (unsigned subset = 0; subset < (1u << possible.size()); ++subset) {
+    auto mp = provider("team-b", "p", "openai/x");
+    for (std::size_t i = 0; i < possible.size(); ++i) {
+      if (subset & (1u << i)) mp.status.conditions.push_back(possible[i]);
+    }
+    auto copy = mp;
+    std::erase_if(copy.status.conditions, [](const api::Condition& c) { return !read_by_rules(c); });
+    kept_some += copy.status.conditions.empty() ? 0 : 1;
+    EXPECT_EQ(can_serve(copy), can_serve(mp)) << subset;
+    EXPECT_EQ(is_programmed(copy), is_programmed(mp)) << subset;
+  }
+  EXPECT_GT(kept_some, 0);
+}
+
 TEST(LabelSelector, Semantics) {
   api::LabelSelector s{{{"a", "1"}}, {{"b", "In", {"x", "y"}}, {"c", "DoesNotExist", {}}, {"d", "Exists", {}}}};
   EXPECT_TRUE(matches(s, {{"a", "1"}, {"b", "x"}, {"d", ""}}));
