@@ -27,6 +27,7 @@ const std::map<std::string, std::string>& habitual_names() {
       {"config_version", "configVersion"},
       {"allowed_providers", "allowedProviders"},
       {"auth_modes", "authModes"},
+      {"model_aliases", "aliases"},
   };
   return names;
 }
@@ -435,6 +436,7 @@ Decoded<ModelProvider> decode_provider(const json& body) {
     });
     mp.spec.headers = spec.string_map("headers");
     mp.spec.httpHost = spec.string("httpHost");
+    mp.spec.aliases = string_list(spec, "aliases");
     ObjectReader status(top.get("status"), "status", out.errors);
     mp.status.observedGeneration = status.integer("observedGeneration").value_or(0);
     mp.status.conditions = decode_conditions(status);

@@ -172,6 +172,9 @@ struct ModelProviderSpec {
   std::vector<RoutingPreference> routingPreferences;
   std::map<std::string, std::string> headers;
   std::optional<std::string> httpHost;
+  // Other names clients may send as the model (Plano's model_aliases, each targeting `model`): names
+  // on the gateway, so no two providers may hold the same one, nor one another's model or name.
+  std::vector<std::string> aliases;
 };
 
 struct ModelProviderStatus {

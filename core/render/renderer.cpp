@@ -63,17 +63,14 @@ class ConfigWriter {
   // An entry whose key a tenant chose (a header name): in the style yaml-cpp gave such a key,
   // and in the explicit form "? key\n: value" when long.
   void quoted_with_tenant_key(int column, std::string_view key, std::string_view value) {
-    indent(column);
-    if (key.size() > yaml::kMaxSimpleKeyBytes) {
-      out_ += "? ";
-      yaml::append_scalar(out_, key);
-      out_ += '\n';
-      indent(column);
-    } else {
-      yaml::append_scalar(out_, key);
-    }
-    out_ += ':';
+    tenant_key(column, key);
     quoted_value(value);
+  }
+
+  // The same for a key whose value is the block on the following lines (an alias).
+  void block_with_tenant_key(int column, std::string_view key) {
+    tenant_key(column, key);
+    out_ += '\n';
   }
 
   // A value that yaml-cpp chose the style of: plain when it reads back as itself.
@@ -114,6 +111,19 @@ class ConfigWriter {
     out_ += ' ';
     yaml::append_double_quoted(out_, value);
     out_ += '\n';
+  }
+
+  void tenant_key(int column, std::string_view key) {
+    indent(column);
+    if (key.size() > yaml::kMaxSimpleKeyBytes) {
+      out_ += "? ";
+      yaml::append_scalar(out_, key);
+      out_ += '\n';
+      indent(column);
+    } else {
+      yaml::append_scalar(out_, key);
+    }
+    out_ += ':';
   }
 
   void indent(int column) {
@@ -265,6 +275,16 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
       w.block(4, "models");
       w.quoted_item(6, pref.second);
     }
+  }
+  // alias -> the model it targets (Plano checks the target is a configured model).
+  std::map<std::string_view, std::string_view> aliases;
+  for (const auto* mp : providers) {
+    for (const auto& alias : mp->spec.aliases) aliases.emplace(alias, mp->spec.model);
+  }
+  if (!aliases.empty()) w.block(0, "model_aliases");
+  for (const auto& [alias, model] : aliases) {
+    w.block_with_tenant_key(2, alias);
+    w.quoted(4, "target", model);
   }
   return out;
 }

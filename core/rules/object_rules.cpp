@@ -419,6 +419,35 @@ void check_base_url(const api::ModelProviderSpec& s, Report& r) {
   }
 }
 
+// Aliases are names clients send as the model; Plano resolves them before it looks the model up.
+void check_aliases(const api::ModelProvider& mp, Report& r) {
+  const auto& s = mp.spec;
+  if (s.aliases.empty()) return;
+  if (s.aliases.size() > kMaxAliases) {
+    r.error("spec.aliases", "has " + std::to_string(s.aliases.size()) + " aliases; at most " + std::to_string(kMaxAliases) +
+                                " are allowed (the CRD's limit)");
+  }
+  const auto slash = s.model.find('/');
+  if (slash != std::string::npos && s.model.substr(slash + 1) == "*") {
+    r.error("spec.aliases", "a wildcard model (" + s.model + ") cannot have aliases (Plano's aliases target one model); "
+                            "attach them to a concrete model");
+  }
+  const auto model_id = slash == std::string::npos ? s.model : s.model.substr(slash + 1);
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < s.aliases.size(); ++i) {
+    const auto& alias = s.aliases[i];
+    const auto at = indexed("spec.aliases", i);
+    if (alias.empty() || alias.size() > kMaxAliasLength) {
+      r.error(at, "must be 1 to " + std::to_string(kMaxAliasLength) + " characters (the CRD's limit)");
+    } else if (!seen.insert(alias).second) {
+      r.error(at, "\"" + alias + "\" is listed twice; keep one");
+    } else if (alias == s.model || alias == model_id || alias == mp.planoName()) {
+      r.error(at, "\"" + alias + "\" is already this provider's model or name, which clients can use as it is; remove it");
+    }
+    check_text(r, at, alias);
+  }
+}
+
 void check_auth(const api::ModelProviderSpec& s, Report& r) {
   const bool passthrough = s.passthroughAuth.value_or(false);
   if (passthrough && s.accessKeySecretRef) {
@@ -494,6 +523,7 @@ std::vector<Finding> check_provider(const api::ModelProvider& mp) {
   check_model(s, r);
   check_base_url(s, r);
   check_auth(s, r);
+  check_aliases(mp, r);
   check_text(r, "spec.model", s.model);
   if (s.name) check_text(r, "spec.name", *s.name);
   if (s.httpHost) {

@@ -27,6 +27,10 @@ std::int64_t termination_grace_seconds(const api::PlanoGatewaySpec& spec);
 inline constexpr std::int64_t kMinGraceSeconds = 30;
 inline constexpr std::int64_t kMaxGraceSeconds = 86400;
 
+// A provider's spec.aliases: how many, and how long each may be (the CRD's maxItems and maxLength).
+inline constexpr std::size_t kMaxAliases = 16;
+inline constexpr std::size_t kMaxAliasLength = 256;
+
 std::vector<Finding> check_gateway(const api::PlanoGateway& gw);
 std::vector<Finding> check_provider(const api::ModelProvider& mp);
 

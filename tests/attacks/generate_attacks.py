@@ -50,7 +50,7 @@ VICTIM = provider("team-a", "victim", {"model": "openai/gpt-4o", "default": True
 THIEF_SPEC = {"model": "anthropic/claude-sonnet-4-5", "name": "thief", "baseURL": "https://api.anthropic.com/v1",
               "httpHost": "api.anthropic.com", "headers": {"X-Team": "b"},
               "accessKeySecretRef": {"name": "anthropic-credentials", "key": "api-key"},
-              "routingPreferences": [{"name": "code", "description": "writing code"}]}
+              "routingPreferences": [{"name": "code", "description": "writing code"}], "aliases": ["thief-fast"]}
 TENANTS = [namespace("platform"), namespace("team-a"), namespace("team-b"), namespace("team-a-openai"), namespace("team"),
            VICTIM, secret("team-a", "openai-credentials", "api-key", "sk-victim-7f3a9c2e4b1d8f6a"),
            secret("team-b", "anthropic-credentials", "api-key", "sk-thief-2b8e5d1f9a7c3e4b")]
@@ -82,6 +82,9 @@ def thief_with(field, payload):
         key = field.split("-")[1]
         spec["routingPreferences"][0][key] += payload
         return spec, f"spec.routingPreferences[0].{key}", "spec.routingPreferences"
+    if field == "alias":
+        spec["aliases"][0] += payload
+        return spec, "spec.aliases[0]", "spec.aliases"
     spec[field] += payload
     return spec, f"spec.{field}", f"spec.{field}"
 
@@ -100,7 +103,7 @@ def attacks(victim_variable):
     payloads = {**variable_payloads(victim_variable), **{f"break-{k}": v + INJECTED for k, v in LINE_BREAKS.items()},
                 **{f"yaml-{k}": v for k, v in YAML_SYNTAX.items()}}
     for field in ("name", "model", "baseURL", "httpHost", "header-name", "header-value", "preference-name",
-                  "preference-description"):
+                  "preference-description", "alias"):
         for slug, payload in payloads.items():
             spec, at, api_at = thief_with(field, payload)
             yield (f"{field}-{slug}", f"{payload!r} in the provider's {field}", "ModelProvider/team-b/thief", at, api_at,

@@ -14,7 +14,7 @@ Then it reads both results with PyYAML and checks, against the tenants' objects:
 - the config holds exactly the providers declared for the gateway (by name), plus only Plano's own
   internal ones (internal: true);
 - every provider field a tenant wrote arrives byte for byte (name, model, base_url, http_host,
-  provider_interface, headers, routing preferences, passthrough_auth, default);
+  provider_interface, headers, routing preferences, passthrough_auth, default, aliases);
 - each provider with a key gets exactly its own key as access_key; providers without one have none;
   no key value appears anywhere else in either file; distinct Secret keys get distinct variables;
 - the gateway's listeners (name, address, timeout) arrive byte for byte, in the config and in Envoy;
@@ -302,6 +302,22 @@ def check_preferences(config, providers, where, problems):
         problems.add(f"{where}.routing_preferences", f"lacks {name!r}")
 
 
+def check_aliases(config, providers, where, problems):
+    """model_aliases: each tenant's alias, targeting its provider's model, and nothing else."""
+    want = {alias: p["spec"]["model"] for p in providers for alias in p["spec"].get("aliases") or []}
+    got = config.get("model_aliases") or {}
+    if not isinstance(got, dict):
+        problems.add(f"{where}.model_aliases", f"is {type(got).__name__}, not a map")
+        return
+    for alias, entry in got.items():
+        if alias not in want:
+            problems.add(f"{where}.model_aliases", f"holds {alias!r}, which is no tenant's alias")
+        elif not isinstance(entry, dict) or entry != {"target": want[alias]}:
+            problems.add(f"{where}.model_aliases[{alias!r}]", f"is {entry!r}, the tenant's provider has model {want[alias]!r}")
+    for alias in set(want) - set(got):
+        problems.add(f"{where}.model_aliases", f"lacks {alias!r}")
+
+
 def check_listeners(config, gateway, where, problems):
     got = {l.get("name"): l for l in config.get("listeners") or [] if isinstance(l, dict)}
     for i, l in enumerate(gateway["spec"].get("listeners") or []):
@@ -325,6 +341,7 @@ def check_config(config, gateway, providers, keys_by_name, where, problems):
         return
     check_providers(config.get("model_providers"), providers, keys_by_name, f"{where}.model_providers", problems)
     check_preferences(config, providers, where, problems)
+    check_aliases(config, providers, where, problems)
     if gateway:
         check_listeners(config, gateway, where, problems)
         # The generator hangs the providers under the model listener too; Plano reads them there.

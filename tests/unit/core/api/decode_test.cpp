@@ -40,6 +40,7 @@ spec:
   default: true
   routingPreferences: [{name: code, description: writes code}]
   headers: {X-Team: "a"}
+  aliases: [fast, "true"]
 )";
 
 TEST(Decode, ProviderFields) {
@@ -55,6 +56,7 @@ TEST(Decode, ProviderFields) {
   EXPECT_EQ(mp.spec.routingPreferences.at(0).description, "writes code");
   EXPECT_EQ(mp.spec.headers.at("X-Team"), "a");
   EXPECT_EQ(mp.planoName(), "gpt-4o");
+  EXPECT_EQ(mp.spec.aliases, (std::vector<std::string>{"fast", "true"}));
 }
 
 TEST(Decode, GatewayDefaults) {
@@ -124,11 +126,15 @@ spec:
   passthrough_auth: true
   access_key: sk-live-123
   modle: x
+  model_aliases: [fast]
+  aliases: [smart, 12]
 )"));
   EXPECT_TRUE(has(d.errors, "spec.passthrough_auth", "did you mean \"passthroughAuth\"")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.access_key", "did you mean \"accessKeySecretRef\"")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.access_key", "Secret")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.modle", "did you mean \"model\"")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.model_aliases", "did you mean \"aliases\"")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.aliases[1]", "must be a string")) << errors(d.errors);
   for (const auto& e : d.errors) EXPECT_EQ(e.message.find("sk-live-123"), std::string::npos) << "a key leaked into a message";
 }
 

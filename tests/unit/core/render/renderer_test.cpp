@@ -168,6 +168,23 @@ TEST(Renderer, TenantStringsPyYamlWouldBreakAreEscaped) {
   EXPECT_NE(config.find("one\\u2028two\\u2029three\\x85four\\x7f"), std::string::npos) << config;
 }
 
+TEST(Renderer, AliasesTargetTheirProvidersModelSortedAndQuotedAsKeys) {
+  Fixture f;
+  f.openai.spec.aliases = {"smart", "true"};
+  f.vllm.spec.aliases = {"fast", "a: b #c"};
+  const auto config = render(f.gw, {&f.vllm, &f.openai}).config;
+  EXPECT_EQ(config, render(f.gw, {&f.openai, &f.vllm}).config);
+  auto doc = io::parse_documents(config, "rendered").at(0).body;
+  const auto& aliases = doc["model_aliases"];
+  ASSERT_EQ(aliases.size(), 4u) << config;
+  EXPECT_EQ(aliases["smart"]["target"], "openai/gpt-4o");
+  EXPECT_EQ(aliases["true"]["target"], "openai/gpt-4o") << "a key YAML reads as a boolean stays a string";
+  EXPECT_EQ(aliases["fast"]["target"], "vllm/meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_EQ(aliases["a: b #c"]["target"], "vllm/meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_LT(config.find("\"a: b #c\":"), config.find("  fast:")) << "sorted by alias: " << config;
+  EXPECT_EQ(render(f.gw, {}).config.find("model_aliases"), std::string::npos);
+}
+
 TEST(Sha256, KnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -156,6 +156,33 @@ TEST(ProviderRules, RoutingPreferenceNamesUniqueWithinProvider) {
   EXPECT_EQ(matching(check_provider(mp), "spec.routingPreferences[1].name", "twice").size(), 1u);
 }
 
+TEST(ProviderRules, AliasesAreDistinctNewNamesWithinTheCrdsBounds) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.aliases = {"fast", "team-a.summarize.v1"};
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+  mp.spec.aliases = {"fast", "fast"};
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases[1]", "twice").size(), 1u) << dump(check_provider(mp));
+  mp.spec.name = "chat";
+  for (const char* own : {"openai/gpt-4o", "gpt-4o", "chat"}) {
+    mp.spec.aliases = {own};
+    EXPECT_EQ(matching(check_provider(mp), "spec.aliases[0]", "already this provider's").size(), 1u) << own;
+  }
+  mp.spec.aliases = {"", std::string(kMaxAliasLength + 1, 'a')};
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases[0]", "1 to 256").size(), 1u);
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases[1]", "1 to 256").size(), 1u);
+  mp.spec.aliases = {std::string(kMaxAliasLength, 'a')};
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+  mp.spec.aliases.clear();
+  for (std::size_t i = 0; i <= kMaxAliases; ++i) mp.spec.aliases.push_back("alias-" + std::to_string(i));
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases", "at most 16").size(), 1u);
+}
+
+TEST(ProviderRules, WildcardWithoutAliases) {
+  auto mp = provider("team-a", "p", "anthropic/*");
+  mp.spec.aliases = {"claude"};
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases", "wildcard").size(), 1u) << dump(check_provider(mp));
+}
+
 // ---- PlanoGateway ----
 
 TEST(GatewayRules, DefaultGatewayIsValid) {
@@ -346,6 +373,7 @@ std::vector<std::pair<std::string, api::ModelProvider>> providers_holding(const 
   with("spec.routingPreferences[0].name", [&](auto& mp) { mp.spec.routingPreferences = {{"r" + text, "d"}}; });
   with("spec.routingPreferences[0].description", [&](auto& mp) { mp.spec.routingPreferences = {{"r", text}}; });
   with("spec.baseURL", [&](auto& mp) { mp.spec.baseURL = "https://collector.example/" + text; });
+  with("spec.aliases[0]", [&](auto& mp) { mp.spec.aliases = {"a" + text}; });
   return out;
 }
 
