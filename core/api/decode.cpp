@@ -28,6 +28,10 @@ const std::map<std::string, std::string>& habitual_names() {
       {"allowed_providers", "allowedProviders"},
       {"auth_modes", "authModes"},
       {"model_aliases", "aliases"},
+      {"opentracing_grpc_endpoint", "endpoint"},
+      {"random_sampling", "samplingPercent"},
+      {"span_attributes", "spanAttributes"},
+      {"header_prefixes", "headerPrefixes"},
   };
   return names;
 }
@@ -385,6 +389,19 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
       ObjectReader policy(spec.get("networkPolicy"), "spec.networkPolicy", out.errors);
       gw.spec.networkPolicy.enabled = policy.boolean("enabled").value_or(true);
       decode_selector(policy, "clientNamespaces", gw.spec.networkPolicy.clientNamespaces, out.errors);
+    }
+    {
+      ObjectReader tracing(spec.get("tracing"), "spec.tracing", out.errors);
+      if (tracing.present()) {
+        GatewayTracing t;
+        t.endpoint = tracing.string("endpoint", true).value_or("");
+        t.samplingPercent = tracing.integer("samplingPercent").value_or(t.samplingPercent);
+        t.traceInternal = tracing.boolean("traceInternal");
+        ObjectReader attributes(tracing.get("spanAttributes"), "spec.tracing.spanAttributes", out.errors);
+        t.headerPrefixes = string_list(attributes, "headerPrefixes");
+        t.staticAttributes = attributes.string_map("static");
+        gw.spec.tracing = std::move(t);
+      }
     }
     ObjectReader status(top.get("status"), "status", out.errors);
     gw.status.observedGeneration = status.integer("observedGeneration").value_or(0);

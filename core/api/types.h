@@ -121,12 +121,23 @@ struct GatewayNetworkPolicy {
   std::optional<LabelSelector> clientNamespaces;
 };
 
+// OpenTelemetry tracing of every request through the gateway (Plano's `tracing`): the platform's,
+// one collector and one sampling rate for every tenant.
+struct GatewayTracing {
+  std::string endpoint;  // OTLP/gRPC, http://<host>:<port>
+  std::int64_t samplingPercent = 100;
+  std::optional<bool> traceInternal;
+  std::vector<std::string> headerPrefixes;               // request headers that become span attributes
+  std::map<std::string, std::string> staticAttributes;   // on every span
+};
+
 struct PlanoGatewaySpec {
   std::string configVersion = "v0.4.0";
   std::vector<Listener> listeners;
   AllowedProviders allowedProviders;
   GatewayDeployment deployment;
   GatewayNetworkPolicy networkPolicy;
+  std::optional<GatewayTracing> tracing;
 };
 
 struct PlanoGatewayStatus {

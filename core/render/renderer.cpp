@@ -167,6 +167,19 @@ void write_provider(ConfigWriter& w, const ModelProvider& mp, const std::string&
   }
 }
 
+void write_tracing(ConfigWriter& w, const api::GatewayTracing& t) {
+  w.block(0, "tracing");
+  w.literal(2, "random_sampling", std::to_string(t.samplingPercent));
+  if (t.traceInternal) w.literal(2, "trace_arch_internal", *t.traceInternal ? "true" : "false");
+  w.quoted(2, "opentracing_grpc_endpoint", t.endpoint);
+  if (t.headerPrefixes.empty() && t.staticAttributes.empty()) return;
+  w.block(2, "span_attributes");
+  if (!t.headerPrefixes.empty()) w.block(4, "header_prefixes");
+  for (const auto& prefix : t.headerPrefixes) w.quoted_item(6, prefix);
+  if (!t.staticAttributes.empty()) w.block(4, "static");
+  for (const auto& [name, value] : t.staticAttributes) w.quoted_with_tenant_key(6, name, value);  // std::map: sorted
+}
+
 // Bytes of config per provider, roughly: enough that the output buffer rarely grows.
 constexpr std::size_t kConfigBytesPerProvider = 256;
 
@@ -286,6 +299,7 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
     w.block_with_tenant_key(2, alias);
     w.quoted(4, "target", model);
   }
+  if (gw.spec.tracing) write_tracing(w, *gw.spec.tracing);
   return out;
 }
 

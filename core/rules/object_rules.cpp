@@ -339,6 +339,57 @@ void check_stopping(const api::PlanoGatewaySpec& spec, Report& r) {
   }
 }
 
+// Plano's generator wants http:// and no path; its Envoy template writes the host and the text after
+// the last ':' unquoted as the collector's address and port, so both must be there and plain (a
+// trailing '/', which the generator allows, would end up in the port).
+void check_tracing(const api::GatewayTracing& t, Report& r) {
+  static const std::regex endpoint_form(
+      "^http://[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*:([0-9]{1,5})$");
+  std::smatch m;
+  if (t.endpoint.size() > kMaxTracingEndpointLength || !std::regex_match(t.endpoint, m, endpoint_form) ||
+      std::stoi(m[m.size() - 1].str()) < 1 || std::stoi(m[m.size() - 1].str()) > 65535) {
+    r.error("spec.tracing.endpoint", "\"" + t.endpoint + "\" is not http://<host>:<port> (a DNS name or IPv4 address, a port "
+                                     "1-65535, nothing after it, at most " + std::to_string(kMaxTracingEndpointLength) +
+                                     " characters), e.g. http://otel-collector.observability.svc.cluster.local:4317");
+  }
+  if (t.samplingPercent < 0 || t.samplingPercent > 100) {
+    r.error("spec.tracing.samplingPercent", std::to_string(t.samplingPercent) + " is out of range; use 0 (none) to 100 (every request)");
+  }
+  const auto& prefixes = t.headerPrefixes;
+  if (prefixes.size() > kMaxHeaderPrefixes) {
+    r.error("spec.tracing.spanAttributes.headerPrefixes", "has " + std::to_string(prefixes.size()) + " prefixes; at most " +
+                                                              std::to_string(kMaxHeaderPrefixes) + " are allowed");
+  }
+  static const std::regex prefix_form("^[-!#%&'*+.^_`|~0-9a-z]+$");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < prefixes.size(); ++i) {
+    const auto at = indexed("spec.tracing.spanAttributes.headerPrefixes", i);
+    if (prefixes[i].size() > kMaxHeaderPrefixLength || !std::regex_match(prefixes[i], prefix_form)) {
+      r.error(at, "is not the start of a lower-case HTTP header name of at most " + std::to_string(kMaxHeaderPrefixLength) +
+                      " characters (letters a-z, digits and !#%&'*+-.^_`|~), e.g. x-team-");
+    } else if (!seen.insert(prefixes[i]).second) {
+      r.error(at, "\"" + prefixes[i] + "\" is listed twice; keep one");
+    }
+  }
+  const auto& attributes = t.staticAttributes;
+  if (attributes.size() > kMaxStaticAttributes) {
+    r.error("spec.tracing.spanAttributes.static", "has " + std::to_string(attributes.size()) + " attributes; at most " +
+                                                      std::to_string(kMaxStaticAttributes) + " are allowed");
+  }
+  static const std::regex name_form("^[A-Za-z0-9][-A-Za-z0-9_.]*$");
+  for (const auto& [name, value] : attributes) {
+    const auto at = keyed("spec.tracing.spanAttributes.static", name);
+    if (name.size() > kMaxAttributeNameLength || !std::regex_match(name, name_form)) {
+      r.error(at, "the attribute name is not 1 to " + std::to_string(kMaxAttributeNameLength) +
+                      " letters, digits, '-', '_' or '.', starting with a letter or digit");
+    }
+    if (value.size() > kMaxAttributeValueLength) {
+      r.error(at, "is longer than " + std::to_string(kMaxAttributeValueLength) + " characters (the CRD's limit)");
+    }
+    check_text(r, at, value);
+  }
+}
+
 void check_model(const api::ModelProviderSpec& s, Report& r) {
   auto slash = s.model.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == s.model.size()) {
@@ -510,6 +561,7 @@ std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   check_allowed(gw.spec.allowedProviders, r);
   check_deployment(gw.spec.deployment, r);
   check_stopping(gw.spec, r);
+  if (gw.spec.tracing) check_tracing(*gw.spec.tracing, r);
   if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
     check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
     check_label_selector(*clients, "spec.networkPolicy.clientNamespaces", r);

@@ -18,6 +18,7 @@ Then it reads both results with PyYAML and checks, against the tenants' objects:
 - each provider with a key gets exactly its own key as access_key; providers without one have none;
   no key value appears anywhere else in either file; distinct Secret keys get distinct variables;
 - the gateway's listeners (name, address, timeout) arrive byte for byte, in the config and in Envoy;
+- the gateway's tracing arrives as written, and Envoy's collector cluster reaches its endpoint;
 - in Envoy's YAML, each base_url's host is a cluster's address and each http_host its hostname.
 
 usage: plano_startup.py --config plano_config.yaml [--gateway NS/NAME] --objects FILE [--objects FILE...]
@@ -318,6 +319,27 @@ def check_aliases(config, providers, where, problems):
         problems.add(f"{where}.model_aliases", f"lacks {alias!r}")
 
 
+def expected_tracing(gateway):
+    """The tracing section the gateway asks for, as Plano's generator leaves it; None when it asks for none."""
+    t = gateway["spec"].get("tracing")
+    if t is None:
+        return None
+    out = {"random_sampling": t.get("samplingPercent", 100), "opentracing_grpc_endpoint": t["endpoint"]}
+    if "traceInternal" in t:
+        out["trace_arch_internal"] = t["traceInternal"]
+    attributes = t.get("spanAttributes") or {}
+    span = {k: attributes[key] for k, key in (("header_prefixes", "headerPrefixes"), ("static", "static")) if attributes.get(key)}
+    if span:
+        out["span_attributes"] = span
+    return out
+
+
+def check_tracing(config, gateway, where, problems):
+    want = expected_tracing(gateway)
+    if config.get("tracing") != want:
+        problems.add(f"{where}.tracing", f"is {config.get('tracing')!r}, the gateway says {want!r}")
+
+
 def check_listeners(config, gateway, where, problems):
     got = {l.get("name"): l for l in config.get("listeners") or [] if isinstance(l, dict)}
     for i, l in enumerate(gateway["spec"].get("listeners") or []):
@@ -344,11 +366,23 @@ def check_config(config, gateway, providers, keys_by_name, where, problems):
     check_aliases(config, providers, where, problems)
     if gateway:
         check_listeners(config, gateway, where, problems)
+        check_tracing(config, gateway, where, problems)
         # The generator hangs the providers under the model listener too; Plano reads them there.
         for i, l in enumerate(config.get("listeners") or []):
             if isinstance(l, dict) and l.get("type") == "model":
                 check_providers(l.get("model_providers") or [], providers, keys_by_name,
                                 f"{where}.listeners[{i}].model_providers", problems)
+
+
+def cluster_endpoints(envoy, name=None):
+    """The endpoints of Envoy's clusters (of the one named `name`, when given)."""
+    return [ep.get("endpoint") or {} for c in (envoy.get("static_resources") or {}).get("clusters") or []
+            if isinstance(c, dict) and name in (None, c.get("name"))
+            for group in (c.get("load_assignment") or {}).get("endpoints") or [] for ep in group.get("lb_endpoints") or []]
+
+
+def socket_address(endpoint):
+    return (endpoint.get("address") or {}).get("socket_address") or {}
 
 
 def check_envoy(envoy, gateway, providers, problems):
@@ -366,10 +400,17 @@ def check_envoy(envoy, gateway, providers, problems):
         timeouts = [r["route"].get("timeout") for r in find_routes(egress) if r.get("route", {}).get("cluster") == "bright_staff"]
         if timeouts != [model.get("timeout", "300s")]:
             problems.add("envoy.egress_traffic.route.timeout", f"is {timeouts!r}, the gateway says {model.get('timeout', '300s')!r}")
-    endpoints = [ep.get("endpoint") or {} for c in (envoy.get("static_resources") or {}).get("clusters") or [] if isinstance(c, dict)
-                 for group in (c.get("load_assignment") or {}).get("endpoints") or [] for ep in group.get("lb_endpoints") or []]
+    endpoints = cluster_endpoints(envoy)
     hostnames = {e.get("hostname") for e in endpoints}
-    addresses = {((e.get("address") or {}).get("socket_address") or {}).get("address") for e in endpoints}
+    addresses = {socket_address(e).get("address") for e in endpoints}
+    tracing = expected_tracing(gateway) if gateway else None
+    if tracing and tracing["random_sampling"] > 0:
+        # The template writes the endpoint's host and the text after its last ':' unquoted.
+        collector = urllib.parse.urlparse(tracing["opentracing_grpc_endpoint"])
+        found = [socket_address(e) for e in cluster_endpoints(envoy, "opentelemetry_collector")]
+        if [(a.get("address"), a.get("port_value")) for a in found] != [(collector.hostname, collector.port)]:
+            problems.add("envoy.clusters[opentelemetry_collector]", f"reaches {found!r}, the gateway's tracing.endpoint is "
+                         f"{tracing['opentracing_grpc_endpoint']!r}")
     for p in providers:
         host = p["spec"].get("httpHost")
         if host is not None and host not in hostnames:

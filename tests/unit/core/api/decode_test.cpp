@@ -88,6 +88,10 @@ TEST(Decode, GatewayAllFields) {
     tolerations: [{key: k, operator: Equal, value: v, effect: NoSchedule, tolerationSeconds: 10}]
     podAnnotations: {a: b}
     serviceType: LoadBalancer
+  tracing:
+    endpoint: http://otel.observability:4317
+    traceInternal: true
+    spanAttributes: {headerPrefixes: [x-team-], static: {env: prod}}
 )")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& s = d.object->spec;
@@ -99,6 +103,12 @@ TEST(Decode, GatewayAllFields) {
   EXPECT_EQ(s.deployment.resourceLimits.at("memory"), "512Mi");
   EXPECT_EQ(s.deployment.tolerations[0].tolerationSeconds, 10);
   EXPECT_EQ(s.deployment.serviceType, "LoadBalancer");
+  ASSERT_TRUE(s.tracing);
+  EXPECT_EQ(s.tracing->endpoint, "http://otel.observability:4317");
+  EXPECT_EQ(s.tracing->samplingPercent, 100) << "the CRD's default";
+  EXPECT_EQ(s.tracing->traceInternal, true);
+  EXPECT_EQ(s.tracing->headerPrefixes, std::vector<std::string>{"x-team-"});
+  EXPECT_EQ(s.tracing->staticAttributes.at("env"), "prod");
 }
 
 // The CRD's quantities are int-or-string: the API server refuses 1.5 unquoted.

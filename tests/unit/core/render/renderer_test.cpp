@@ -185,6 +185,25 @@ TEST(Renderer, AliasesTargetTheirProvidersModelSortedAndQuotedAsKeys) {
   EXPECT_EQ(render(f.gw, {}).config.find("model_aliases"), std::string::npos);
 }
 
+TEST(Renderer, TracingAsPlanoSpellsIt) {
+  Fixture f;
+  EXPECT_EQ(render(f.gw, {&f.openai}).config.find("tracing"), std::string::npos);
+  f.gw.spec.tracing = api::GatewayTracing{"http://otel:4317", 25, false, {"x-team-"}, {{"true", "8080"}, {"env", "prod"}}};
+  const auto config = render(f.gw, {&f.openai}).config;
+  auto doc = io::parse_documents(config, "rendered").at(0).body;
+  const auto& t = doc["tracing"];
+  EXPECT_EQ(t["random_sampling"], 25);
+  EXPECT_EQ(t["trace_arch_internal"], false);
+  EXPECT_EQ(t["opentracing_grpc_endpoint"], "http://otel:4317");
+  EXPECT_EQ(t["span_attributes"]["header_prefixes"], nlohmann::json::array({"x-team-"}));
+  EXPECT_EQ(t["span_attributes"]["static"], (nlohmann::json{{"env", "prod"}, {"true", "8080"}})) << config;
+  f.gw.spec.tracing->staticAttributes.clear();
+  f.gw.spec.tracing->headerPrefixes.clear();
+  f.gw.spec.tracing->traceInternal.reset();
+  doc = io::parse_documents(render(f.gw, {&f.openai}).config, "rendered").at(0).body;
+  EXPECT_EQ(doc["tracing"], (nlohmann::json{{"random_sampling", 25}, {"opentracing_grpc_endpoint", "http://otel:4317"}}));
+}
+
 TEST(Sha256, KnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -271,6 +271,62 @@ TEST(GatewayRules, TimeoutIsADuration) {
   EXPECT_TRUE(check_gateway(gw).empty());
 }
 
+TEST(GatewayRules, TracingEndpointIsHttpHostAndPortThatEnvoysConfigCarriesUnquoted) {
+  auto gw = gateway();
+  gw.spec.tracing = api::GatewayTracing{};
+  for (const char* good : {"http://otel-collector.observability.svc.cluster.local:4317", "http://10.0.0.7:4317", "http://otel:1"}) {
+    gw.spec.tracing->endpoint = good;
+    EXPECT_TRUE(check_gateway(gw).empty()) << good << dump(check_gateway(gw));
+  }
+  for (const char* bad : {"https://otel:4317", "http://otel", "http://otel:4317/v1/traces", "http://otel:4317/", "http://otel:0", "http://otel:65536",
+                          "http://[::1]:4317", "http://$HOME:4317", "http://otel #x:4317", "otel:4317", ""}) {
+    gw.spec.tracing->endpoint = bad;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.endpoint", "http://<host>:<port>").size(), 1u) << bad;
+  }
+  gw.spec.tracing->endpoint = "http://otel:" + std::string(kMaxTracingEndpointLength, '4');
+  EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.endpoint").size(), 1u);
+}
+
+TEST(GatewayRules, TracingSamplingAndSpanAttributesWithinTheCrdsBounds) {
+  auto gw = gateway();
+  gw.spec.tracing = api::GatewayTracing{"http://otel:4317", 0, true, {"x-team-", "x-b3-"}, {{"env", "prod"}, {"gateway.tier", "shared"}}};
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  for (std::int64_t bad : {-1, 101}) {
+    gw.spec.tracing->samplingPercent = bad;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.samplingPercent", "0 (none) to 100").size(), 1u) << bad;
+  }
+  gw.spec.tracing->samplingPercent = 100;
+  gw.spec.tracing->headerPrefixes = {"X-Team-", "x team", "x-a", "x-a", std::string(kMaxHeaderPrefixLength + 1, 'x')};
+  const auto findings = check_gateway(gw);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[0]", "lower-case").size(), 1u) << dump(findings);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[1]", "lower-case").size(), 1u);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[3]", "twice").size(), 1u);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[4]", "at most 64").size(), 1u);
+  gw.spec.tracing->headerPrefixes = std::vector<std::string>(kMaxHeaderPrefixes + 1, "x-");
+  EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.spanAttributes.headerPrefixes", "at most 16").size(), 1u);
+  gw.spec.tracing->headerPrefixes.clear();
+  gw.spec.tracing->staticAttributes = {{"-lead", "v"}, {"a b", "v"}, {std::string(kMaxAttributeNameLength + 1, 'n'), "v"},
+                                       {"long", std::string(kMaxAttributeValueLength + 1, 'v')}};
+  const auto attributes = check_gateway(gw);
+  EXPECT_EQ(matching(attributes, "spec.tracing.spanAttributes.static[\"-lead\"]", "attribute name").size(), 1u) << dump(attributes);
+  EXPECT_EQ(matching(attributes, "spec.tracing.spanAttributes.static[\"a b\"]", "attribute name").size(), 1u);
+  EXPECT_EQ(matching(attributes, "spec.tracing.spanAttributes.static[\"long\"]", "longer than 256").size(), 1u);
+  EXPECT_EQ(attributes.size(), 4u) << dump(attributes);
+  gw.spec.tracing->staticAttributes.clear();
+  for (std::size_t i = 0; i <= kMaxStaticAttributes; ++i) gw.spec.tracing->staticAttributes["a" + std::to_string(i)] = "v";
+  EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.spanAttributes.static", "at most 32").size(), 1u);
+}
+
+// Span attribute values reach Plano's config like a tenant's strings (envsubst, then PyYAML).
+TEST(GatewayRules, SpanAttributeValuesArriveAsWritten) {
+  auto gw = gateway();
+  gw.spec.tracing = api::GatewayTracing{"http://otel:4317", 100, std::nullopt, {}, {}};
+  for (const std::string bad : {"$PLANO_KEY_1_TEAM_A_OPENAI_CREDENTIALS_API_KEY", "${HOME}", "a\xe2\x80\xa8" "b", "a\nb"}) {
+    gw.spec.tracing->staticAttributes = {{"env", bad}};
+    EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.spanAttributes.static[\"env\"]", "contains").size(), 1u) << bad;
+  }
+}
+
 TEST(GatewayRules, SelectorOnlyWithFromSelector) {
   auto gw = gateway();
   gw.spec.allowedProviders.from = api::NamespacesFrom::Selector;
