@@ -46,7 +46,9 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
   const std::vector<std::pair<std::string, std::string>> examples = {
       {"litellm-passthrough.yaml", "litellm-gateway"},
       {"managed-keys-and-vllm.yaml", "llm-gateway"},
-      {"multi-tenant-byok.yaml", "shared-gateway"}};
+      {"multi-tenant-byok.yaml", "shared-gateway"},
+      {"model-aliases.yaml", "aliased-gateway"},
+      {"tracing.yaml", "traced-gateway"}};
   for (const auto& [file, gw] : examples) kubectl("apply -f " + (kRoot / "examples" / file).string());
   auto op = start_operator();
   for (const auto& [file, gw] : examples) {
@@ -75,7 +77,7 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 10);
+  EXPECT_EQ(checked, 13);
   // What Plano's image makes of the live objects at start-up (the generator, envsubst with the keys
   // Secret as the environment, PyYAML): every tenant string and key arrives as written.
   for (const auto& [file, gw] : examples) {
