@@ -183,13 +183,16 @@ std::optional<std::map<std::string, std::string>> GatewayController::fetch_and_l
   }
 }
 
-SecretData GatewayController::lookup_secrets(const std::vector<api::ModelProvider>& providers) {
+SecretData GatewayController::lookup_secrets(const std::vector<api::ModelProvider>& providers, const api::PlanoGateway* gateway) {
   auto uncached = std::make_shared<std::map<std::string, std::optional<std::map<std::string, std::string>>>>();
-  for (const auto& p : providers) {
-    if (!p.spec.accessKeySecretRef) continue;
-    const auto& ns = p.metadata.namespace_;
-    const auto& secret = p.spec.accessKeySecretRef->name;
+  auto need = [&](const std::string& ns, const std::string& secret) {
     if (!caches_.referencedSecrets.get(ns, secret)) uncached->emplace(ns + "/" + secret, std::nullopt);
+  };
+  for (const auto& p : providers) {
+    if (p.spec.accessKeySecretRef) need(p.metadata.namespace_, p.spec.accessKeySecretRef->name);
+  }
+  if (gateway && gateway->spec.stateStorage && gateway->spec.stateStorage->connectionStringSecretRef) {
+    need(gateway->metadata.namespace_, gateway->spec.stateStorage->connectionStringSecretRef->name);
   }
   std::vector<std::pair<const std::string, std::optional<std::map<std::string, std::string>>>*> slots;
   for (auto& entry : *uncached) slots.push_back(&entry);
@@ -332,7 +335,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   for (const auto& p : providers) snap.providers.push_back(&p);
   snap.namespaceLabels = kube::namespace_labels(caches_.namespaces);
   const auto t1 = Clock::now();
-  snap.secretData = lookup_secrets(providers);
+  snap.secretData = lookup_secrets(providers, snap.gateway);
   const auto t2 = Clock::now();
   kube::ObjectPtr live_deployment, live_keys;
   if (gateway) {

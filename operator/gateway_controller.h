@@ -67,7 +67,7 @@ class GatewayController {
   static constexpr std::chrono::seconds kMissingSecretRecheck{15};
   // Secrets the providers reference: from the informer, or fetched (and labelled, so that the
   // informer has them next time) all at once for those it does not hold yet.
-  SecretData lookup_secrets(const std::vector<api::ModelProvider>& providers);
+  SecretData lookup_secrets(const std::vector<api::ModelProvider>& providers, const api::PlanoGateway* gateway);
   std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);
   void write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
                                const std::map<std::string, kube::ObjectPtr>& provider_by_key);

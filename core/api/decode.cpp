@@ -32,6 +32,9 @@ const std::map<std::string, std::string>& habitual_names() {
       {"random_sampling", "samplingPercent"},
       {"span_attributes", "spanAttributes"},
       {"header_prefixes", "headerPrefixes"},
+      {"state_storage", "stateStorage"},
+      {"connection_string", "connectionStringSecretRef"},
+      {"connectionString", "connectionStringSecretRef"},
   };
   return names;
 }
@@ -175,6 +178,10 @@ class ObjectReader {
         message += " Keys never go into this object: put the key in a Secret in this namespace and "
                    "reference it with accessKeySecretRef: {name, key}";
       }
+      if (k == "connection_string" || k == "connectionString") {
+        message += " A connection string holds a password: put it in a Secret in this namespace and reference it "
+                   "with connectionStringSecretRef: {name, key}";
+      }
       fail(at(k), message);
     }
   }
@@ -269,6 +276,8 @@ const char* to_string(NamespacesFrom from) {
   }
   return "";
 }
+
+const char* to_string(StateStorageType type) { return type == StateStorageType::Memory ? "Memory" : "Postgres"; }
 
 const char* to_string(AuthMode mode) {
   return mode == AuthMode::Passthrough ? "Passthrough" : "AccessKey";
@@ -401,6 +410,19 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
         t.headerPrefixes = string_list(attributes, "headerPrefixes");
         t.staticAttributes = attributes.string_map("static");
         gw.spec.tracing = std::move(t);
+      }
+    }
+    {
+      ObjectReader storage(spec.get("stateStorage"), "spec.stateStorage", out.errors);
+      if (storage.present()) {
+        GatewayStateStorage s;
+        if (auto type = storage.string("type", true)) {
+          if (*type == "Postgres") s.type = StateStorageType::Postgres;
+          else if (*type != "Memory") storage.fail(storage.at("type"), "is \"" + *type + "\"; use Memory or Postgres");
+        }
+        ObjectReader ref(storage.get("connectionStringSecretRef"), "spec.stateStorage.connectionStringSecretRef", out.errors);
+        if (ref.present()) s.connectionStringSecretRef = SecretKeyRef{ref.string("name", true).value_or(""), ref.string("key", true).value_or("")};
+        gw.spec.stateStorage = std::move(s);
       }
     }
     ObjectReader status(top.get("status"), "status", out.errors);

@@ -121,6 +121,22 @@ struct GatewayNetworkPolicy {
   std::optional<LabelSelector> clientNamespaces;
 };
 
+struct SecretKeyRef {
+  std::string name;
+  std::string key;
+};
+
+// Where Plano keeps conversation state (the Responses API's previous_response_id; Plano's
+// state_storage): in each pod's memory, or in Postgres, whose connection string comes from a Secret
+// in the gateway's namespace and reaches the pods only through the keys Secret.
+enum class StateStorageType { Memory, Postgres };
+const char* to_string(StateStorageType type);
+
+struct GatewayStateStorage {
+  StateStorageType type = StateStorageType::Memory;
+  std::optional<SecretKeyRef> connectionStringSecretRef;
+};
+
 // OpenTelemetry tracing of every request through the gateway (Plano's `tracing`): the platform's,
 // one collector and one sampling rate for every tenant.
 struct GatewayTracing {
@@ -138,6 +154,7 @@ struct PlanoGatewaySpec {
   GatewayDeployment deployment;
   GatewayNetworkPolicy networkPolicy;
   std::optional<GatewayTracing> tracing;
+  std::optional<GatewayStateStorage> stateStorage;
 };
 
 struct PlanoGatewayStatus {
@@ -159,11 +176,6 @@ struct PlanoGateway {
 struct GatewayRef {
   std::string name;
   std::optional<std::string> namespace_;
-};
-
-struct SecretKeyRef {
-  std::string name;
-  std::string key;
 };
 
 struct RoutingPreference {

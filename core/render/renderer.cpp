@@ -233,6 +233,25 @@ std::optional<std::string> key_value_problem(std::string_view value) {
   return std::nullopt;
 }
 
+std::optional<std::string> connection_string_problem(std::string_view value) {
+  constexpr std::size_t kMaxConnectionStringBytes = 4096;
+  if (value.empty()) return "is empty";
+  if (value.size() > kMaxConnectionStringBytes) return "is longer than " + std::to_string(kMaxConnectionStringBytes) + " bytes";
+  if (value.rfind("postgres://", 0) != 0 && value.rfind("postgresql://", 0) != 0) {
+    return "is not a postgres:// or postgresql:// URI (Plano connects with it as written)";
+  }
+  static constexpr std::string_view kSymbols = "-._~%!&'()*+,;=:@/?";
+  for (char c : value) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kSymbols.find(c) == std::string_view::npos) {
+      return "holds a character other than letters, digits and -._~%!&'()*+,;=:@/?, which Plano's start-up would paste "
+             "unquoted into its YAML config (envsubst), breaking or changing it; percent-encode it";
+    }
+  }
+  // A plain YAML scalar cannot end in ':', which would start a mapping value.
+  if (value.back() == ':') return "ends in ':', which YAML would read as the start of a mapping once Plano's start-up pastes it; remove it";
+  return std::nullopt;
+}
+
 RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelProvider*>& accepted) {
   std::vector<const ModelProvider*> providers(accepted);
   std::sort(providers.begin(), providers.end(), [](const ModelProvider* a, const ModelProvider* b) {
@@ -262,6 +281,10 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
   for (const auto* mp : providers) {
     if (const auto& ref = mp->spec.accessKeySecretRef) variables.try_emplace({mp->metadata.namespace_, ref->name, ref->key});
   }
+  const auto& storage = gw.spec.stateStorage;
+  const auto* connection = storage && storage->type == api::StateStorageType::Postgres && storage->connectionStringSecretRef
+                               ? &*storage->connectionStringSecretRef : nullptr;
+  if (connection) variables.try_emplace({gw.metadata.namespace_, connection->name, connection->key});
   for (auto& [ref, variable] : variables) {
     const auto& [ns, secret, key] = ref;
     variable = key_variable(out.keys.size() + 1, std::string(ns), std::string(secret), std::string(key));
@@ -300,6 +323,11 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
     w.quoted(4, "target", model);
   }
   if (gw.spec.tracing) write_tracing(w, *gw.spec.tracing);
+  if (storage) {
+    w.block(0, "state_storage");
+    w.scalar(2, "type", storage->type == api::StateStorageType::Postgres ? "postgres" : "memory");
+    if (connection) w.quoted(2, "connection_string", "$" + variables.at({gw.metadata.namespace_, connection->name, connection->key}));
+  }
   return out;
 }
 

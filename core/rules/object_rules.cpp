@@ -390,6 +390,24 @@ void check_tracing(const api::GatewayTracing& t, Report& r) {
   }
 }
 
+void check_state_storage(const api::PlanoGatewaySpec& spec, Report& r) {
+  const auto& s = *spec.stateStorage;
+  const bool postgres = s.type == api::StateStorageType::Postgres;
+  if (postgres && !s.connectionStringSecretRef) {
+    r.error("spec.stateStorage.connectionStringSecretRef", "is required for type Postgres: name the Secret in the gateway's "
+                                                           "namespace, and its key, that holds the connection string "
+                                                           "(postgresql://user:password@host:5432/database)");
+  }
+  if (!postgres && s.connectionStringSecretRef) {
+    r.error("spec.stateStorage.connectionStringSecretRef", "is only for type Postgres; remove it, or set type: Postgres");
+  }
+  if (!postgres && spec.deployment.replicas > 1) {
+    r.warning("spec.stateStorage.type", "Memory keeps each pod's conversations to itself, and the gateway runs " +
+                                            std::to_string(spec.deployment.replicas) + " replicas: a follow-up request "
+                                            "(previous_response_id) that reaches another pod finds nothing; use Postgres, or one replica");
+  }
+}
+
 void check_model(const api::ModelProviderSpec& s, Report& r) {
   auto slash = s.model.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == s.model.size()) {
@@ -562,6 +580,7 @@ std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   check_deployment(gw.spec.deployment, r);
   check_stopping(gw.spec, r);
   if (gw.spec.tracing) check_tracing(*gw.spec.tracing, r);
+  if (gw.spec.stateStorage) check_state_storage(gw.spec, r);
   if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
     check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
     check_label_selector(*clients, "spec.networkPolicy.clientNamespaces", r);

@@ -19,6 +19,8 @@ Then it reads both results with PyYAML and checks, against the tenants' objects:
   no key value appears anywhere else in either file; distinct Secret keys get distinct variables;
 - the gateway's listeners (name, address, timeout) arrive byte for byte, in the config and in Envoy;
 - the gateway's tracing arrives as written, and Envoy's collector cluster reaches its endpoint;
+- the gateway's state storage arrives as declared, its Postgres connection string as the value of
+  the Secret key it references, found nowhere else;
 - in Envoy's YAML, each base_url's host is a cluster's address and each http_host its hostname.
 
 usage: plano_startup.py --config plano_config.yaml [--gateway NS/NAME] --objects FILE [--objects FILE...]
@@ -63,6 +65,9 @@ GENERATOR_HEADERS = {"ChatGPT-Account-Id", "originator", "user-agent", "session_
 # A key shorter than this is only looked for as a whole string: as a substring it would be found
 # in unrelated text ("0" in "0.0.0.0").
 MIN_SEARCHED_KEY = 8
+# The name the gateway's Postgres connection string goes by among the providers' keys (no provider
+# can be called so: its name would hold a space).
+STATE_STORAGE = "<state storage>"
 VARIABLE = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
 
 
@@ -334,6 +339,18 @@ def expected_tracing(gateway):
     return out
 
 
+def check_state_storage(config, gateway, connection_string, where, problems):
+    storage = gateway["spec"].get("stateStorage")
+    want = None if storage is None else {"type": storage["type"].lower()}
+    if connection_string is not None:
+        want["connection_string"] = connection_string
+    got = config.get("state_storage")
+    if got != want:
+        # Never print a connection string: it holds a password.
+        problems.add(f"{where}.state_storage", f"holds {sorted(got) if isinstance(got, dict) else got!r}, not the gateway's "
+                     f"{storage and storage['type']} storage with its own connection string")
+
+
 def check_tracing(config, gateway, where, problems):
     want = expected_tracing(gateway)
     if config.get("tracing") != want:
@@ -367,6 +384,7 @@ def check_config(config, gateway, providers, keys_by_name, where, problems):
     if gateway:
         check_listeners(config, gateway, where, problems)
         check_tracing(config, gateway, where, problems)
+        check_state_storage(config, gateway, keys_by_name.get(STATE_STORAGE), where, problems)
         # The generator hangs the providers under the model listener too; Plano reads them there.
         for i, l in enumerate(config.get("listeners") or []):
             if isinstance(l, dict) and l.get("type") == "model":
@@ -455,8 +473,11 @@ def find_key_values(node, path, keys, allowed, problems):
 
 
 def access_key_paths(config, where, variable_of_name):
-    """(path, variable) pairs where a key is meant to be: each provider's access_key."""
+    """(path, variable) pairs where a key is meant to be: each provider's access_key, and the state
+    storage's connection string."""
     out = set()
+    if STATE_STORAGE in variable_of_name:
+        out.add((f"{where}.state_storage.connection_string", variable_of_name[STATE_STORAGE]))
     lists = [(f"{where}.model_providers", config.get("model_providers") or [])]
     for i, l in enumerate(config.get("listeners") or []):
         if isinstance(l, dict):
@@ -468,9 +489,15 @@ def access_key_paths(config, where, variable_of_name):
     return out
 
 
-def key_variables(config_path, providers, problems):
-    """provider name -> the variable its access_key names in the rendered (not yet substituted)
-    config. Distinct Secret keys must have distinct variables, and one Secret key one variable."""
+def state_storage_ref(gateway):
+    ref = ((gateway or {}).get("spec", {}).get("stateStorage") or {}).get("connectionStringSecretRef")
+    return (namespace_of(gateway), ref["name"], ref["key"]) if ref else None
+
+
+def key_variables(config_path, gateway, providers, problems):
+    """provider name (STATE_STORAGE for the connection string) -> the variable its access_key names
+    in the rendered (not yet substituted) config. Distinct Secret keys must have distinct variables,
+    and one Secret key one variable."""
     try:
         with open(config_path, encoding="utf-8") as f:
             rendered = yaml.safe_load(f)
@@ -478,9 +505,9 @@ def key_variables(config_path, providers, problems):
         problems.add(config_path, f"does not read as YAML with PyYAML, as Plano's generator reads it: {e}")
         return {}, {}
     entries = {e.get("name"): e for e in rendered.get("model_providers") or [] if isinstance(e, dict)}
+    entries[STATE_STORAGE] = {"access_key": (rendered.get("state_storage") or {}).get("connection_string")}
     variable_of_name, ref_of_variable, variable_of_ref = {}, {}, {}
-    for p in providers:
-        name, ref = plano_name(p), secret_ref(p)
+    for name, ref in [(plano_name(p), secret_ref(p)) for p in providers] + [(STATE_STORAGE, state_storage_ref(gateway))]:
         access_key = (entries.get(name) or {}).get("access_key")
         if ref is None:
             continue
@@ -535,7 +562,7 @@ def main(argv):
     if gateway is None:
         problems.add(args.gateway, "no such PlanoGateway in --objects")
     tenant_values = tenant_secret_values(args.secrets)
-    variable_of_name, ref_of_variable = key_variables(args.config, providers, problems)
+    variable_of_name, ref_of_variable = key_variables(args.config, gateway, providers, problems)
     if args.keys:
         keys = read_keys(args.keys)
     else:

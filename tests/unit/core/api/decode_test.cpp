@@ -92,6 +92,7 @@ TEST(Decode, GatewayAllFields) {
     endpoint: http://otel.observability:4317
     traceInternal: true
     spanAttributes: {headerPrefixes: [x-team-], static: {env: prod}}
+  stateStorage: {type: Postgres, connectionStringSecretRef: {name: state-db, key: url}}
 )")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& s = d.object->spec;
@@ -109,6 +110,9 @@ TEST(Decode, GatewayAllFields) {
   EXPECT_EQ(s.tracing->traceInternal, true);
   EXPECT_EQ(s.tracing->headerPrefixes, std::vector<std::string>{"x-team-"});
   EXPECT_EQ(s.tracing->staticAttributes.at("env"), "prod");
+  ASSERT_TRUE(s.stateStorage);
+  EXPECT_EQ(s.stateStorage->type, StateStorageType::Postgres);
+  EXPECT_EQ(s.stateStorage->connectionStringSecretRef->name, "state-db");
 }
 
 // The CRD's quantities are int-or-string: the API server refuses 1.5 unquoted.

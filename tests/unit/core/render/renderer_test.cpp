@@ -204,6 +204,33 @@ TEST(Renderer, TracingAsPlanoSpellsIt) {
   EXPECT_EQ(doc["tracing"], (nlohmann::json{{"random_sampling", 25}, {"opentracing_grpc_endpoint", "http://otel:4317"}}));
 }
 
+TEST(Renderer, StateStorageNamesTheConnectionStringOnlyByItsVariable) {
+  Fixture f;
+  f.gw.spec.stateStorage = api::GatewayStateStorage{};
+  auto doc = io::parse_documents(render(f.gw, {&f.openai}).config, "rendered").at(0).body;
+  EXPECT_EQ(doc["state_storage"], (nlohmann::json{{"type", "memory"}}));
+  f.gw.spec.stateStorage = api::GatewayStateStorage{api::StateStorageType::Postgres, api::SecretKeyRef{"state-db", "url"}};
+  const auto r = render(f.gw, {&f.openai});
+  doc = io::parse_documents(r.config, "rendered").at(0).body;
+  EXPECT_EQ(doc["state_storage"]["type"], "postgres");
+  ASSERT_EQ(r.keys.size(), 2u);
+  const auto binding = std::find_if(r.keys.begin(), r.keys.end(), [](const KeyBinding& b) { return b.secret == "state-db"; });
+  ASSERT_NE(binding, r.keys.end());
+  EXPECT_EQ(binding->namespace_, "platform") << "the gateway's own namespace";
+  EXPECT_EQ(binding->key, "url");
+  EXPECT_EQ(doc["state_storage"]["connection_string"], "$" + binding->variable);
+}
+
+TEST(ConnectionString, PostgresUrisThatSurviveAnUnquotedPaste) {
+  for (const char* good : {"postgresql://plano:s3cr%40t@db.platform.svc:5432/plano", "postgres://db/plano?connect_timeout=5&application_name=plano"}) {
+    EXPECT_EQ(connection_string_problem(good), std::nullopt) << good;
+  }
+  for (const char* bad : {"", "host=db user=plano", "mysql://db/plano", "postgresql://u:p w@db/x", "postgresql://u:p#w@db/x",
+                          "postgresql://u:$HOME@db/x", "postgresql://db/x\n  - model: y", "postgres://db/x?a:"}) {
+    EXPECT_TRUE(connection_string_problem(bad).has_value()) << bad;
+  }
+}
+
 TEST(Sha256, KnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -327,6 +327,23 @@ TEST(GatewayRules, SpanAttributeValuesArriveAsWritten) {
   }
 }
 
+TEST(GatewayRules, StateStorageNeedsAConnectionStringForPostgresOnly) {
+  auto gw = gateway();
+  gw.spec.stateStorage = api::GatewayStateStorage{api::StateStorageType::Postgres, std::nullopt};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.stateStorage.connectionStringSecretRef", "required for type Postgres").size(), 1u);
+  gw.spec.stateStorage->connectionStringSecretRef = api::SecretKeyRef{"state-db", "url"};
+  gw.spec.deployment.replicas = 3;
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  gw.spec.stateStorage->type = api::StateStorageType::Memory;
+  EXPECT_EQ(matching(check_gateway(gw), "spec.stateStorage.connectionStringSecretRef", "only for type Postgres").size(), 1u);
+  gw.spec.stateStorage->connectionStringSecretRef.reset();
+  const auto findings = check_gateway(gw);
+  ASSERT_EQ(matching(findings, "spec.stateStorage.type", "3 replicas").size(), 1u) << dump(findings);
+  EXPECT_EQ(findings[0].severity, Severity::Warning);
+  gw.spec.deployment.replicas = 1;
+  EXPECT_TRUE(check_gateway(gw).empty());
+}
+
 TEST(GatewayRules, SelectorOnlyWithFromSelector) {
   auto gw = gateway();
   gw.spec.allowedProviders.from = api::NamespacesFrom::Selector;
