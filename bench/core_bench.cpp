@@ -1,6 +1,7 @@
 // Benchmarks (not tests) of the core on one gateway with N providers: manifest parsing, decoding,
-// rules over the whole gateway, rendering, and the webhook's per-request path (one provider judged
-// against the gateway, and a whole AdmissionReview decoded, reviewed and encoded).
+// rules over the whole gateway, rendering, the operator's plan of a reconcile, and the webhook's
+// per-request path (one provider judged against the gateway, and a whole AdmissionReview decoded,
+// reviewed and encoded).
 // Run: scripts/bench.sh core (or build/bench/bench_core with Google Benchmark's flags).
 #include <benchmark/benchmark.h>
 
@@ -14,6 +15,7 @@
 #include "core/io/documents.h"
 #include "core/io/manifest_set.h"
 #include "core/render/renderer.h"
+#include "operator/gateway_plan.h"
 #include "webhook/admission.h"
 
 namespace {
@@ -108,6 +110,40 @@ void BM_Render(benchmark::State& state) {
   state.counters["config_bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_Render)->Apply(sizes);
+
+// The operator's decisions in one reconcile of the gateway (rules, render, owned objects, every
+// provider's status), in the steady state: the statuses of a first plan fed back, as the API
+// server would hold them, so the plan finds nothing to write.
+void BM_PlanGateway(benchmark::State& state) {
+  Gateway g(static_cast<int>(state.range(0)));
+  plano::op::GatewaySnapshot snap;
+  snap.namespace_ = "platform";
+  snap.name = "shared";
+  snap.gateway = &g.set.gateways.front();
+  for (const auto& p : g.set.providers) snap.providers.push_back(&p);
+  snap.namespaceLabels = [](const std::string&) { return std::map<std::string, std::string>{}; };
+  snap.secretData = [](const std::string&, const std::string&) -> std::optional<std::map<std::string, std::string>> {
+    return std::map<std::string, std::string>{{"api-key", "sk-bench-value"}};
+  };
+  snap.now = "2026-12-06T12:00:00Z";
+  auto first = plano::op::plan_gateway(snap);
+  std::map<std::string, const json*> status_of;
+  for (const auto& change : first.providerStatuses) status_of[change.namespace_ + "/" + change.name] = &change.status;
+  for (auto& p : g.set.providers) {
+    json object = {{"apiVersion", plano::api::kApiVersion}, {"kind", plano::api::kProviderKind}, {"metadata", {{"name", "x"}}},
+                   {"spec", {{"gatewayRef", {{"name", "g"}}}, {"model", "a/b"}, {"passthroughAuth", true}}},
+                   {"status", *status_of.at(p.metadata.namespace_ + "/" + p.metadata.name)}};
+    p.status = plano::api::decode_provider(object).object->status;
+  }
+  std::size_t writes = 0;
+  for (auto _ : state) {
+    auto plan = plano::op::plan_gateway(snap);
+    writes = plan.providerStatuses.size();
+    benchmark::DoNotOptimize(plan);
+  }
+  state.counters["status_writes"] = static_cast<double>(writes);
+}
+BENCHMARK(BM_PlanGateway)->Apply(sizes);
 
 // The webhook's view of the gateway, as its cache holds it between changes.
 std::shared_ptr<const plano::webhook::ClusterView> cluster_view(const Gateway& g) {

@@ -58,6 +58,13 @@ GatewayController::GatewayController(kube::ApiClient& client, Caches& caches, me
                                   metrics::default_buckets())),
       writes_metric_(metrics.counter("plano_operator_api_writes_total", "Writes to the API server by kind of write.", {"kind"})) {
   caches_.on_change([this](const std::string& key) { queue_.add(key); });
+  // A status this process wrote stands in for the cached one only until the informer has a newer
+  // version; then it is dropped, or a creation storm would keep every provider's status twice.
+  for (auto [informer, kind] : {std::pair{&caches_.gateways, api::kGatewayKind}, std::pair{&caches_.providers, api::kProviderKind}}) {
+    informer->on_update([this, kind](const json&, const json& now) {
+      forget_superseded_status(kind, kube::object_key(now), now.at("metadata").value("resourceVersion", ""));
+    });
+  }
   metrics.gauge("plano_operator_workqueue_depth", "Gateway keys waiting for a worker.");
   metrics.on_collect([this, &metrics] {
     metrics.gauge("plano_operator_workqueue_depth", "Gateway keys waiting for a worker.").labels().set(static_cast<double>(queue_.depth()));
@@ -101,6 +108,7 @@ void GatewayController::resync_loop() {
         return !cache.get(entry.first.substr(slash + 1));
       });
     }
+    missing_secrets_.keep_only([this](const std::string& key) { return !caches_.providers.by_index(kBySecret, key).empty(); });
     resync_cv_.wait_for(lock, options_.resync, [this] { return stopping_.load(); });
   }
 }
@@ -126,11 +134,22 @@ kube::ObjectPtr GatewayController::with_written_status(const char* kind, kube::O
   return copy;
 }
 
-void GatewayController::remember_written_status(const char* kind, const kube::ObjectPtr& based_on, const json& status) {
-  if (!based_on) return;
+void GatewayController::remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
+                                                const json& status) {
   std::lock_guard lock(written_mu_);
-  written_[std::string(kind) + "/" + kube::object_key(*based_on)] =
-      WrittenStatus{based_on->at("metadata").value("resourceVersion", ""), status};
+  written_[std::string(kind) + "/" + key] = WrittenStatus{based_on_version, status, ++written_serial_};
+}
+
+void GatewayController::forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version) {
+  std::lock_guard lock(written_mu_);
+  const auto it = written_.find(std::string(kind) + "/" + key);
+  if (it != written_.end() && it->second.basedOn != cached_version) written_.erase(it);
+}
+
+std::uint64_t GatewayController::written_status_serial(const char* kind, const std::string& key, const std::string& version) {
+  std::lock_guard lock(written_mu_);
+  const auto it = written_.find(std::string(kind) + "/" + key);
+  return it != written_.end() && it->second.basedOn == version ? it->second.serial : 0;
 }
 
 void GatewayController::work() {
@@ -183,23 +202,48 @@ std::optional<std::map<std::string, std::string>> GatewayController::fetch_and_l
   }
 }
 
-SecretData GatewayController::lookup_secrets(const std::vector<api::ModelProvider>& providers, const api::PlanoGateway* gateway) {
+void GatewayController::recheck_missing_secret(const std::string& secret_key, const std::string& gateway_key) {
+  writer_.submit("secret/" + secret_key, [this, secret_key, gateway_key] {
+    const auto slash = secret_key.find('/');
+    if (fetch_and_label_secret(secret_key.substr(0, slash), secret_key.substr(slash + 1))) {
+      missing_secrets_.found(secret_key);
+      queue_.add(gateway_key);  // the informer queues it too, unless labelling was forbidden
+    } else {
+      missing_secrets_.found_missing(secret_key, MissingSecrets::Clock::now());
+    }
+  });
+}
+
+SecretData GatewayController::lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers,
+                                             const api::PlanoGateway* gateway) {
   auto uncached = std::make_shared<std::map<std::string, std::optional<std::map<std::string, std::string>>>>();
   auto need = [&](const std::string& ns, const std::string& secret) {
     if (!caches_.referencedSecrets.get(ns, secret)) uncached->emplace(ns + "/" + secret, std::nullopt);
   };
-  for (const auto& p : providers) {
-    if (p.spec.accessKeySecretRef) need(p.metadata.namespace_, p.spec.accessKeySecretRef->name);
+  for (const auto* p : providers) {
+    if (p->spec.accessKeySecretRef) need(p->metadata.namespace_, p->spec.accessKeySecretRef->name);
   }
   if (gateway && gateway->spec.stateStorage && gateway->spec.stateStorage->connectionStringSecretRef) {
     need(gateway->metadata.namespace_, gateway->spec.stateStorage->connectionStringSecretRef->name);
   }
+  // Secrets never found missing are asked for now; those found missing before are taken as missing,
+  // and asked for again off the reconcile path when their recheck is due: found, the label brings
+  // them into the informer, which queues their gateways.
+  const auto now = MissingSecrets::Clock::now();
   std::vector<std::pair<const std::string, std::optional<std::map<std::string, std::string>>>*> slots;
-  for (auto& entry : *uncached) slots.push_back(&entry);
+  for (auto& entry : *uncached) {
+    switch (missing_secrets_.check(entry.first, now)) {
+      case MissingSecrets::Known::No: slots.push_back(&entry); break;
+      case MissingSecrets::Known::Missing: break;
+      case MissingSecrets::Known::RecheckDue: recheck_missing_secret(entry.first, gateway_key); break;
+    }
+  }
   for_each_parallel(slots.size(), kParallelWrites, [&](std::size_t i) {
     const auto& key = slots[i]->first;
     const auto slash = key.find('/');
     slots[i]->second = fetch_and_label_secret(key.substr(0, slash), key.substr(slash + 1));
+    if (slots[i]->second) missing_secrets_.found(key);
+    else missing_secrets_.found_missing(key, now);
   });
   return [this, uncached](const std::string& ns, const std::string& name) -> std::optional<std::map<std::string, std::string>> {
     if (auto it = uncached->find(ns + "/" + name); it != uncached->end()) return it->second;
@@ -238,11 +282,11 @@ void GatewayController::remove_switched_off(const kube::Resource& resource, cons
 }
 
 void GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
-                                                const std::map<std::string, kube::ObjectPtr>& provider_by_key) {
+                                                const ProvidersByKey& provider_by_key) {
   for (const auto& change : changes) {
     const auto key = change.namespace_ + "/" + change.name;
     if (const auto live = provider_by_key.find(key); live != provider_by_key.end()) {
-      remember_written_status(api::kProviderKind, live->second, change.status);
+      remember_written_status(api::kProviderKind, key, live->second->metadata.resourceVersion, change.status);
     }
     writer_.submit("status/" + key, [this, change, key] {
       try {
@@ -275,16 +319,19 @@ void GatewayController::EventWrites::patch_series(const std::string& ns, const s
 }
 
 void GatewayController::record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
-                                      const std::map<std::string, kube::ObjectPtr>& provider_by_key) {
+                                      const ProvidersByKey& provider_by_key) {
   for (const auto& ev : events) {
-    kube::ObjectPtr regarding = gateway;
-    if (ev.kind != api::kGatewayKind) {
-      auto it = provider_by_key.find(ev.namespace_ + "/" + ev.name);
-      regarding = it == provider_by_key.end() ? nullptr : it->second;
+    json regarding;
+    if (ev.kind == api::kGatewayKind) {
+      if (gateway) regarding = kube::object_reference(*gateway);
+    } else if (auto it = provider_by_key.find(ev.namespace_ + "/" + ev.name); it != provider_by_key.end()) {
+      const auto& meta = it->second->metadata;
+      regarding = {{"apiVersion", api::kApiVersion}, {"kind", api::kProviderKind}, {"namespace", meta.namespace_},
+                   {"name", meta.name},           {"uid", meta.uid},               {"resourceVersion", meta.resourceVersion}};
     }
-    if (!regarding) continue;
+    if (regarding.is_null()) continue;
     kube::EventRecord record;
-    record.regarding = kube::object_reference(*regarding);
+    record.regarding = std::move(regarding);
     record.type = ev.type == "Warning" ? kube::EventType::Warning : kube::EventType::Normal;
     record.reason = ev.reason;
     record.note = ev.note;
@@ -317,25 +364,30 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   }
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  std::vector<kube::ObjectPtr> provider_json = caches_.providers.by_index(kByGateway, gateway_key);
-  for (auto& p : provider_json) p = with_written_status(api::kProviderKind, p);
-  std::vector<api::ModelProvider> providers;
-  providers.reserve(provider_json.size());
-  std::map<std::string, kube::ObjectPtr> provider_by_key;
-  for (const auto& p : provider_json) {
-    auto decoded = api::decode_provider(*p);
-    if (!decoded.errors.empty()) {
-      spdlog::warn("provider {} does not decode ({}: {}); the CRD schema and this operator disagree", kube::object_key(*p),
-                   decoded.errors[0].path, decoded.errors[0].message);
-      continue;
-    }
-    provider_by_key[kube::object_key(*p)] = p;
-    providers.push_back(std::move(*decoded.object));
+  std::vector<std::pair<std::string, DecodedProviders::Version>> versions;
+  for (auto& [key, version] : caches_.providers.versions_by_index(kByGateway, gateway_key)) {
+    const auto written = written_status_serial(api::kProviderKind, key, version);
+    versions.emplace_back(std::move(key), DecodedProviders::Version{std::move(version), written});
   }
-  for (const auto& p : providers) snap.providers.push_back(&p);
+  const auto providers = decoded_.refresh(gateway_key, versions, [this](const std::string& key) -> DecodedProviders::ProviderPtr {
+    const auto object = with_written_status(api::kProviderKind, caches_.providers.get(key));
+    if (!object) return nullptr;
+    auto decoded = api::decode_provider(*object);
+    if (!decoded.errors.empty()) {
+      spdlog::warn("provider {} does not decode ({}: {}); the CRD schema and this operator disagree", key, decoded.errors[0].path,
+                   decoded.errors[0].message);
+      return nullptr;
+    }
+    return std::make_shared<const api::ModelProvider>(std::move(*decoded.object));
+  });
+  ProvidersByKey provider_by_key;
+  for (const auto& p : providers) {
+    provider_by_key.emplace(api::key_of(p->metadata), p);
+    snap.providers.push_back(p.get());
+  }
   snap.namespaceLabels = kube::namespace_labels(caches_.namespaces);
   const auto t1 = Clock::now();
-  snap.secretData = lookup_secrets(providers, snap.gateway);
+  snap.secretData = lookup_secrets(gateway_key, snap.providers, snap.gateway);
   const auto t2 = Clock::now();
   kube::ObjectPtr live_deployment, live_keys;
   if (gateway) {
@@ -368,7 +420,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
       // Refused, not lost: say so on the gateway, then let the queue retry with backoff.
       const auto failure = apply_failure(*gateway, plan, e.what(), snap.now);
       client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", failure.status}});
-      remember_written_status(api::kGatewayKind, gateway_json, failure.status);
+      remember_written_status(api::kGatewayKind, gateway_key, gateway->metadata.resourceVersion, failure.status);
       ++writes_;
       writes_metric_.labels({"status"}).inc();
       if (failure.event) record_events({*failure.event}, gateway_json, provider_by_key);
@@ -382,7 +434,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   if (plan.awaitsSecret) queue_.add_after(gateway_key, kMissingSecretRecheck);
   if (plan.gatewayStatus) {
     client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", *plan.gatewayStatus}});
-    remember_written_status(api::kGatewayKind, gateway_json, *plan.gatewayStatus);
+    if (gateway) remember_written_status(api::kGatewayKind, gateway_key, gateway->metadata.resourceVersion, *plan.gatewayStatus);
     ++writes_;
     writes_metric_.labels({"status"}).inc();
   }

@@ -20,7 +20,9 @@
 #include "core/metrics/registry.h"
 #include "operator/async_writer.h"
 #include "operator/caches.h"
+#include "operator/decoded_providers.h"
 #include "operator/gateway_plan.h"
+#include "operator/missing_secrets.h"
 #include "operator/work_queue.h"
 
 namespace plano::op {
@@ -56,6 +58,7 @@ class GatewayController {
   std::uint64_t writes() const { return writes_.load(); }
 
  private:
+  using ProvidersByKey = std::map<std::string, DecodedProviders::ProviderPtr>;
   void work();
   void resync_loop();
   // Writes the Event counts that waited for the per-object rate (see EventCorrelator).
@@ -65,19 +68,30 @@ class GatewayController {
   // How soon a gateway whose provider names a Secret that does not exist looks again: an unlabelled
   // Secret is not watched, and a pipeline waiting for the provider should see it in seconds.
   static constexpr std::chrono::seconds kMissingSecretRecheck{15};
-  // Secrets the providers reference: from the informer, or fetched (and labelled, so that the
-  // informer has them next time) all at once for those it does not hold yet.
-  SecretData lookup_secrets(const std::vector<api::ModelProvider>& providers, const api::PlanoGateway* gateway);
+  // Secrets the providers of `gateway_key` and its state storage (`gateway`, when it exists)
+  // reference: from the informer, or fetched (and labelled, so that the informer has them next
+  // time) all at once for those it does not hold yet, except those found missing before (see
+  // MissingSecrets).
+  SecretData lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers,
+                            const api::PlanoGateway* gateway);
+  // Asks again, off the reconcile path, for a Secret found missing before; queues the gateway if found.
+  void recheck_missing_secret(const std::string& secret_key, const std::string& gateway_key);
   std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);
   void write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
-                               const std::map<std::string, kube::ObjectPtr>& provider_by_key);
+                               const ProvidersByKey& provider_by_key);
   // The cached object, or a copy with the status this process wrote from that very version when
   // the informer has not delivered the write yet: a reconcile judges transitions (and so Events,
   // like ConfigRolledOut) against what it last decided, not against a stale copy.
   kube::ObjectPtr with_written_status(const char* kind, kube::ObjectPtr cached);
-  void remember_written_status(const char* kind, const kube::ObjectPtr& based_on, const nlohmann::json& status);
+  void remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
+                               const nlohmann::json& status);
+  // Drops the status written onto an older version than the cached one: the informer has moved on.
+  void forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version);
+  // The serial of the status written onto that version of the object, 0 if none: part of what a
+  // provider was decoded from.
+  std::uint64_t written_status_serial(const char* kind, const std::string& key, const std::string& version);
   void record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
-                     const std::map<std::string, kube::ObjectPtr>& provider_by_key);
+                     const ProvidersByKey& provider_by_key);
   // Deletes an owned object its gateway no longer wants (a NetworkPolicy switched off, a
   // PodDisruptionBudget at one replica).
   void remove_switched_off(const kube::Resource& resource, const std::string& ns, const std::string& name);
@@ -96,9 +110,13 @@ class GatewayController {
   struct WrittenStatus {
     std::string basedOn;
     nlohmann::json status;
+    std::uint64_t serial = 0;  // of the write, counting from 1
   };
   std::mutex written_mu_;
   std::map<std::string, WrittenStatus> written_;
+  std::uint64_t written_serial_ = 0;  // guarded by written_mu_
+  MissingSecrets missing_secrets_{kMissingSecretRecheck};
+  DecodedProviders decoded_;
   // Events go through the correlator to the API server, counted as writes.
   class EventWrites final : public kube::EventSink {
    public:

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/encoding/base64.h"
+#include "core/render/fitting.h"
 #include "core/render/renderer.h"
 #include "core/rules/object_rules.h"
 #include "operator/conditions.h"
@@ -243,22 +244,14 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     status.attachedProviders = static_cast<std::int64_t>(providers.size());
     std::optional<render::RenderResult> rendered;
     if (result.valid && (!connection || connection->resolved)) {
-      rendered = render::render(gw, renderable);
-      // Degrade, never freeze: when everything does not fit, the oldest providers that do are
-      // served and the newest are left out, so no one else's change or revocation waits on them.
-      if (rendered->config.size() > render::kMaxConfigBytes) {
-        const auto all = renderable.size();
-        std::size_t fits = 0, too_many = all;  // render(first `fits`) fits; render(first `too_many`) does not
-        while (too_many - fits > 1) {
-          const auto mid = fits + (too_many - fits) / 2;
-          auto attempt = render::render(gw, {renderable.begin(), renderable.begin() + static_cast<std::ptrdiff_t>(mid)});
-          if (attempt.config.size() <= render::kMaxConfigBytes) fits = mid;
-          else too_many = mid;
-        }
-        left_out.assign(renderable.begin() + static_cast<std::ptrdiff_t>(fits), renderable.end());
-        renderable.resize(fits);
-        rendered = render::render(gw, renderable);
-        over_limit_note = "; " + std::to_string(left_out.size()) + " newer provider(s) left out: with them the config would " +
+      // Degrade, never freeze: when everything does not fit, the namespaces with the most providers
+      // give way, so no one else's provider, change or revocation waits on them.
+      auto fitted = render::render_fitting(gw, renderable);
+      rendered = std::move(fitted.rendered);
+      renderable = std::move(fitted.served);
+      left_out = std::move(fitted.leftOut);
+      if (!left_out.empty()) {
+        over_limit_note = "; " + std::to_string(left_out.size()) + " provider(s) left out: with them the config would " +
                           "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
       }
     }
@@ -361,8 +354,9 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
                           : !verdict.accepted() ? "not in the gateway's config: see Accepted"
                           : !res.resolved ? "not in the gateway's config until its key resolves: see ResolvedRefs"
                           : over_limit ? "left out of gateway " + gw_key + "'s config: with it the config would pass the " +
-                                             std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit, and newer providers "
-                                             "give way first; the platform team can split providers across gateways"
+                                             std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit, and the namespaces "
+                                             "with the most providers on the gateway give way first; the platform team can lower "
+                                             "spec.allowedProviders.maxProvidersPerNamespace or split providers across gateways"
                                        : "gateway " + gw_key + " is not programmed: " + programmed_message;
     const auto programmed_now = condition("Programmed", in_config, reason, message, gen);
     // Left out because not accepted or unresolved: that problem has its own Event already.
@@ -372,8 +366,8 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     set_condition(status.conditions, programmed_now, snap.now);
     set_summary(status.conditions, provider_progress(*mp, verdict, res, in_config, over_limit, gateway_progress, gw_key, message),
                 gen, snap.now);
-    auto doc = status_json(status);
-    if (doc != status_json(mp->status)) plan.providerStatuses.push_back({mp->metadata.namespace_, mp->metadata.name, doc});
+    // Compared typed (status_json writes every field): a json tree a provider was 2/3 of a plan.
+    if (status != mp->status) plan.providerStatuses.push_back({mp->metadata.namespace_, mp->metadata.name, status_json(status)});
   }
   return plan;
 }

@@ -129,14 +129,35 @@ void check_secret_access(const api::ModelProvider& candidate, const json& reques
 }
 
 // What the candidate adds to the gateway's config (its entry and preferences; its earlier version
-// is counted in the view, so an update is judged with a little to spare) must fit in the ConfigMap.
+// is counted in the view, so an update is judged with a little to spare) must fit in the ConfigMap,
+// unless the operator would make room for it: when the config is full, the namespaces with the most
+// providers on the gateway give way first (render::render_fitting), so a provider is admitted while
+// another namespace has more providers than the candidate's will have.
 void check_config_room(const api::ModelProvider& candidate, const ClusterView& view, Verdict& out) {
   const auto& gw = *view.gateway;
   const auto adds = render::render(gw, {&candidate}).config.size() - render::render(gw, {}).config.size();
   if (view.configBytes + adds <= render::kMaxConfigBytes) return;
+  const auto& own_namespace = candidate.metadata.namespace_;
+  const auto self = api::key_of(candidate.metadata);
+  std::map<std::string, std::size_t> providers_of;  // accepted, per namespace, the candidate counted once
+  providers_of[own_namespace] = 1;
+  for (const auto* p : view.evaluation.gateways.at(view.gatewayKey).accepted) {
+    if (api::key_of(p->metadata) != self) ++providers_of[p->metadata.namespace_];
+  }
+  const auto largest = std::max_element(providers_of.begin(), providers_of.end(),
+                                        [](const auto& a, const auto& b) { return a.second < b.second; });
+  const auto own = providers_of.at(own_namespace);
+  if (largest->second > own) {
+    out.warnings.push_back("spec: gateway " + view.gatewayKey + "'s config is full: with this provider, providers of namespace " +
+                           largest->first + " (" + std::to_string(largest->second) + " on the gateway, the most) are left out "
+                           "of it in its place");
+    return;
+  }
   out.errors.push_back("spec: gateway " + view.gatewayKey + "'s config would grow to " + std::to_string(view.configBytes + adds) +
-                       " bytes, over the " + std::to_string(render::kMaxConfigBytes) + "-byte limit of a ConfigMap; "
-                       "make this provider smaller, or ask the gateway's owners to split providers across gateways");
+                       " bytes, over the " + std::to_string(render::kMaxConfigBytes) + "-byte limit of a ConfigMap, and namespace " +
+                       own_namespace + " would have " + std::to_string(own) + " provider(s) on the gateway, as many as any other "
+                       "(the namespaces with the most give way first); make this provider smaller, remove another of yours, or "
+                       "ask the gateway's owners to split providers across gateways");
 }
 
 // Whether two versions of a provider claim the same things on a gateway: name, model, default,

@@ -44,6 +44,7 @@ struct Condition {
   std::string lastTransitionTime;
   std::string reason;
   std::string message;
+  bool operator==(const Condition&) const = default;
 };
 
 // ---- PlanoGateway ----
@@ -203,6 +204,7 @@ struct ModelProviderSpec {
 struct ModelProviderStatus {
   std::int64_t observedGeneration = 0;
   std::vector<Condition> conditions;
+  bool operator==(const ModelProviderStatus&) const = default;
 };
 
 struct ModelProvider {

@@ -180,17 +180,30 @@ std::vector<ObjectPtr> Store::list() const {
   return out;
 }
 
-std::vector<ObjectPtr> Store::by_index(const std::string& index, const std::string& value) const {
-  std::shared_lock lock(mu_);
+template <class Each>
+void Store::for_each_indexed_locked(const std::string& index, const std::string& value, Each each) const {
   auto it = indexes_.find(index);
   if (it == indexes_.end()) throw std::invalid_argument("no index named \"" + index + "\"; add it with add_index");
-  std::vector<ObjectPtr> out;
   auto keys = it->second.keys_by_value.find(value);
-  if (keys == it->second.keys_by_value.end()) return out;
+  if (keys == it->second.keys_by_value.end()) return;
   for (const auto& key : keys->second) {
     auto entry = objects_.find(key);
-    if (entry != objects_.end()) out.push_back(unpack(entry->second));
+    if (entry != objects_.end()) each(key, entry->second);
   }
+}
+
+std::vector<ObjectPtr> Store::by_index(const std::string& index, const std::string& value) const {
+  std::shared_lock lock(mu_);
+  std::vector<ObjectPtr> out;
+  for_each_indexed_locked(index, value, [&](const std::string&, const StoredObject& entry) { out.push_back(unpack(entry)); });
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::versions_by_index(const std::string& index, const std::string& value) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for_each_indexed_locked(index, value,
+                          [&](const std::string& key, const StoredObject& entry) { out.emplace_back(key, entry.resource_version); });
   return out;
 }
 

@@ -85,6 +85,9 @@ class Store {
   ObjectPtr get(const std::string& key) const;
   std::vector<ObjectPtr> list() const;  // ordered by key
   std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const;
+  // The keys and resourceVersions of by_index's objects, without unpacking them: a reader that
+  // keeps what it made of each version reads again only those that changed.
+  std::vector<std::pair<std::string, std::string>> versions_by_index(const std::string& index, const std::string& value) const;
   size_t size() const;
 
  private:
@@ -95,6 +98,9 @@ class Store {
   // Callers hold mu_. whole: the object itself, else only its identity.
   StoredObject pack(const nlohmann::json& object, bool whole) const;
   void index_locked(const std::string& key, const StoredObject& entry);
+  // Calls each(key, entry) for the objects whose index `index` has `value`.
+  template <class Each>
+  void for_each_indexed_locked(const std::string& index, const std::string& value, Each each) const;
   void unindex_locked(const std::string& key, const StoredObject& entry);
 
   const bool keep_objects_;
@@ -170,6 +176,9 @@ class Informer {
   std::vector<ObjectPtr> list() const { return store_.list(); }
   std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const {
     return store_.by_index(index, value);
+  }
+  std::vector<std::pair<std::string, std::string>> versions_by_index(const std::string& index, const std::string& value) const {
+    return store_.versions_by_index(index, value);
   }
   const Store& store() const { return store_; }
 

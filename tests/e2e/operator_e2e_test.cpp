@@ -400,7 +400,8 @@ TEST_F(OperatorE2E, EachProviderGetsOneEventPerReasonAndRepeatsAreCounted) {
   Tally seen;
   EXPECT_TRUE(eventually([&] { return every_provider_has(seen = tally(), "SecretNotFound", 1); }, 30s, 500ms)) << op->log();
 
-  // The Secret appears (the next reconcile sees it), then goes again: the same problem once more.
+  // The Secret appears (found by the recheck within 15 s: it was found missing just now), then
+  // goes again: the same problem once more.
   admin_client().create(res::kSecrets, ns, {{"metadata", {{"name", "shared-key"}}}, {"stringData", {{"key", "sk-e2e"}}}});
   touch_gateway(10);
   ASSERT_TRUE(eventually([&] { return all_resolved("True"); }, 60s, 500ms)) << op->log();

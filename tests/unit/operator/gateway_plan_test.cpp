@@ -273,7 +273,9 @@ TEST(GatewayPlan, ThePostgresConnectionStringTravelsOnlyInTheKeysSecret) {
   EXPECT_EQ(sources[variable], "platform/state-db/url") << "its source is recorded, so a revocation rolls at once";
 }
 
-TEST(GatewayPlan, OversizedConfigServesTheOldestThatFitAndLeavesTheNewestOut) {
+// The issue's flood with the webhook not called: one namespace's providers fill the config. The
+// flood gives way, not the other tenants, not even one who comes after the flood.
+TEST(GatewayPlan, OversizedConfigIsSharedSoTheFloodingNamespaceGivesWay) {
   Cluster c;
   c.gw.spec.allowedProviders.maxProvidersPerNamespace = 10000;  // a share too generous to stop the flood first
   for (int i = 0; i < 6000; ++i) {
@@ -285,29 +287,39 @@ TEST(GatewayPlan, OversizedConfigServesTheOldestThatFitAndLeavesTheNewestOut) {
     p.metadata.creationTimestamp = created;
     c.providers.push_back(p);
   }
+  auto late = provider("team-d", "late", "vllm/after-the-flood");
+  late.spec.baseURL = "http://vllm-late.team-d.svc.cluster.local:8000/v1";
+  late.spec.providerInterface = "openai";
+  late.metadata.creationTimestamp = "2026-03-01T00:00:00Z";
+  c.providers.push_back(late);
   auto plan = plan_gateway(c.snapshot());
   ASSERT_TRUE(plan.apply) << "a flood must not freeze the gateway";
   const auto config = plan.configMap["data"][kConfigKey].get<std::string>();
   EXPECT_LE(config.size(), render::kMaxConfigBytes);
-  // The older tenants' providers and the flood's oldest are served; the newest give way.
+  // The other tenants' providers, the newest included, and the flood's oldest are served; the
+  // flood's newest give way.
   EXPECT_NE(config.find("openai/gpt-4o"), std::string::npos);
   EXPECT_NE(config.find("anthropic/claude-sonnet-4-5"), std::string::npos);
+  EXPECT_NE(config.find("vllm/after-the-flood"), std::string::npos);
   EXPECT_NE(config.find("sizing-0\""), std::string::npos);
   EXPECT_EQ(config.find("sizing-5999\""), std::string::npos);
   c.accept(plan);
   const auto* programmed = find_condition(c.gw.status.conditions, "Programmed");
   ASSERT_TRUE(programmed);
   EXPECT_EQ(programmed->status, "True");
-  EXPECT_NE(programmed->message.find("newer provider(s) left out"), std::string::npos) << programmed->message;
+  EXPECT_NE(programmed->message.find("provider(s) left out"), std::string::npos) << programmed->message;
   EXPECT_EQ(c.condition("p0", "Programmed").status, "True");
   EXPECT_EQ(c.condition("p5999", "Programmed").status, "False");
   EXPECT_EQ(c.condition("p5999", "Programmed").reason, "ConfigTooLarge");
+  EXPECT_NE(c.condition("p5999", "Programmed").message.find("the namespaces with the most providers on the gateway give way"),
+            std::string::npos);
+  EXPECT_EQ(c.condition("late", "Programmed").status, "True");
   // acceptedProviders counts exactly the providers that are served.
   int served = 0;
   for (const auto& p : c.providers) served += c.condition(p.metadata.name, "Programmed").status == "True";
   EXPECT_EQ((*plan.gatewayStatus)["acceptedProviders"], served);
   EXPECT_GT(served, 2);
-  EXPECT_LT(served, 6002);
+  EXPECT_LT(served, 6003);
 }
 
 TEST(GatewayPlan, ARefusedApplyIsReportedOnceAndKeepsTheRunningHash) {

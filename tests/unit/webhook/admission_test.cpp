@@ -408,6 +408,38 @@ TEST(AdmissionConfigRoom, AProviderThatWouldPassTheConfigMapLimitIsRefusedWithTh
   EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
 }
 
+// A flood got in while the webhook was not called and fills the config: the operator leaves the
+// namespace with the most providers out first, so another tenant's provider is admitted (said),
+// and the flood's next one is refused.
+TEST(AdmissionConfigRoom, WhenTheConfigIsFullTheNamespaceWithTheMostProvidersGivesWay) {
+  Cluster c;
+  c.gw.spec.allowedProviders.maxProvidersPerNamespace = 10000;
+  for (int i = 0; i < 1000; ++i) {
+    auto p = provider("flood", "f" + std::to_string(i), "vllm/flood-" + std::to_string(i));
+    p.spec.baseURL = "http://vllm-" + std::to_string(i) + ".flood.svc.cluster.local:8000/v1";
+    p.spec.providerInterface = "openai";
+    p.spec.routingPreferences = {{"f" + std::to_string(i), std::string(1000, 'x')}};
+    c.providers.push_back(p);
+  }
+  const auto view = c.view()("platform/shared");
+  ASSERT_GT(view->configBytes, render::kMaxConfigBytes);
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), c.view());
+  EXPECT_TRUE(out.body["response"]["allowed"].get<bool>()) << out.body.dump();
+  ASSERT_TRUE(out.body["response"].contains("warnings")) << out.body.dump();
+  EXPECT_NE(out.body["response"]["warnings"].dump().find("providers of namespace flood (1000 on the gateway, the most) are left out"),
+            std::string::npos) << out.body.dump();
+
+  auto more = gpt4o_mini;
+  more["model"] = "vllm/flood-more";
+  more["baseURL"] = "http://vllm-more.flood.svc.cluster.local:8000/v1";
+  more["providerInterface"] = "openai";
+  out = review(request("ModelProvider", "CREATE", provider_object("flood", "f-more", more), "flood"), c.view());
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto message = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(message.find("namespace flood would have 1001 provider(s) on the gateway, as many as any other"), std::string::npos)
+      << message;
+}
+
 // ---- the webhook orders claims as the operator does ----
 
 TEST(AdmissionPrecedence, TheProviderTheOperatorKeepsStaysUpdatable) {
