@@ -62,6 +62,13 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
     if (!ref.is_object() || !ref.contains("name") || !ref["name"].is_string()) return std::vector<std::string>{};
     return std::vector<std::string>{ns_of(p) + "/" + ref["name"].get<std::string>()};
   });
+  gateways.add_index(kBySecret, [](const json& g) {
+    const auto spec = g.value("spec", json::object());
+    const auto storage = spec.is_object() ? spec.value("stateStorage", json::object()) : json::object();
+    const auto ref = storage.is_object() ? storage.value("connectionStringSecretRef", json::object()) : json::object();
+    if (!ref.is_object() || !ref.contains("name") || !ref["name"].is_string()) return std::vector<std::string>{};
+    return std::vector<std::string>{ns_of(g) + "/" + ref["name"].get<std::string>()};
+  });
   for (auto* informer : owned()) {
     informer->add_index(kByOwnerGateway, [](const json& o) {
       auto meta = o.value("metadata", json::object());
@@ -113,9 +120,9 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   namespaces.on_delete(all_gateways);
 
   auto secret = [this, enqueue](const json& s) {
-    for (const auto& p : providers.by_index(kBySecret, ns_of(s) + "/" + str(s, "metadata", "name"))) {
-      enqueue(gateway_key_of_provider(*p));
-    }
+    const auto key = ns_of(s) + "/" + str(s, "metadata", "name");
+    for (const auto& p : providers.by_index(kBySecret, key)) enqueue(gateway_key_of_provider(*p));
+    for (const auto& g : gateways.by_index(kBySecret, key)) enqueue(ns_of(*g) + "/" + str(*g, "metadata", "name"));
   };
   referencedSecrets.on_add(secret);
   referencedSecrets.on_update([secret](const json&, const json& n) { secret(n); });

@@ -13,7 +13,7 @@
 namespace plano::op {
 
 // Referenced Secrets carry this label (the operator adds it), so the Secret informer caches only
-// Secrets some provider references, never every Secret in the cluster.
+// Secrets some provider (or gateway state storage) references, never every Secret in the cluster.
 inline constexpr const char* kReferencedSecretLabel = "plano-operator.io/referenced";
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 // The one key of a cached ConfigMap's data: the SHA-256 of its data as JSON (see Informer::as_cached).
@@ -21,7 +21,7 @@ inline constexpr const char* kDataDigestKey = "plano-operator.io/sha256";
 
 // Index names.
 inline constexpr const char* kByGateway = "gateway";      // providers -> "ns/gateway"
-inline constexpr const char* kBySecret = "secret";        // providers -> "ns/secret"
+inline constexpr const char* kBySecret = "secret";        // providers and gateways -> "ns/secret"
 inline constexpr const char* kByOwnerGateway = "owner";   // owned objects -> "ns/gateway"
 
 struct CacheOptions {

@@ -214,13 +214,17 @@ void GatewayController::recheck_missing_secret(const std::string& secret_key, co
   });
 }
 
-SecretData GatewayController::lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers) {
+SecretData GatewayController::lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers,
+                                             const api::PlanoGateway* gateway) {
   auto uncached = std::make_shared<std::map<std::string, std::optional<std::map<std::string, std::string>>>>();
-  for (const auto* p : providers) {
-    if (!p->spec.accessKeySecretRef) continue;
-    const auto& ns = p->metadata.namespace_;
-    const auto& secret = p->spec.accessKeySecretRef->name;
+  auto need = [&](const std::string& ns, const std::string& secret) {
     if (!caches_.referencedSecrets.get(ns, secret)) uncached->emplace(ns + "/" + secret, std::nullopt);
+  };
+  for (const auto* p : providers) {
+    if (p->spec.accessKeySecretRef) need(p->metadata.namespace_, p->spec.accessKeySecretRef->name);
+  }
+  if (gateway && gateway->spec.stateStorage && gateway->spec.stateStorage->connectionStringSecretRef) {
+    need(gateway->metadata.namespace_, gateway->spec.stateStorage->connectionStringSecretRef->name);
   }
   // Secrets never found missing are asked for now; those found missing before are taken as missing,
   // and asked for again off the reconcile path when their recheck is due: found, the label brings
@@ -383,7 +387,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   }
   snap.namespaceLabels = kube::namespace_labels(caches_.namespaces);
   const auto t1 = Clock::now();
-  snap.secretData = lookup_secrets(gateway_key, snap.providers);
+  snap.secretData = lookup_secrets(gateway_key, snap.providers, snap.gateway);
   const auto t2 = Clock::now();
   kube::ObjectPtr live_deployment, live_keys;
   if (gateway) {

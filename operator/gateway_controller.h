@@ -68,10 +68,12 @@ class GatewayController {
   // How soon a gateway whose provider names a Secret that does not exist looks again: an unlabelled
   // Secret is not watched, and a pipeline waiting for the provider should see it in seconds.
   static constexpr std::chrono::seconds kMissingSecretRecheck{15};
-  // Secrets the providers of `gateway_key` reference: from the informer, or fetched (and labelled,
-  // so that the informer has them next time) all at once for those it does not hold yet, except
-  // those found missing before (see MissingSecrets).
-  SecretData lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers);
+  // Secrets the providers of `gateway_key` and its state storage (`gateway`, when it exists)
+  // reference: from the informer, or fetched (and labelled, so that the informer has them next
+  // time) all at once for those it does not hold yet, except those found missing before (see
+  // MissingSecrets).
+  SecretData lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers,
+                            const api::PlanoGateway* gateway);
   // Asks again, off the reconcile path, for a Secret found missing before; queues the gateway if found.
   void recheck_missing_secret(const std::string& secret_key, const std::string& gateway_key);
   std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);

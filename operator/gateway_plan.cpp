@@ -48,22 +48,32 @@ struct KeyResolution {
   std::optional<std::string> value;
 };
 
-KeyResolution resolve_key(const api::ModelProvider& mp, const SecretData& secrets) {
-  KeyResolution r;
-  if (!mp.spec.accessKeySecretRef) return r;
-  const auto& ref = *mp.spec.accessKeySecretRef;
-  auto data = secrets ? secrets(mp.metadata.namespace_, ref.name) : std::nullopt;
-  if (!data) return {false, "SecretNotFound", "Secret " + mp.metadata.namespace_ + "/" + ref.name + " does not exist", {}};
+// The value of Secret key `ref` in namespace `ns`, when it exists and reaches Plano intact (no
+// `problem`); `consequence` says what is left out meanwhile.
+KeyResolution resolve_secret_key(const std::string& ns, const api::SecretKeyRef& ref, const SecretData& secrets,
+                                 std::optional<std::string> (*problem)(std::string_view), const char* consequence) {
+  auto data = secrets ? secrets(ns, ref.name) : std::nullopt;
+  if (!data) return {false, "SecretNotFound", "Secret " + ns + "/" + ref.name + " does not exist", {}};
   auto it = data->find(ref.key);
-  if (it == data->end()) {
-    return {false, "KeyNotFound", "Secret " + mp.metadata.namespace_ + "/" + ref.name + " has no key \"" + ref.key + "\"", {}};
-  }
-  if (auto problem = render::key_value_problem(it->second)) {
-    return {false, "InvalidKeyValue", "the value of key \"" + ref.key + "\" of Secret " + mp.metadata.namespace_ + "/" +
-                                          ref.name + " " + *problem + "; only this provider is left out of the config: "
-                                          "correct the value in the Secret", {}};
+  if (it == data->end()) return {false, "KeyNotFound", "Secret " + ns + "/" + ref.name + " has no key \"" + ref.key + "\"", {}};
+  if (auto why = problem(it->second)) {
+    return {false, "InvalidKeyValue", "the value of key \"" + ref.key + "\" of Secret " + ns + "/" + ref.name + " " + *why +
+                                          consequence, {}};
   }
   return {true, "Resolved", "key \"" + ref.key + "\" of Secret " + ref.name + " found", it->second};
+}
+
+KeyResolution resolve_key(const api::ModelProvider& mp, const SecretData& secrets) {
+  if (!mp.spec.accessKeySecretRef) return {};
+  return resolve_secret_key(mp.metadata.namespace_, *mp.spec.accessKeySecretRef, secrets, render::key_value_problem,
+                            "; only this provider is left out of the config: correct the value in the Secret");
+}
+
+// The gateway's Postgres connection string, when its state storage needs one.
+std::optional<KeyResolution> resolve_connection_string(const api::PlanoGateway* gw, const SecretData& secrets) {
+  if (!gw || !gw->spec.stateStorage || !gw->spec.stateStorage->connectionStringSecretRef) return std::nullopt;
+  return resolve_secret_key(gw->metadata.namespace_, *gw->spec.stateStorage->connectionStringSecretRef, secrets,
+                            render::connection_string_problem, "; the gateway keeps its last config: correct the value in the Secret");
 }
 
 // The string at `path` in a live object, or "" when any step is missing or of another type.
@@ -204,6 +214,8 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     const auto& key = keys.emplace(api::key_of(mp->metadata), resolve_key(*mp, snap.secretData)).first->second;
     plan.awaitsSecret = plan.awaitsSecret || key.reason == "SecretNotFound";
   }
+  const auto connection = resolve_connection_string(snap.gateway, snap.secretData);
+  plan.awaitsSecret = plan.awaitsSecret || (connection && connection->reason == "SecretNotFound");
   // Precedence with what the keys say now; the webhook reads the same from the statuses written here.
   rules::by_claim(providers, [&keys](const api::ModelProvider& mp) { return keys.at(api::key_of(mp.metadata)).resolved; });
   std::vector<const api::PlanoGateway*> gateways;
@@ -232,7 +244,7 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     status.observedGeneration = gen;
     status.attachedProviders = static_cast<std::int64_t>(providers.size());
     std::optional<render::RenderResult> rendered;
-    if (result.valid) {
+    if (result.valid && (!connection || connection->resolved)) {
       // Degrade, never freeze: when everything does not fit, the namespaces with the most providers
       // give way, so no one else's provider, change or revocation waits on them.
       auto fitted = render::render_fitting(gw, renderable);
@@ -250,6 +262,10 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
         if (const auto& ref = mp->spec.accessKeySecretRef) {
           value_by_ref[mp->metadata.namespace_ + "/" + ref->name + "/" + ref->key] = *keys.at(api::key_of(mp->metadata)).value;
         }
+      }
+      if (connection) {
+        const auto& ref = *gw.spec.stateStorage->connectionStringSecretRef;
+        value_by_ref[gw.metadata.namespace_ + "/" + ref.name + "/" + ref.key] = *connection->value;
       }
       std::map<std::string, std::string> key_values, key_sources;
       for (const auto& b : rendered->keys) {
@@ -287,6 +303,16 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       status.acceptedProviders = static_cast<std::int64_t>(renderable.size());
       set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
       set_condition(status.conditions, condition("Programmed", true, programmed_reason, programmed_message, gen), snap.now);
+    } else if (result.valid) {
+      // The connection string is missing or would not reach Plano intact: the pods keep the last
+      // config (with state storage they would not start), until it is there (a Secret applied
+      // later) or corrected.
+      programmed_reason = connection->reason;
+      programmed_message = "spec.stateStorage.connectionStringSecretRef: " + connection->message + "; the last good config keeps running";
+      set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
+      set_condition(status.conditions, condition("Programmed", false, programmed_reason, programmed_message, gen), snap.now);
+      gateway_progress = {connection->reason == "SecretNotFound" ? Progress::State::Waiting : Progress::State::Blocked,
+                          programmed_reason, programmed_message};
     } else {
       std::string why;
       for (const auto& f : evaluation.findings) {

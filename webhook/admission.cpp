@@ -161,17 +161,18 @@ void check_config_room(const api::ModelProvider& candidate, const ClusterView& v
 }
 
 // Whether two versions of a provider claim the same things on a gateway: name, model, default,
-// upstream and routing preference names.
+// upstream, routing preference names and aliases.
 bool same_claims(const api::ModelProvider& a, const api::ModelProvider& b) {
   auto preference_names = [](const api::ModelProvider& mp) {
     std::set<std::string> names;
     for (const auto& p : mp.spec.routingPreferences) names.insert(p.name);
     return names;
   };
+  auto aliases = [](const api::ModelProvider& mp) { return std::set<std::string>(mp.spec.aliases.begin(), mp.spec.aliases.end()); };
   return a.planoName() == b.planoName() && a.spec.model == b.spec.model && a.isDefault() == b.isDefault() &&
          a.spec.baseURL == b.spec.baseURL && a.spec.providerInterface == b.spec.providerInterface &&
          a.spec.gatewayRef.name == b.spec.gatewayRef.name && a.gatewayNamespace() == b.gatewayNamespace() &&
-         preference_names(a) == preference_names(b);
+         preference_names(a) == preference_names(b) && aliases(a) == aliases(b);
 }
 
 Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& view) {

@@ -27,6 +27,14 @@ const std::map<std::string, std::string>& habitual_names() {
       {"config_version", "configVersion"},
       {"allowed_providers", "allowedProviders"},
       {"auth_modes", "authModes"},
+      {"model_aliases", "aliases"},
+      {"opentracing_grpc_endpoint", "endpoint"},
+      {"random_sampling", "samplingPercent"},
+      {"span_attributes", "spanAttributes"},
+      {"header_prefixes", "headerPrefixes"},
+      {"state_storage", "stateStorage"},
+      {"connection_string", "connectionStringSecretRef"},
+      {"connectionString", "connectionStringSecretRef"},
   };
   return names;
 }
@@ -170,6 +178,10 @@ class ObjectReader {
         message += " Keys never go into this object: put the key in a Secret in this namespace and "
                    "reference it with accessKeySecretRef: {name, key}";
       }
+      if (k == "connection_string" || k == "connectionString") {
+        message += " A connection string holds a password: put it in a Secret in this namespace and reference it "
+                   "with connectionStringSecretRef: {name, key}";
+      }
       fail(at(k), message);
     }
   }
@@ -264,6 +276,8 @@ const char* to_string(NamespacesFrom from) {
   }
   return "";
 }
+
+const char* to_string(StateStorageType type) { return type == StateStorageType::Memory ? "Memory" : "Postgres"; }
 
 const char* to_string(AuthMode mode) {
   return mode == AuthMode::Passthrough ? "Passthrough" : "AccessKey";
@@ -385,6 +399,32 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
       gw.spec.networkPolicy.enabled = policy.boolean("enabled").value_or(true);
       decode_selector(policy, "clientNamespaces", gw.spec.networkPolicy.clientNamespaces, out.errors);
     }
+    {
+      ObjectReader tracing(spec.get("tracing"), "spec.tracing", out.errors);
+      if (tracing.present()) {
+        GatewayTracing t;
+        t.endpoint = tracing.string("endpoint", true).value_or("");
+        t.samplingPercent = tracing.integer("samplingPercent").value_or(t.samplingPercent);
+        t.traceInternal = tracing.boolean("traceInternal");
+        ObjectReader attributes(tracing.get("spanAttributes"), "spec.tracing.spanAttributes", out.errors);
+        t.headerPrefixes = string_list(attributes, "headerPrefixes");
+        t.staticAttributes = attributes.string_map("static");
+        gw.spec.tracing = std::move(t);
+      }
+    }
+    {
+      ObjectReader storage(spec.get("stateStorage"), "spec.stateStorage", out.errors);
+      if (storage.present()) {
+        GatewayStateStorage s;
+        if (auto type = storage.string("type", true)) {
+          if (*type == "Postgres") s.type = StateStorageType::Postgres;
+          else if (*type != "Memory") storage.fail(storage.at("type"), "is \"" + *type + "\"; use Memory or Postgres");
+        }
+        ObjectReader ref(storage.get("connectionStringSecretRef"), "spec.stateStorage.connectionStringSecretRef", out.errors);
+        if (ref.present()) s.connectionStringSecretRef = SecretKeyRef{ref.string("name", true).value_or(""), ref.string("key", true).value_or("")};
+        gw.spec.stateStorage = std::move(s);
+      }
+    }
     ObjectReader status(top.get("status"), "status", out.errors);
     gw.status.observedGeneration = status.integer("observedGeneration").value_or(0);
     gw.status.conditions = decode_conditions(status);
@@ -435,6 +475,7 @@ Decoded<ModelProvider> decode_provider(const json& body) {
     });
     mp.spec.headers = spec.string_map("headers");
     mp.spec.httpHost = spec.string("httpHost");
+    mp.spec.aliases = string_list(spec, "aliases");
     ObjectReader status(top.get("status"), "status", out.errors);
     mp.status.observedGeneration = status.integer("observedGeneration").value_or(0);
     mp.status.conditions = decode_conditions(status);

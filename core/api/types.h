@@ -122,12 +122,40 @@ struct GatewayNetworkPolicy {
   std::optional<LabelSelector> clientNamespaces;
 };
 
+struct SecretKeyRef {
+  std::string name;
+  std::string key;
+};
+
+// Where Plano keeps conversation state (the Responses API's previous_response_id; Plano's
+// state_storage): in each pod's memory, or in Postgres, whose connection string comes from a Secret
+// in the gateway's namespace and reaches the pods only through the keys Secret.
+enum class StateStorageType { Memory, Postgres };
+const char* to_string(StateStorageType type);
+
+struct GatewayStateStorage {
+  StateStorageType type = StateStorageType::Memory;
+  std::optional<SecretKeyRef> connectionStringSecretRef;
+};
+
+// OpenTelemetry tracing of every request through the gateway (Plano's `tracing`): the platform's,
+// one collector and one sampling rate for every tenant.
+struct GatewayTracing {
+  std::string endpoint;  // OTLP/gRPC, http://<host>:<port>
+  std::int64_t samplingPercent = 100;
+  std::optional<bool> traceInternal;
+  std::vector<std::string> headerPrefixes;               // request headers that become span attributes
+  std::map<std::string, std::string> staticAttributes;   // on every span
+};
+
 struct PlanoGatewaySpec {
   std::string configVersion = "v0.4.0";
   std::vector<Listener> listeners;
   AllowedProviders allowedProviders;
   GatewayDeployment deployment;
   GatewayNetworkPolicy networkPolicy;
+  std::optional<GatewayTracing> tracing;
+  std::optional<GatewayStateStorage> stateStorage;
 };
 
 struct PlanoGatewayStatus {
@@ -151,11 +179,6 @@ struct GatewayRef {
   std::optional<std::string> namespace_;
 };
 
-struct SecretKeyRef {
-  std::string name;
-  std::string key;
-};
-
 struct RoutingPreference {
   std::string name;
   std::string description;
@@ -173,6 +196,9 @@ struct ModelProviderSpec {
   std::vector<RoutingPreference> routingPreferences;
   std::map<std::string, std::string> headers;
   std::optional<std::string> httpHost;
+  // Other names clients may send as the model (Plano's model_aliases, each targeting `model`): names
+  // on the gateway, so no two providers may hold the same one, nor one another's model or name.
+  std::vector<std::string> aliases;
 };
 
 struct ModelProviderStatus {

@@ -63,17 +63,14 @@ class ConfigWriter {
   // An entry whose key a tenant chose (a header name): in the style yaml-cpp gave such a key,
   // and in the explicit form "? key\n: value" when long.
   void quoted_with_tenant_key(int column, std::string_view key, std::string_view value) {
-    indent(column);
-    if (key.size() > yaml::kMaxSimpleKeyBytes) {
-      out_ += "? ";
-      yaml::append_scalar(out_, key);
-      out_ += '\n';
-      indent(column);
-    } else {
-      yaml::append_scalar(out_, key);
-    }
-    out_ += ':';
+    tenant_key(column, key);
     quoted_value(value);
+  }
+
+  // The same for a key whose value is the block on the following lines (an alias).
+  void block_with_tenant_key(int column, std::string_view key) {
+    tenant_key(column, key);
+    out_ += '\n';
   }
 
   // A value that yaml-cpp chose the style of: plain when it reads back as itself.
@@ -116,6 +113,19 @@ class ConfigWriter {
     out_ += '\n';
   }
 
+  void tenant_key(int column, std::string_view key) {
+    indent(column);
+    if (key.size() > yaml::kMaxSimpleKeyBytes) {
+      out_ += "? ";
+      yaml::append_scalar(out_, key);
+      out_ += '\n';
+      indent(column);
+    } else {
+      yaml::append_scalar(out_, key);
+    }
+    out_ += ':';
+  }
+
   void indent(int column) {
     if (item_) {
       out_.append(column - 2, ' ');
@@ -155,6 +165,19 @@ void write_provider(ConfigWriter& w, const ModelProvider& mp, const std::string&
       w.quoted(8, "description", p.description);
     }
   }
+}
+
+void write_tracing(ConfigWriter& w, const api::GatewayTracing& t) {
+  w.block(0, "tracing");
+  w.literal(2, "random_sampling", std::to_string(t.samplingPercent));
+  if (t.traceInternal) w.literal(2, "trace_arch_internal", *t.traceInternal ? "true" : "false");
+  w.quoted(2, "opentracing_grpc_endpoint", t.endpoint);
+  if (t.headerPrefixes.empty() && t.staticAttributes.empty()) return;
+  w.block(2, "span_attributes");
+  if (!t.headerPrefixes.empty()) w.block(4, "header_prefixes");
+  for (const auto& prefix : t.headerPrefixes) w.quoted_item(6, prefix);
+  if (!t.staticAttributes.empty()) w.block(4, "static");
+  for (const auto& [name, value] : t.staticAttributes) w.quoted_with_tenant_key(6, name, value);  // std::map: sorted
 }
 
 // Bytes of config per provider, roughly: enough that the output buffer rarely grows.
@@ -210,6 +233,25 @@ std::optional<std::string> key_value_problem(std::string_view value) {
   return std::nullopt;
 }
 
+std::optional<std::string> connection_string_problem(std::string_view value) {
+  constexpr std::size_t kMaxConnectionStringBytes = 4096;
+  if (value.empty()) return "is empty";
+  if (value.size() > kMaxConnectionStringBytes) return "is longer than " + std::to_string(kMaxConnectionStringBytes) + " bytes";
+  if (value.rfind("postgres://", 0) != 0 && value.rfind("postgresql://", 0) != 0) {
+    return "is not a postgres:// or postgresql:// URI (Plano connects with it as written)";
+  }
+  static constexpr std::string_view kSymbols = "-._~%!&'()*+,;=:@/?";
+  for (char c : value) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kSymbols.find(c) == std::string_view::npos) {
+      return "holds a character other than letters, digits and -._~%!&'()*+,;=:@/?, which Plano's start-up would paste "
+             "unquoted into its YAML config (envsubst), breaking or changing it; percent-encode it";
+    }
+  }
+  // A plain YAML scalar cannot end in ':', which would start a mapping value.
+  if (value.back() == ':') return "ends in ':', which YAML would read as the start of a mapping once Plano's start-up pastes it; remove it";
+  return std::nullopt;
+}
+
 RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelProvider*>& accepted) {
   std::vector<const ModelProvider*> providers(accepted);
   std::sort(providers.begin(), providers.end(), [](const ModelProvider* a, const ModelProvider* b) {
@@ -239,6 +281,10 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
   for (const auto* mp : providers) {
     if (const auto& ref = mp->spec.accessKeySecretRef) variables.try_emplace({mp->metadata.namespace_, ref->name, ref->key});
   }
+  const auto& storage = gw.spec.stateStorage;
+  const auto* connection = storage && storage->type == api::StateStorageType::Postgres && storage->connectionStringSecretRef
+                               ? &*storage->connectionStringSecretRef : nullptr;
+  if (connection) variables.try_emplace({gw.metadata.namespace_, connection->name, connection->key});
   for (auto& [ref, variable] : variables) {
     const auto& [ns, secret, key] = ref;
     variable = key_variable(out.keys.size() + 1, std::string(ns), std::string(secret), std::string(key));
@@ -265,6 +311,22 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
       w.block(4, "models");
       w.quoted_item(6, pref.second);
     }
+  }
+  // alias -> the model it targets (Plano checks the target is a configured model).
+  std::map<std::string_view, std::string_view> aliases;
+  for (const auto* mp : providers) {
+    for (const auto& alias : mp->spec.aliases) aliases.emplace(alias, mp->spec.model);
+  }
+  if (!aliases.empty()) w.block(0, "model_aliases");
+  for (const auto& [alias, model] : aliases) {
+    w.block_with_tenant_key(2, alias);
+    w.quoted(4, "target", model);
+  }
+  if (gw.spec.tracing) write_tracing(w, *gw.spec.tracing);
+  if (storage) {
+    w.block(0, "state_storage");
+    w.scalar(2, "type", storage->type == api::StateStorageType::Postgres ? "postgres" : "memory");
+    if (connection) w.quoted(2, "connection_string", "$" + variables.at({gw.metadata.namespace_, connection->name, connection->key}));
   }
   return out;
 }

@@ -43,6 +43,12 @@ std::string key_variable(std::size_t n, const std::string& ns, const std::string
 // take for a number, boolean, null or date. The message never quotes the value.
 std::optional<std::string> key_value_problem(std::string_view value);
 
+// Why a Postgres connection string cannot reach Plano intact, or nullopt when it can: like a key it
+// is pasted unquoted into YAML, so it must be a postgres:// or postgresql:// URI without spaces, '#'
+// or '$' (letters, digits and -._~%!&'()*+,;=:@/? only), not ending in ':'. The message never quotes
+// the value.
+std::optional<std::string> connection_string_problem(std::string_view value);
+
 // Lower-case hex SHA-256.
 std::string sha256_hex(const std::string& data);
 

@@ -114,6 +114,29 @@ std::optional<ProviderVerdict> check_conflicts(const PlanoGateway& gw, const Mod
                     holder);
     }
   }
+  // Plano resolves an alias before it looks a model up, so an alias hides any name, model or
+  // model_id equal to it: they all share one set of names a client may send.
+  std::vector<std::pair<std::string, std::string>> sent_names{{mp.planoName(), s.name ? "spec.name" : "spec.model"}};
+  if (!is_wildcard(s.model)) {
+    sent_names.emplace_back(s.model, "spec.model");
+    sent_names.emplace_back(s.model.substr(s.model.find('/') + 1), "spec.model");
+  }
+  for (const auto& [value, field] : sent_names) {
+    if (const auto* holder = holder_of(c.aliases, value, replaced)) {
+      return refuse(&mp, Reason::Conflict, field, "\"" + value + "\" is already another provider's alias" + on +
+                    " (clients sending it reach that provider); use another model or spec.name", holder);
+    }
+  }
+  for (std::size_t i = 0; i < s.aliases.size(); ++i) {
+    const auto& alias = s.aliases[i];
+    for (const auto& [claims, what] : {std::pair{&c.aliases, "an alias"}, std::pair{&c.names, "a provider name"},
+                                       std::pair{&c.modelKeys, "a model"}}) {
+      if (const auto* holder = holder_of(*claims, alias, replaced)) {
+        return refuse(&mp, Reason::Conflict, "spec.aliases[" + std::to_string(i) + "]",
+                      "alias \"" + alias + "\" is already " + what + on + "; choose another alias", holder);
+      }
+    }
+  }
   if (auto up = upstream_of(mp)) {
     if (auto it = c.upstreams.find(up->first); it != c.upstreams.end() && it->second.port != up->second) {
       const auto& holders = it->second.holders;
@@ -150,6 +173,7 @@ void claim(const ModelProvider& mp, Claims& c) {
     upstream.holders.push_back(&mp);
   }
   for (const auto& p : s.routingPreferences) c.preferences.emplace(p.name, &mp);
+  for (const auto& alias : s.aliases) c.aliases.emplace(alias, &mp);
   c.namespaces[mp.metadata.namespace_].insert(mp.metadata.name);
 }
 

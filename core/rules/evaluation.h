@@ -37,6 +37,7 @@ struct Claims {
   };
   std::map<std::string, const api::ModelProvider*> names;        // Plano provider name
   std::map<std::string, const api::ModelProvider*> modelKeys;    // models and model_ids share one set in Plano
+  std::map<std::string, const api::ModelProvider*> aliases;      // spec.aliases: names clients send as a model
   std::map<std::string, Upstream> upstreams;                     // interface_host
   std::map<std::string, const api::ModelProvider*> preferences;  // routing preference names
   const api::ModelProvider* defaultProvider = nullptr;

@@ -337,6 +337,75 @@ void check_stopping(const api::PlanoGatewaySpec& spec, Report& r) {
   }
 }
 
+// Plano's generator wants http:// and no path; its Envoy template writes the host and the text after
+// the last ':' unquoted as the collector's address and port, so both must be there and plain (a
+// trailing '/', which the generator allows, would end up in the port).
+void check_tracing(const api::GatewayTracing& t, Report& r) {
+  static const std::regex endpoint_form(
+      "^http://[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*:([0-9]{1,5})$");
+  std::smatch m;
+  if (t.endpoint.size() > kMaxTracingEndpointLength || !std::regex_match(t.endpoint, m, endpoint_form) ||
+      std::stoi(m[m.size() - 1].str()) < 1 || std::stoi(m[m.size() - 1].str()) > 65535) {
+    r.error("spec.tracing.endpoint", "\"" + t.endpoint + "\" is not http://<host>:<port> (a DNS name or IPv4 address, a port "
+                                     "1-65535, nothing after it, at most " + std::to_string(kMaxTracingEndpointLength) +
+                                     " characters), e.g. http://otel-collector.observability.svc.cluster.local:4317");
+  }
+  if (t.samplingPercent < 0 || t.samplingPercent > 100) {
+    r.error("spec.tracing.samplingPercent", std::to_string(t.samplingPercent) + " is out of range; use 0 (none) to 100 (every request)");
+  }
+  const auto& prefixes = t.headerPrefixes;
+  if (prefixes.size() > kMaxHeaderPrefixes) {
+    r.error("spec.tracing.spanAttributes.headerPrefixes", "has " + std::to_string(prefixes.size()) + " prefixes; at most " +
+                                                              std::to_string(kMaxHeaderPrefixes) + " are allowed");
+  }
+  static const std::regex prefix_form("^[-!#%&'*+.^_`|~0-9a-z]+$");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < prefixes.size(); ++i) {
+    const auto at = indexed("spec.tracing.spanAttributes.headerPrefixes", i);
+    if (prefixes[i].size() > kMaxHeaderPrefixLength || !std::regex_match(prefixes[i], prefix_form)) {
+      r.error(at, "is not the start of a lower-case HTTP header name of at most " + std::to_string(kMaxHeaderPrefixLength) +
+                      " characters (letters a-z, digits and !#%&'*+-.^_`|~), e.g. x-team-");
+    } else if (!seen.insert(prefixes[i]).second) {
+      r.error(at, "\"" + prefixes[i] + "\" is listed twice; keep one");
+    }
+  }
+  const auto& attributes = t.staticAttributes;
+  if (attributes.size() > kMaxStaticAttributes) {
+    r.error("spec.tracing.spanAttributes.static", "has " + std::to_string(attributes.size()) + " attributes; at most " +
+                                                      std::to_string(kMaxStaticAttributes) + " are allowed");
+  }
+  static const std::regex name_form("^[A-Za-z0-9][-A-Za-z0-9_.]*$");
+  for (const auto& [name, value] : attributes) {
+    const auto at = keyed("spec.tracing.spanAttributes.static", name);
+    if (name.size() > kMaxAttributeNameLength || !std::regex_match(name, name_form)) {
+      r.error(at, "the attribute name is not 1 to " + std::to_string(kMaxAttributeNameLength) +
+                      " letters, digits, '-', '_' or '.', starting with a letter or digit");
+    }
+    if (value.size() > kMaxAttributeValueLength) {
+      r.error(at, "is longer than " + std::to_string(kMaxAttributeValueLength) + " characters (the CRD's limit)");
+    }
+    check_text(r, at, value);
+  }
+}
+
+void check_state_storage(const api::PlanoGatewaySpec& spec, Report& r) {
+  const auto& s = *spec.stateStorage;
+  const bool postgres = s.type == api::StateStorageType::Postgres;
+  if (postgres && !s.connectionStringSecretRef) {
+    r.error("spec.stateStorage.connectionStringSecretRef", "is required for type Postgres: name the Secret in the gateway's "
+                                                           "namespace, and its key, that holds the connection string "
+                                                           "(postgresql://user:password@host:5432/database)");
+  }
+  if (!postgres && s.connectionStringSecretRef) {
+    r.error("spec.stateStorage.connectionStringSecretRef", "is only for type Postgres; remove it, or set type: Postgres");
+  }
+  if (!postgres && spec.deployment.replicas > 1) {
+    r.warning("spec.stateStorage.type", "Memory keeps each pod's conversations to itself, and the gateway runs " +
+                                            std::to_string(spec.deployment.replicas) + " replicas: a follow-up request "
+                                            "(previous_response_id) that reaches another pod finds nothing; use Postgres, or one replica");
+  }
+}
+
 void check_model(const api::ModelProviderSpec& s, Report& r) {
   auto slash = s.model.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == s.model.size()) {
@@ -417,6 +486,35 @@ void check_base_url(const api::ModelProviderSpec& s, Report& r) {
   }
 }
 
+// Aliases are names clients send as the model; Plano resolves them before it looks the model up.
+void check_aliases(const api::ModelProvider& mp, Report& r) {
+  const auto& s = mp.spec;
+  if (s.aliases.empty()) return;
+  if (s.aliases.size() > kMaxAliases) {
+    r.error("spec.aliases", "has " + std::to_string(s.aliases.size()) + " aliases; at most " + std::to_string(kMaxAliases) +
+                                " are allowed (the CRD's limit)");
+  }
+  const auto slash = s.model.find('/');
+  if (slash != std::string::npos && s.model.substr(slash + 1) == "*") {
+    r.error("spec.aliases", "a wildcard model (" + s.model + ") cannot have aliases (Plano's aliases target one model); "
+                            "attach them to a concrete model");
+  }
+  const auto model_id = slash == std::string::npos ? s.model : s.model.substr(slash + 1);
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < s.aliases.size(); ++i) {
+    const auto& alias = s.aliases[i];
+    const auto at = indexed("spec.aliases", i);
+    if (alias.empty() || alias.size() > kMaxAliasLength) {
+      r.error(at, "must be 1 to " + std::to_string(kMaxAliasLength) + " characters (the CRD's limit)");
+    } else if (!seen.insert(alias).second) {
+      r.error(at, "\"" + alias + "\" is listed twice; keep one");
+    } else if (alias == s.model || alias == model_id || alias == mp.planoName()) {
+      r.error(at, "\"" + alias + "\" is already this provider's model or name, which clients can use as it is; remove it");
+    }
+    check_text(r, at, alias);
+  }
+}
+
 void check_auth(const api::ModelProviderSpec& s, Report& r) {
   const bool passthrough = s.passthroughAuth.value_or(false);
   if (passthrough && s.accessKeySecretRef) {
@@ -471,6 +569,8 @@ std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   check_allowed(gw.spec.allowedProviders, r);
   check_deployment(gw.spec.deployment, r);
   check_stopping(gw.spec, r);
+  if (gw.spec.tracing) check_tracing(*gw.spec.tracing, r);
+  if (gw.spec.stateStorage) check_state_storage(gw.spec, r);
   if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
     check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
     check_label_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
@@ -484,6 +584,7 @@ std::vector<Finding> check_provider(const api::ModelProvider& mp) {
   check_model(s, r);
   check_base_url(s, r);
   check_auth(s, r);
+  check_aliases(mp, r);
   check_text(r, "spec.model", s.model);
   if (s.name) check_text(r, "spec.name", *s.name);
   if (s.httpHost) {

@@ -27,6 +27,18 @@ std::int64_t termination_grace_seconds(const api::PlanoGatewaySpec& spec);
 inline constexpr std::int64_t kMinGraceSeconds = 30;
 inline constexpr std::int64_t kMaxGraceSeconds = 86400;
 
+// A provider's spec.aliases: how many, and how long each may be (the CRD's maxItems and maxLength).
+inline constexpr std::size_t kMaxAliases = 16;
+inline constexpr std::size_t kMaxAliasLength = 256;
+
+// spec.tracing's bounds, as the CRD has them.
+inline constexpr std::size_t kMaxTracingEndpointLength = 512;
+inline constexpr std::size_t kMaxHeaderPrefixes = 16;
+inline constexpr std::size_t kMaxHeaderPrefixLength = 64;
+inline constexpr std::size_t kMaxStaticAttributes = 32;
+inline constexpr std::size_t kMaxAttributeNameLength = 128;
+inline constexpr std::size_t kMaxAttributeValueLength = 256;
+
 std::vector<Finding> check_gateway(const api::PlanoGateway& gw);
 std::vector<Finding> check_provider(const api::ModelProvider& mp);
 

@@ -8,7 +8,7 @@ OUTDIR gets
   context-gateway.yaml   the gateway platform/attacked (one model listener, every namespace allowed)
   context-tenants.yaml   the namespaces, team-a's provider team-a/victim with its key Secret, and
                          team-b's key Secret
-  NNN-<slug>.yaml        one attack each: team-b's provider team-b/thief (or, for the listener
+  NNN-<slug>.yaml        one attack each: team-b's provider team-b/thief (or, for the listener and span attribute
                          fields, a new version of the gateway) with one hostile string, or a
                          provider whose Secret names mangle like the victim's; 001-control.yaml
                          is the thief with nothing hostile, which must pass
@@ -27,7 +27,9 @@ import sys
 GATEWAY = {"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
            "metadata": {"name": "attacked", "namespace": "platform"},
            "spec": {"listeners": [{"name": "llm", "type": "model", "port": 12000, "address": "0.0.0.0", "timeout": "30s"}],
-                    "allowedProviders": {"namespaces": {"from": "All"}}}}
+                    "allowedProviders": {"namespaces": {"from": "All"}},
+                    "tracing": {"endpoint": "http://otel-collector.observability:4317",
+                                "spanAttributes": {"headerPrefixes": ["x-team-"], "static": {"env": "prod"}}}}}
 GATEWAY_REF = {"name": "attacked", "namespace": "platform"}
 
 
@@ -50,7 +52,7 @@ VICTIM = provider("team-a", "victim", {"model": "openai/gpt-4o", "default": True
 THIEF_SPEC = {"model": "anthropic/claude-sonnet-4-5", "name": "thief", "baseURL": "https://api.anthropic.com/v1",
               "httpHost": "api.anthropic.com", "headers": {"X-Team": "b"},
               "accessKeySecretRef": {"name": "anthropic-credentials", "key": "api-key"},
-              "routingPreferences": [{"name": "code", "description": "writing code"}]}
+              "routingPreferences": [{"name": "code", "description": "writing code"}], "aliases": ["thief-fast"]}
 TENANTS = [namespace("platform"), namespace("team-a"), namespace("team-b"), namespace("team-a-openai"), namespace("team"),
            VICTIM, secret("team-a", "openai-credentials", "api-key", "sk-victim-7f3a9c2e4b1d8f6a"),
            secret("team-b", "anthropic-credentials", "api-key", "sk-thief-2b8e5d1f9a7c3e4b")]
@@ -82,12 +84,18 @@ def thief_with(field, payload):
         key = field.split("-")[1]
         spec["routingPreferences"][0][key] += payload
         return spec, f"spec.routingPreferences[0].{key}", "spec.routingPreferences"
+    if field == "alias":
+        spec["aliases"][0] += payload
+        return spec, "spec.aliases[0]", "spec.aliases"
     spec[field] += payload
     return spec, f"spec.{field}", f"spec.{field}"
 
 
 def gateway_with(field, payload):
     gw = json.loads(json.dumps(GATEWAY))
+    if field == "span-attribute":
+        gw["spec"]["tracing"]["spanAttributes"]["static"]["env"] += payload
+        return gw, 'spec.tracing.spanAttributes.static["env"]', "spec.tracing.spanAttributes.static"
     gw["spec"]["listeners"][0][field] += payload
     return gw, f"spec.listeners[0].{field}", "spec.listeners"
 
@@ -100,15 +108,16 @@ def attacks(victim_variable):
     payloads = {**variable_payloads(victim_variable), **{f"break-{k}": v + INJECTED for k, v in LINE_BREAKS.items()},
                 **{f"yaml-{k}": v for k, v in YAML_SYNTAX.items()}}
     for field in ("name", "model", "baseURL", "httpHost", "header-name", "header-value", "preference-name",
-                  "preference-description"):
+                  "preference-description", "alias"):
         for slug, payload in payloads.items():
             spec, at, api_at = thief_with(field, payload)
             yield (f"{field}-{slug}", f"{payload!r} in the provider's {field}", "ModelProvider/team-b/thief", at, api_at,
                    ["context-gateway.yaml", "context-tenants.yaml"], [provider("team-b", "thief", spec)])
-    for field in ("name", "timeout", "address"):
+    for field in ("name", "timeout", "address", "span-attribute"):
         for slug, payload in payloads.items():
             gw, at, api_at = gateway_with(field, payload)
-            yield (f"listener-{field}-{slug}", f"{payload!r} in the listener's {field}", "PlanoGateway/platform/attacked",
+            what = field if field == "span-attribute" else f"listener-{field}"
+            yield (f"{what}-{slug}", f"{payload!r} in the gateway's {what}", "PlanoGateway/platform/attacked",
                    at, api_at, ["context-tenants.yaml"], [gw])
     # A host that starts with a YAML indicator: the generator hands base_url's host and http_host to
     # Envoy's template, which writes them unquoted (address, sni, hostname).

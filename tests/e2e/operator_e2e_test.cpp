@@ -46,7 +46,10 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
   const std::vector<std::pair<std::string, std::string>> examples = {
       {"litellm-passthrough.yaml", "litellm-gateway"},
       {"managed-keys-and-vllm.yaml", "llm-gateway"},
-      {"multi-tenant-byok.yaml", "shared-gateway"}};
+      {"multi-tenant-byok.yaml", "shared-gateway"},
+      {"model-aliases.yaml", "aliased-gateway"},
+      {"tracing.yaml", "traced-gateway"},
+      {"state-storage.yaml", "stateful-gateway"}};
   for (const auto& [file, gw] : examples) kubectl("apply -f " + (kRoot / "examples" / file).string());
   auto op = start_operator();
   for (const auto& [file, gw] : examples) {
@@ -75,7 +78,7 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 10);
+  EXPECT_EQ(checked, 14);
   // What Plano's image makes of the live objects at start-up (the generator, envsubst with the keys
   // Secret as the environment, PyYAML): every tenant string and key arrives as written.
   for (const auto& [file, gw] : examples) {
@@ -95,6 +98,12 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
   EXPECT_EQ(values, want);
   EXPECT_EQ(config_of("platform", "llm-gateway").find("sk-"), std::string::npos) << "a key leaked into the ConfigMap";
   EXPECT_TRUE(get_or_null(res::kSecrets, "platform", "litellm-gateway-plano-keys").value("data", json::object()).empty());
+  // The state storage's Postgres connection string: in the keys Secret, never in the ConfigMap.
+  auto state = admin_client().get(res::kSecrets, "platform", "stateful-gateway-plano-keys");
+  ASSERT_EQ(state["data"].size(), 1u) << state.dump();
+  const auto url = admin_client().get(res::kSecrets, "platform", "plano-state-db")["data"]["url"].get<std::string>();
+  EXPECT_EQ(state["data"].begin()->get<std::string>(), url);
+  EXPECT_EQ(config_of("platform", "stateful-gateway").find("example-not-a-real-password"), std::string::npos);
 }
 
 TEST_F(OperatorE2E, ProviderChangesKeyRotationAndRemovalFollow) {

@@ -2,7 +2,8 @@
 passes the renderer's key value predicate; every value the predicate accepts must arrive byte for
 byte as that provider's access_key after envsubst pastes it into the config (plano_startup.py).
 The values it refuses are started too, to report which of them would have survived (to tune the
-predicate); that part only informs.
+predicate); that part only informs. The same for a gateway's Postgres connection string
+(state_storage.connection_string) and its own predicate.
 
 usage: key_values_test.py KEY_VALUE_VERDICTS PLANO_OPERATOR_BINARY   (run with .cache/venv/bin/python)
 KEY_VALUE_VERDICTS reads JSON strings, one a line, and answers each with {"problem": "..."} ("" when
@@ -52,8 +53,48 @@ def generated_values():
     return list(dict.fromkeys(values))  # distinct, in order
 
 
-def verdicts(tool, values):
-    answer = subprocess.run([tool], input="".join(json.dumps(v) + "\n" for v in values), capture_output=True, text=True, check=True)
+def generated_connection_strings():
+    rng = random.Random(20261207)
+    alphabet = string.ascii_letters + string.digits + "-._~%!&'()*+,;=:@/?"
+    passwords = ["pa55word", "p%40ss%23w", "a:b@c", "x?y=z&w", "(!'*+,;=)", "-._~", "::", "@", "%", "p w", "p#w", "p #w",
+                 "p$HOME", "p${HOME}", "p\nw", "p\u2028w", 'p"w', "p\\w", "p{w}", "p[w]", "p`w", "p|w", "p<w>"]
+    values = [f"postgresql://plano:{p}@plano-db.platform.svc:5432/plano" for p in passwords]
+    values += [f"postgres://plano-db/plano?{''.join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))}" for _ in range(12)]
+    values += ["host=plano-db user=plano", "mysql://db/plano", "postgresql://db/plano #x", " postgresql://db/plano", ""]
+    return list(dict.fromkeys(values))
+
+
+def connection_string_starts_intact(binary, value, work):
+    """Whether a gateway whose state storage's Secret holds `value` starts with it arriving byte for byte."""
+    ns, name = GATEWAY.split("/")
+    objects = [{"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway", "metadata": {"name": name, "namespace": ns},
+                "spec": {"listeners": [{"name": "llm", "type": "model", "port": 12000}],
+                         "stateStorage": {"type": "Postgres", "connectionStringSecretRef": {"name": "state-db", "key": "url"}}}},
+               {"apiVersion": "plano-operator.io/v1alpha1", "kind": "ModelProvider", "metadata": {"name": "p", "namespace": ns},
+                "spec": {"gatewayRef": {"name": name}, "model": "openai/gpt-4o", "default": True, "passthroughAuth": True}},
+               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "state-db", "namespace": ns}, "stringData": {"url": value}}]
+    return objects_start_intact(binary, objects, work)
+
+
+def check_connection_strings(tool, binary, work):
+    """How many connection strings the predicate accepts that do not arrive intact (printed)."""
+    values = generated_connection_strings()
+    problems = verdicts(tool, values, ["--connection-strings"])
+    broken = survived = 0
+    for value, problem in zip(values, problems):
+        ok, report = connection_string_starts_intact(binary, value, work)
+        if not problem and not ok:
+            print(f"FAIL: accepted connection string {value!r} does not arrive intact:\n{report}")
+            broken += 1
+        survived += bool(problem) and ok
+    accepted = sum(not p for p in problems)
+    print(f"connection strings: {len(values)} generated, {accepted} accepted by the predicate, {broken} of them broken; "
+          f"{len(values) - accepted} refused, {survived} of those would have survived")
+    return broken if accepted else 1
+
+
+def verdicts(tool, values, flags=()):
+    answer = subprocess.run([tool, *flags], input="".join(json.dumps(v) + "\n" for v in values), capture_output=True, text=True, check=True)
     problems = [json.loads(line)["problem"] for line in answer.stdout.splitlines()]
     if len(problems) != len(values):
         sys.exit(f"FAIL: {tool} answered {len(problems)} of {len(values)} values")
@@ -73,6 +114,12 @@ def starts_intact(binary, values, work):
                                  "accessKeySecretRef": {"name": f"key-{i}", "key": "value"}}})
         objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"key-{i}", "namespace": ns},
                         "stringData": {"value": value}})
+    return objects_start_intact(binary, objects, work)
+
+
+def objects_start_intact(binary, objects, work):
+    """Whether GATEWAY, rendered from `objects` (with their Secrets), starts with every string and
+    key arriving byte for byte (plano_startup's verdict), and its report."""
     manifest = os.path.join(work, "objects.yaml")
     with open(manifest, "w", encoding="ascii") as f:
         f.write("---\n".join(json.dumps(o, ensure_ascii=True) + "\n" for o in objects))
@@ -117,6 +164,7 @@ def main(tool, binary):
             print(f"FAIL: accepted key value {value[:80]!r} (length {len(value)}) does not arrive intact:\n{report}")
         failed += len(broken)
         survived, _ = survivors(binary, refused, work)
+        failed += check_connection_strings(tool, binary, work)
     print(f"refused values that would have survived start-up ({len(survived)} of {len(refused)}):")
     for value in survived:
         reason = problems[values.index(value)].split(",")[0][:70]

@@ -14,10 +14,13 @@ Then it reads both results with PyYAML and checks, against the tenants' objects:
 - the config holds exactly the providers declared for the gateway (by name), plus only Plano's own
   internal ones (internal: true);
 - every provider field a tenant wrote arrives byte for byte (name, model, base_url, http_host,
-  provider_interface, headers, routing preferences, passthrough_auth, default);
+  provider_interface, headers, routing preferences, passthrough_auth, default, aliases);
 - each provider with a key gets exactly its own key as access_key; providers without one have none;
   no key value appears anywhere else in either file; distinct Secret keys get distinct variables;
 - the gateway's listeners (name, address, timeout) arrive byte for byte, in the config and in Envoy;
+- the gateway's tracing arrives as written, and Envoy's collector cluster reaches its endpoint;
+- the gateway's state storage arrives as declared, its Postgres connection string as the value of
+  the Secret key it references, found nowhere else;
 - in Envoy's YAML, each base_url's host is a cluster's address and each http_host its hostname.
 
 usage: plano_startup.py --config plano_config.yaml [--gateway NS/NAME] --objects FILE [--objects FILE...]
@@ -62,6 +65,9 @@ GENERATOR_HEADERS = {"ChatGPT-Account-Id", "originator", "user-agent", "session_
 # A key shorter than this is only looked for as a whole string: as a substring it would be found
 # in unrelated text ("0" in "0.0.0.0").
 MIN_SEARCHED_KEY = 8
+# The name the gateway's Postgres connection string goes by among the providers' keys (no provider
+# can be called so: its name would hold a space).
+STATE_STORAGE = "<state storage>"
 VARIABLE = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
 
 
@@ -302,6 +308,55 @@ def check_preferences(config, providers, where, problems):
         problems.add(f"{where}.routing_preferences", f"lacks {name!r}")
 
 
+def check_aliases(config, providers, where, problems):
+    """model_aliases: each tenant's alias, targeting its provider's model, and nothing else."""
+    want = {alias: p["spec"]["model"] for p in providers for alias in p["spec"].get("aliases") or []}
+    got = config.get("model_aliases") or {}
+    if not isinstance(got, dict):
+        problems.add(f"{where}.model_aliases", f"is {type(got).__name__}, not a map")
+        return
+    for alias, entry in got.items():
+        if alias not in want:
+            problems.add(f"{where}.model_aliases", f"holds {alias!r}, which is no tenant's alias")
+        elif not isinstance(entry, dict) or entry != {"target": want[alias]}:
+            problems.add(f"{where}.model_aliases[{alias!r}]", f"is {entry!r}, the tenant's provider has model {want[alias]!r}")
+    for alias in set(want) - set(got):
+        problems.add(f"{where}.model_aliases", f"lacks {alias!r}")
+
+
+def expected_tracing(gateway):
+    """The tracing section the gateway asks for, as Plano's generator leaves it; None when it asks for none."""
+    t = gateway["spec"].get("tracing")
+    if t is None:
+        return None
+    out = {"random_sampling": t.get("samplingPercent", 100), "opentracing_grpc_endpoint": t["endpoint"]}
+    if "traceInternal" in t:
+        out["trace_arch_internal"] = t["traceInternal"]
+    attributes = t.get("spanAttributes") or {}
+    span = {k: attributes[key] for k, key in (("header_prefixes", "headerPrefixes"), ("static", "static")) if attributes.get(key)}
+    if span:
+        out["span_attributes"] = span
+    return out
+
+
+def check_state_storage(config, gateway, connection_string, where, problems):
+    storage = gateway["spec"].get("stateStorage")
+    want = None if storage is None else {"type": storage["type"].lower()}
+    if connection_string is not None:
+        want["connection_string"] = connection_string
+    got = config.get("state_storage")
+    if got != want:
+        # Never print a connection string: it holds a password.
+        problems.add(f"{where}.state_storage", f"holds {sorted(got) if isinstance(got, dict) else got!r}, not the gateway's "
+                     f"{storage and storage['type']} storage with its own connection string")
+
+
+def check_tracing(config, gateway, where, problems):
+    want = expected_tracing(gateway)
+    if config.get("tracing") != want:
+        problems.add(f"{where}.tracing", f"is {config.get('tracing')!r}, the gateway says {want!r}")
+
+
 def check_listeners(config, gateway, where, problems):
     got = {l.get("name"): l for l in config.get("listeners") or [] if isinstance(l, dict)}
     for i, l in enumerate(gateway["spec"].get("listeners") or []):
@@ -325,13 +380,27 @@ def check_config(config, gateway, providers, keys_by_name, where, problems):
         return
     check_providers(config.get("model_providers"), providers, keys_by_name, f"{where}.model_providers", problems)
     check_preferences(config, providers, where, problems)
+    check_aliases(config, providers, where, problems)
     if gateway:
         check_listeners(config, gateway, where, problems)
+        check_tracing(config, gateway, where, problems)
+        check_state_storage(config, gateway, keys_by_name.get(STATE_STORAGE), where, problems)
         # The generator hangs the providers under the model listener too; Plano reads them there.
         for i, l in enumerate(config.get("listeners") or []):
             if isinstance(l, dict) and l.get("type") == "model":
                 check_providers(l.get("model_providers") or [], providers, keys_by_name,
                                 f"{where}.listeners[{i}].model_providers", problems)
+
+
+def cluster_endpoints(envoy, name=None):
+    """The endpoints of Envoy's clusters (of the one named `name`, when given)."""
+    return [ep.get("endpoint") or {} for c in (envoy.get("static_resources") or {}).get("clusters") or []
+            if isinstance(c, dict) and name in (None, c.get("name"))
+            for group in (c.get("load_assignment") or {}).get("endpoints") or [] for ep in group.get("lb_endpoints") or []]
+
+
+def socket_address(endpoint):
+    return (endpoint.get("address") or {}).get("socket_address") or {}
 
 
 def check_envoy(envoy, gateway, providers, problems):
@@ -349,10 +418,17 @@ def check_envoy(envoy, gateway, providers, problems):
         timeouts = [r["route"].get("timeout") for r in find_routes(egress) if r.get("route", {}).get("cluster") == "bright_staff"]
         if timeouts != [model.get("timeout", "300s")]:
             problems.add("envoy.egress_traffic.route.timeout", f"is {timeouts!r}, the gateway says {model.get('timeout', '300s')!r}")
-    endpoints = [ep.get("endpoint") or {} for c in (envoy.get("static_resources") or {}).get("clusters") or [] if isinstance(c, dict)
-                 for group in (c.get("load_assignment") or {}).get("endpoints") or [] for ep in group.get("lb_endpoints") or []]
+    endpoints = cluster_endpoints(envoy)
     hostnames = {e.get("hostname") for e in endpoints}
-    addresses = {((e.get("address") or {}).get("socket_address") or {}).get("address") for e in endpoints}
+    addresses = {socket_address(e).get("address") for e in endpoints}
+    tracing = expected_tracing(gateway) if gateway else None
+    if tracing and tracing["random_sampling"] > 0:
+        # The template writes the endpoint's host and the text after its last ':' unquoted.
+        collector = urllib.parse.urlparse(tracing["opentracing_grpc_endpoint"])
+        found = [socket_address(e) for e in cluster_endpoints(envoy, "opentelemetry_collector")]
+        if [(a.get("address"), a.get("port_value")) for a in found] != [(collector.hostname, collector.port)]:
+            problems.add("envoy.clusters[opentelemetry_collector]", f"reaches {found!r}, the gateway's tracing.endpoint is "
+                         f"{tracing['opentracing_grpc_endpoint']!r}")
     for p in providers:
         host = p["spec"].get("httpHost")
         if host is not None and host not in hostnames:
@@ -397,8 +473,11 @@ def find_key_values(node, path, keys, allowed, problems):
 
 
 def access_key_paths(config, where, variable_of_name):
-    """(path, variable) pairs where a key is meant to be: each provider's access_key."""
+    """(path, variable) pairs where a key is meant to be: each provider's access_key, and the state
+    storage's connection string."""
     out = set()
+    if STATE_STORAGE in variable_of_name:
+        out.add((f"{where}.state_storage.connection_string", variable_of_name[STATE_STORAGE]))
     lists = [(f"{where}.model_providers", config.get("model_providers") or [])]
     for i, l in enumerate(config.get("listeners") or []):
         if isinstance(l, dict):
@@ -410,9 +489,15 @@ def access_key_paths(config, where, variable_of_name):
     return out
 
 
-def key_variables(config_path, providers, problems):
-    """provider name -> the variable its access_key names in the rendered (not yet substituted)
-    config. Distinct Secret keys must have distinct variables, and one Secret key one variable."""
+def state_storage_ref(gateway):
+    ref = ((gateway or {}).get("spec", {}).get("stateStorage") or {}).get("connectionStringSecretRef")
+    return (namespace_of(gateway), ref["name"], ref["key"]) if ref else None
+
+
+def key_variables(config_path, gateway, providers, problems):
+    """provider name (STATE_STORAGE for the connection string) -> the variable its access_key names
+    in the rendered (not yet substituted) config. Distinct Secret keys must have distinct variables,
+    and one Secret key one variable."""
     try:
         with open(config_path, encoding="utf-8") as f:
             rendered = yaml.safe_load(f)
@@ -420,9 +505,9 @@ def key_variables(config_path, providers, problems):
         problems.add(config_path, f"does not read as YAML with PyYAML, as Plano's generator reads it: {e}")
         return {}, {}
     entries = {e.get("name"): e for e in rendered.get("model_providers") or [] if isinstance(e, dict)}
+    entries[STATE_STORAGE] = {"access_key": (rendered.get("state_storage") or {}).get("connection_string")}
     variable_of_name, ref_of_variable, variable_of_ref = {}, {}, {}
-    for p in providers:
-        name, ref = plano_name(p), secret_ref(p)
+    for name, ref in [(plano_name(p), secret_ref(p)) for p in providers] + [(STATE_STORAGE, state_storage_ref(gateway))]:
         access_key = (entries.get(name) or {}).get("access_key")
         if ref is None:
             continue
@@ -477,7 +562,7 @@ def main(argv):
     if gateway is None:
         problems.add(args.gateway, "no such PlanoGateway in --objects")
     tenant_values = tenant_secret_values(args.secrets)
-    variable_of_name, ref_of_variable = key_variables(args.config, providers, problems)
+    variable_of_name, ref_of_variable = key_variables(args.config, gateway, providers, problems)
     if args.keys:
         keys = read_keys(args.keys)
     else:

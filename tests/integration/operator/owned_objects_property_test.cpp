@@ -219,8 +219,36 @@ class Generator {
       if (chance(60)) policy["clientNamespaces"] = selector();
       spec["networkPolicy"] = policy;
     }
+    if (chance(30)) spec["tracing"] = tracing();
+    if (chance(30)) {
+      spec["stateStorage"] = chance(50) ? json{{"type", "Memory"}}
+                                        : json{{"type", "Postgres"}, {"connectionStringSecretRef", {{"name", "state-db"}, {"key", "url"}}}};
+    }
     return {{"apiVersion", api::kApiVersion}, {"kind", api::kGatewayKind},
             {"metadata", {{"name", gateway_name()}, {"namespace", ns}}}, {"spec", spec}};
+  }
+
+  // Mostly valid, sometimes one of the endpoints Plano's Envoy template would break on.
+  json tracing() {
+    json t = {{"endpoint", chance(85) ? "http://" + pick<std::string>({"otel-collector.observability.svc.cluster.local", "10.0.0.9", "otel"}) +
+                                            ":" + std::to_string(between(1, 65535))
+                                      : pick<std::string>({"http://otel:4317/", "https://otel:4317", "http://otel", "http://otel:70000",
+                                                           "http://[::1]:4317", "http://otel:4317/v1/traces"})}};
+    if (chance(50)) t["samplingPercent"] = between(0, 100);
+    if (chance(30)) t["traceInternal"] = chance(50);
+    json attributes = json::object();
+    if (chance(50)) {
+      json prefixes = json::array();
+      for (int i = between(1, 3); i > 0; --i) prefixes.push_back("x-" + from(kLower + kDigits + "-", length(1, 20)) + std::to_string(i));
+      attributes["headerPrefixes"] = prefixes;
+    }
+    if (chance(50)) {
+      json statics = json::object();
+      for (int i = between(1, 3); i > 0; --i) statics[from(kAlnum, 1) + from(kAlnum + "-_.", length(0, 60))] = from(kPrintable, length(0, 120));
+      attributes["static"] = statics;
+    }
+    if (!attributes.empty()) t["spanAttributes"] = attributes;
+    return t;
   }
 
   json provider(const std::string& ns, const std::string& gateway_ns, const std::string& gateway_name, int index) {
@@ -254,6 +282,11 @@ class Generator {
       spec["headers"] = headers;
     }
     if (chance(20)) spec["httpHost"] = pick<std::string>({"api.example.com", "upstream.internal:8443", "[::1]:80", "10.1.2.3"});
+    if (!wildcard && chance(25)) {
+      json aliases = json::array();
+      for (int i = between(1, 3); i > 0; --i) aliases.push_back(from(kPrintable, length(1, 60)) + "-" + std::to_string(index) + "-" + std::to_string(i));
+      spec["aliases"] = aliases;
+    }
     return {{"apiVersion", api::kApiVersion}, {"kind", api::kProviderKind},
             {"metadata", {{"name", "p" + std::to_string(index) + "-" + from(kLower + kDigits, length(1, 40))}, {"namespace", ns}}},
             {"spec", spec}};
@@ -380,6 +413,10 @@ TEST_F(OwnedObjectsProperty, EveryObjectTheOperatorWritesPassesTheApiServer) {
       providers.push_back(*mp.object);
     }
 
+    if (gw.spec.stateStorage && gw.spec.stateStorage->connectionStringSecretRef) {
+      const auto& ref = *gw.spec.stateStorage->connectionStringSecretRef;
+      secrets[gateway_ns + "/" + ref.name] = {{ref.key, "postgresql://plano:" + g.from(g.kAlnum, 16) + "@plano-db:5432/plano"}};
+    }
     op::GatewaySnapshot snapshot;
     snapshot.namespace_ = gw.metadata.namespace_;
     snapshot.name = gw.metadata.name;

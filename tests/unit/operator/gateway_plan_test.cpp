@@ -233,6 +233,46 @@ TEST(GatewayPlan, InvalidGatewayKeepsLastGoodConfig) {
   EXPECT_NE(programmed->message.find("spec.listeners[0].port"), std::string::npos);
 }
 
+// The Postgres connection string travels like a key: in the keys Secret, as a variable in the
+// config. Until it is there and usable, the pods keep the last config (they would not start).
+TEST(GatewayPlan, ThePostgresConnectionStringTravelsOnlyInTheKeysSecret) {
+  Cluster c;
+  c.gw.spec.stateStorage = api::GatewayStateStorage{api::StateStorageType::Postgres, api::SecretKeyRef{"state-db", "url"}};
+  auto waiting = plan_gateway(c.snapshot());
+  EXPECT_FALSE(waiting.apply);
+  EXPECT_TRUE(waiting.awaitsSecret);
+  c.accept(waiting);
+  auto programmed = *find_condition(c.gw.status.conditions, "Programmed");
+  EXPECT_EQ(programmed.reason, "SecretNotFound");
+  EXPECT_NE(programmed.message.find("spec.stateStorage.connectionStringSecretRef: Secret platform/state-db does not exist"),
+            std::string::npos) << programmed.message;
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Reconciling")->status, "True") << "a Secret applied later is waited for";
+
+  c.secrets["platform/state-db"] = {{"url", "postgresql://plano:p w@db:5432/plano"}};
+  auto refused = plan_gateway(c.snapshot());
+  EXPECT_FALSE(refused.apply);
+  c.accept(refused);
+  programmed = *find_condition(c.gw.status.conditions, "Programmed");
+  EXPECT_EQ(programmed.reason, "InvalidKeyValue");
+  EXPECT_EQ(programmed.message.find("p w@"), std::string::npos) << "the value is never quoted: " << programmed.message;
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Stalled")->status, "True");
+
+  const std::string url = "postgresql://plano:s3cr%40t@plano-db.platform.svc:5432/plano?connect_timeout=5";
+  c.secrets["platform/state-db"] = {{"url", url}};
+  auto plan = plan_gateway(c.snapshot());
+  ASSERT_TRUE(plan.apply);
+  const auto config = plan.configMap["data"][kConfigKey].get<std::string>();
+  EXPECT_EQ(config.find("s3cr"), std::string::npos) << config;
+  std::string variable;
+  for (const auto& [var, value] : plan.keysSecret["data"].items()) {
+    if (*encoding::base64_decode(value.get<std::string>()) == url) variable = var;
+  }
+  ASSERT_FALSE(variable.empty()) << plan.keysSecret.dump();
+  EXPECT_NE(config.find("  connection_string: \"$" + variable + "\""), std::string::npos) << config;
+  const auto sources = json::parse(plan.keysSecret["metadata"]["annotations"][kKeySourcesAnnotation].get<std::string>());
+  EXPECT_EQ(sources[variable], "platform/state-db/url") << "its source is recorded, so a revocation rolls at once";
+}
+
 // The issue's flood with the webhook not called: one namespace's providers fill the config. The
 // flood gives way, not the other tenants, not even one who comes after the flood.
 TEST(GatewayPlan, OversizedConfigIsSharedSoTheFloodingNamespaceGivesWay) {

@@ -142,6 +142,39 @@ TEST(Admission, ConflictWithinOwnNamespaceNamesTheWinner) {
   EXPECT_NE(msg.find("ModelProvider/team-a/gpt4"), std::string::npos) << msg;
 }
 
+TEST(Admission, AliasConflictsNameTheHolderBothWays) {
+  Cluster c;
+  c.providers[0].spec.aliases = {"smart"};
+  auto spec = gpt4o_mini;
+  spec["aliases"] = {"fast", "smart"};
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false) << out.body.dump();
+  auto msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("spec.aliases[1]: alias \"smart\" is already an alias on gateway platform/shared"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("held by ModelProvider/team-a/gpt4"), std::string::npos) << msg;
+  // And the other way: a newcomer whose model_id is already someone's alias.
+  c.providers[0].spec.aliases = {"gpt-4o-mini"};
+  out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", gpt4o_mini), "team-b"), c.view());
+  msg = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("spec.model: \"gpt-4o-mini\" is already another provider's alias"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("held by ModelProvider/team-a/gpt4"), std::string::npos) << msg;
+}
+
+// An update that adds an alias claims something new, so it is judged as the newest, not in place.
+TEST(Admission, UpdateAddingAnAliasAnotherHoldsIsRefused) {
+  Cluster c;
+  c.providers[0].spec.aliases = {"smart"};
+  auto b = provider("team-b", "mini", "openai/gpt-4o-mini");
+  b.metadata.creationTimestamp = "2025-01-01T00:00:00Z";
+  b.status.conditions = {{"Programmed", "True", 1, "", "Programmed", ""}};
+  c.providers.push_back(b);
+  auto spec = gpt4o_mini;
+  spec["aliases"] = {"smart"};
+  auto out = review(request("ModelProvider", "UPDATE", provider_object("team-b", "mini", spec), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false) << out.body.dump();
+  EXPECT_NE(out.body["response"]["status"]["message"].get<std::string>().find("alias \"smart\""), std::string::npos);
+}
+
 TEST(Admission, UpdateNeverConflictsWithItsOwnOlderVersion) {
   Cluster c;
   json spec = {{"gatewayRef", {{"name", "shared"}, {"namespace", "platform"}}}, {"model", "openai/gpt-4o"},

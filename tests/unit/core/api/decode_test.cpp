@@ -40,6 +40,7 @@ spec:
   default: true
   routingPreferences: [{name: code, description: writes code}]
   headers: {X-Team: "a"}
+  aliases: [fast, "true"]
 )";
 
 TEST(Decode, ProviderFields) {
@@ -55,6 +56,7 @@ TEST(Decode, ProviderFields) {
   EXPECT_EQ(mp.spec.routingPreferences.at(0).description, "writes code");
   EXPECT_EQ(mp.spec.headers.at("X-Team"), "a");
   EXPECT_EQ(mp.planoName(), "gpt-4o");
+  EXPECT_EQ(mp.spec.aliases, (std::vector<std::string>{"fast", "true"}));
 }
 
 TEST(Decode, GatewayDefaults) {
@@ -86,6 +88,11 @@ TEST(Decode, GatewayAllFields) {
     tolerations: [{key: k, operator: Equal, value: v, effect: NoSchedule, tolerationSeconds: 10}]
     podAnnotations: {a: b}
     serviceType: LoadBalancer
+  tracing:
+    endpoint: http://otel.observability:4317
+    traceInternal: true
+    spanAttributes: {headerPrefixes: [x-team-], static: {env: prod}}
+  stateStorage: {type: Postgres, connectionStringSecretRef: {name: state-db, key: url}}
 )")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& s = d.object->spec;
@@ -97,6 +104,15 @@ TEST(Decode, GatewayAllFields) {
   EXPECT_EQ(s.deployment.resourceLimits.at("memory"), "512Mi");
   EXPECT_EQ(s.deployment.tolerations[0].tolerationSeconds, 10);
   EXPECT_EQ(s.deployment.serviceType, "LoadBalancer");
+  ASSERT_TRUE(s.tracing);
+  EXPECT_EQ(s.tracing->endpoint, "http://otel.observability:4317");
+  EXPECT_EQ(s.tracing->samplingPercent, 100) << "the CRD's default";
+  EXPECT_EQ(s.tracing->traceInternal, true);
+  EXPECT_EQ(s.tracing->headerPrefixes, std::vector<std::string>{"x-team-"});
+  EXPECT_EQ(s.tracing->staticAttributes.at("env"), "prod");
+  ASSERT_TRUE(s.stateStorage);
+  EXPECT_EQ(s.stateStorage->type, StateStorageType::Postgres);
+  EXPECT_EQ(s.stateStorage->connectionStringSecretRef->name, "state-db");
 }
 
 // The CRD's quantities are int-or-string: the API server refuses 1.5 unquoted.
@@ -124,11 +140,15 @@ spec:
   passthrough_auth: true
   access_key: sk-live-123
   modle: x
+  model_aliases: [fast]
+  aliases: [smart, 12]
 )"));
   EXPECT_TRUE(has(d.errors, "spec.passthrough_auth", "did you mean \"passthroughAuth\"")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.access_key", "did you mean \"accessKeySecretRef\"")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.access_key", "Secret")) << errors(d.errors);
   EXPECT_TRUE(has(d.errors, "spec.modle", "did you mean \"model\"")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.model_aliases", "did you mean \"aliases\"")) << errors(d.errors);
+  EXPECT_TRUE(has(d.errors, "spec.aliases[1]", "must be a string")) << errors(d.errors);
   for (const auto& e : d.errors) EXPECT_EQ(e.message.find("sk-live-123"), std::string::npos) << "a key leaked into a message";
 }
 

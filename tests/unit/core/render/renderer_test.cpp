@@ -168,6 +168,69 @@ TEST(Renderer, TenantStringsPyYamlWouldBreakAreEscaped) {
   EXPECT_NE(config.find("one\\u2028two\\u2029three\\x85four\\x7f"), std::string::npos) << config;
 }
 
+TEST(Renderer, AliasesTargetTheirProvidersModelSortedAndQuotedAsKeys) {
+  Fixture f;
+  f.openai.spec.aliases = {"smart", "true"};
+  f.vllm.spec.aliases = {"fast", "a: b #c"};
+  const auto config = render(f.gw, {&f.vllm, &f.openai}).config;
+  EXPECT_EQ(config, render(f.gw, {&f.openai, &f.vllm}).config);
+  auto doc = io::parse_documents(config, "rendered").at(0).body;
+  const auto& aliases = doc["model_aliases"];
+  ASSERT_EQ(aliases.size(), 4u) << config;
+  EXPECT_EQ(aliases["smart"]["target"], "openai/gpt-4o");
+  EXPECT_EQ(aliases["true"]["target"], "openai/gpt-4o") << "a key YAML reads as a boolean stays a string";
+  EXPECT_EQ(aliases["fast"]["target"], "vllm/meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_EQ(aliases["a: b #c"]["target"], "vllm/meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_LT(config.find("\"a: b #c\":"), config.find("  fast:")) << "sorted by alias: " << config;
+  EXPECT_EQ(render(f.gw, {}).config.find("model_aliases"), std::string::npos);
+}
+
+TEST(Renderer, TracingAsPlanoSpellsIt) {
+  Fixture f;
+  EXPECT_EQ(render(f.gw, {&f.openai}).config.find("tracing"), std::string::npos);
+  f.gw.spec.tracing = api::GatewayTracing{"http://otel:4317", 25, false, {"x-team-"}, {{"true", "8080"}, {"env", "prod"}}};
+  const auto config = render(f.gw, {&f.openai}).config;
+  auto doc = io::parse_documents(config, "rendered").at(0).body;
+  const auto& t = doc["tracing"];
+  EXPECT_EQ(t["random_sampling"], 25);
+  EXPECT_EQ(t["trace_arch_internal"], false);
+  EXPECT_EQ(t["opentracing_grpc_endpoint"], "http://otel:4317");
+  EXPECT_EQ(t["span_attributes"]["header_prefixes"], nlohmann::json::array({"x-team-"}));
+  EXPECT_EQ(t["span_attributes"]["static"], (nlohmann::json{{"env", "prod"}, {"true", "8080"}})) << config;
+  f.gw.spec.tracing->staticAttributes.clear();
+  f.gw.spec.tracing->headerPrefixes.clear();
+  f.gw.spec.tracing->traceInternal.reset();
+  doc = io::parse_documents(render(f.gw, {&f.openai}).config, "rendered").at(0).body;
+  EXPECT_EQ(doc["tracing"], (nlohmann::json{{"random_sampling", 25}, {"opentracing_grpc_endpoint", "http://otel:4317"}}));
+}
+
+TEST(Renderer, StateStorageNamesTheConnectionStringOnlyByItsVariable) {
+  Fixture f;
+  f.gw.spec.stateStorage = api::GatewayStateStorage{};
+  auto doc = io::parse_documents(render(f.gw, {&f.openai}).config, "rendered").at(0).body;
+  EXPECT_EQ(doc["state_storage"], (nlohmann::json{{"type", "memory"}}));
+  f.gw.spec.stateStorage = api::GatewayStateStorage{api::StateStorageType::Postgres, api::SecretKeyRef{"state-db", "url"}};
+  const auto r = render(f.gw, {&f.openai});
+  doc = io::parse_documents(r.config, "rendered").at(0).body;
+  EXPECT_EQ(doc["state_storage"]["type"], "postgres");
+  ASSERT_EQ(r.keys.size(), 2u);
+  const auto binding = std::find_if(r.keys.begin(), r.keys.end(), [](const KeyBinding& b) { return b.secret == "state-db"; });
+  ASSERT_NE(binding, r.keys.end());
+  EXPECT_EQ(binding->namespace_, "platform") << "the gateway's own namespace";
+  EXPECT_EQ(binding->key, "url");
+  EXPECT_EQ(doc["state_storage"]["connection_string"], "$" + binding->variable);
+}
+
+TEST(ConnectionString, PostgresUrisThatSurviveAnUnquotedPaste) {
+  for (const char* good : {"postgresql://plano:s3cr%40t@db.platform.svc:5432/plano", "postgres://db/plano?connect_timeout=5&application_name=plano"}) {
+    EXPECT_EQ(connection_string_problem(good), std::nullopt) << good;
+  }
+  for (const char* bad : {"", "host=db user=plano", "mysql://db/plano", "postgresql://u:p w@db/x", "postgresql://u:p#w@db/x",
+                          "postgresql://u:$HOME@db/x", "postgresql://db/x\n  - model: y", "postgres://db/x?a:"}) {
+    EXPECT_TRUE(connection_string_problem(bad).has_value()) << bad;
+  }
+}
+
 TEST(Sha256, KnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "core/rules/label_selector.h"
@@ -163,6 +164,57 @@ TEST(Evaluation, DuplicateNameLoses) {
   w.providers[1].spec.name = "chat";
   auto e = w.run();
   EXPECT_EQ(matching(e.findings, "spec.name", "\"chat\"").size(), 1u) << dump(e.findings);
+}
+
+// An alias is a name on the gateway: the later claimant loses, whether it claims the name as an
+// alias or as its name, model or model_id, and the verdict names the holder.
+TEST(Evaluation, AliasesShareOneSetOfNamesWithNamesModelsAndModelIds) {
+  struct Case {
+    const char* about;
+    std::function<void(api::ModelProvider& first, api::ModelProvider& later)> set;
+    const char* field;
+    const char* phrase;
+  };
+  const std::vector<Case> cases = {
+      {"alias vs alias", [](auto& a, auto& b) { a.spec.aliases = {"fast"}, b.spec.aliases = {"smart", "fast"}; },
+       "spec.aliases[1]", "alias \"fast\" is already an alias"},
+      {"alias vs name", [](auto& a, auto& b) { a.spec.name = "fast", b.spec.aliases = {"fast"}; },
+       "spec.aliases[0]", "is already a provider name"},
+      {"alias vs model", [](auto& a, auto& b) { a.spec.name = "chat", b.spec.aliases = {"openai/gpt-4o"}; },
+       "spec.aliases[0]", "alias \"openai/gpt-4o\" is already a model"},
+      {"alias vs model_id", [](auto&, auto& b) { b.spec.aliases = {"gpt-4o"}; }, "spec.aliases[0]", "is already a model"},
+      {"name vs alias", [](auto& a, auto& b) { a.spec.aliases = {"fast"}, b.spec.name = "fast"; },
+       "spec.name", "\"fast\" is already another provider's alias"},
+      {"model vs alias", [](auto& a, auto&) { a.spec.aliases = {"anthropic/claude-sonnet-4-5"}; },
+       "spec.model", "is already another provider's alias"},
+      {"model_id vs alias", [](auto& a, auto&) { a.spec.aliases = {"claude-sonnet-4-5"}; },
+       "spec.model", "\"claude-sonnet-4-5\" is already another provider's alias"},
+  };
+  for (const auto& c : cases) {
+    World w;
+    w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "anthropic/claude-sonnet-4-5")};
+    c.set(w.providers[0], w.providers[1]);
+    auto e = w.run();
+    EXPECT_TRUE(verdict(e, "team-a/a").accepted()) << c.about << "\n" << dump(e.findings);
+    const auto& lost = verdict(e, "team-b/b");
+    EXPECT_EQ(lost.reason, Reason::Conflict) << c.about;
+    ASSERT_TRUE(lost.winner) << c.about;
+    EXPECT_EQ(lost.winner->describe(), "ModelProvider/team-a/a") << c.about;
+    EXPECT_EQ(matching(e.findings, c.field, c.phrase).size(), 1u) << c.about << "\n" << dump(e.findings);
+    EXPECT_EQ(e.gateways.at("platform/shared").accepted.size(), 1u) << c.about;
+  }
+}
+
+TEST(Evaluation, DistinctAliasesAreAcceptedAndClaimed) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "anthropic/claude-sonnet-4-5")};
+  w.providers[0].spec.aliases = {"smart"};
+  w.providers[1].spec.aliases = {"writer", "claude"};
+  auto e = w.run();
+  EXPECT_FALSE(has_error(e.findings)) << dump(e.findings);
+  const auto& aliases = e.gateways.at("platform/shared").claims.aliases;
+  EXPECT_EQ(aliases.size(), 3u);
+  EXPECT_EQ(aliases.at("claude"), &w.providers[1]);
 }
 
 TEST(Evaluation, SameHostDifferentPortLoses) {

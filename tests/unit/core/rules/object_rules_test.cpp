@@ -156,6 +156,33 @@ TEST(ProviderRules, RoutingPreferenceNamesUniqueWithinProvider) {
   EXPECT_EQ(matching(check_provider(mp), "spec.routingPreferences[1].name", "twice").size(), 1u);
 }
 
+TEST(ProviderRules, AliasesAreDistinctNewNamesWithinTheCrdsBounds) {
+  auto mp = provider("team-a", "p", "openai/gpt-4o");
+  mp.spec.aliases = {"fast", "team-a.summarize.v1"};
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+  mp.spec.aliases = {"fast", "fast"};
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases[1]", "twice").size(), 1u) << dump(check_provider(mp));
+  mp.spec.name = "chat";
+  for (const char* own : {"openai/gpt-4o", "gpt-4o", "chat"}) {
+    mp.spec.aliases = {own};
+    EXPECT_EQ(matching(check_provider(mp), "spec.aliases[0]", "already this provider's").size(), 1u) << own;
+  }
+  mp.spec.aliases = {"", std::string(kMaxAliasLength + 1, 'a')};
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases[0]", "1 to 256").size(), 1u);
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases[1]", "1 to 256").size(), 1u);
+  mp.spec.aliases = {std::string(kMaxAliasLength, 'a')};
+  EXPECT_TRUE(check_provider(mp).empty()) << dump(check_provider(mp));
+  mp.spec.aliases.clear();
+  for (std::size_t i = 0; i <= kMaxAliases; ++i) mp.spec.aliases.push_back("alias-" + std::to_string(i));
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases", "at most 16").size(), 1u);
+}
+
+TEST(ProviderRules, WildcardWithoutAliases) {
+  auto mp = provider("team-a", "p", "anthropic/*");
+  mp.spec.aliases = {"claude"};
+  EXPECT_EQ(matching(check_provider(mp), "spec.aliases", "wildcard").size(), 1u) << dump(check_provider(mp));
+}
+
 // ---- PlanoGateway ----
 
 TEST(GatewayRules, DefaultGatewayIsValid) {
@@ -241,6 +268,79 @@ TEST(GatewayRules, TimeoutIsADuration) {
   gw.spec.listeners[0].timeout = "30 seconds";
   EXPECT_EQ(matching(check_gateway(gw), "spec.listeners[0].timeout").size(), 1u);
   gw.spec.listeners[0].timeout = "300s";
+  EXPECT_TRUE(check_gateway(gw).empty());
+}
+
+TEST(GatewayRules, TracingEndpointIsHttpHostAndPortThatEnvoysConfigCarriesUnquoted) {
+  auto gw = gateway();
+  gw.spec.tracing = api::GatewayTracing{};
+  for (const char* good : {"http://otel-collector.observability.svc.cluster.local:4317", "http://10.0.0.7:4317", "http://otel:1"}) {
+    gw.spec.tracing->endpoint = good;
+    EXPECT_TRUE(check_gateway(gw).empty()) << good << dump(check_gateway(gw));
+  }
+  for (const char* bad : {"https://otel:4317", "http://otel", "http://otel:4317/v1/traces", "http://otel:4317/", "http://otel:0", "http://otel:65536",
+                          "http://[::1]:4317", "http://$HOME:4317", "http://otel #x:4317", "otel:4317", ""}) {
+    gw.spec.tracing->endpoint = bad;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.endpoint", "http://<host>:<port>").size(), 1u) << bad;
+  }
+  gw.spec.tracing->endpoint = "http://otel:" + std::string(kMaxTracingEndpointLength, '4');
+  EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.endpoint").size(), 1u);
+}
+
+TEST(GatewayRules, TracingSamplingAndSpanAttributesWithinTheCrdsBounds) {
+  auto gw = gateway();
+  gw.spec.tracing = api::GatewayTracing{"http://otel:4317", 0, true, {"x-team-", "x-b3-"}, {{"env", "prod"}, {"gateway.tier", "shared"}}};
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  for (std::int64_t bad : {-1, 101}) {
+    gw.spec.tracing->samplingPercent = bad;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.samplingPercent", "0 (none) to 100").size(), 1u) << bad;
+  }
+  gw.spec.tracing->samplingPercent = 100;
+  gw.spec.tracing->headerPrefixes = {"X-Team-", "x team", "x-a", "x-a", std::string(kMaxHeaderPrefixLength + 1, 'x')};
+  const auto findings = check_gateway(gw);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[0]", "lower-case").size(), 1u) << dump(findings);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[1]", "lower-case").size(), 1u);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[3]", "twice").size(), 1u);
+  EXPECT_EQ(matching(findings, "spec.tracing.spanAttributes.headerPrefixes[4]", "at most 64").size(), 1u);
+  gw.spec.tracing->headerPrefixes = std::vector<std::string>(kMaxHeaderPrefixes + 1, "x-");
+  EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.spanAttributes.headerPrefixes", "at most 16").size(), 1u);
+  gw.spec.tracing->headerPrefixes.clear();
+  gw.spec.tracing->staticAttributes = {{"-lead", "v"}, {"a b", "v"}, {std::string(kMaxAttributeNameLength + 1, 'n'), "v"},
+                                       {"long", std::string(kMaxAttributeValueLength + 1, 'v')}};
+  const auto attributes = check_gateway(gw);
+  EXPECT_EQ(matching(attributes, "spec.tracing.spanAttributes.static[\"-lead\"]", "attribute name").size(), 1u) << dump(attributes);
+  EXPECT_EQ(matching(attributes, "spec.tracing.spanAttributes.static[\"a b\"]", "attribute name").size(), 1u);
+  EXPECT_EQ(matching(attributes, "spec.tracing.spanAttributes.static[\"long\"]", "longer than 256").size(), 1u);
+  EXPECT_EQ(attributes.size(), 4u) << dump(attributes);
+  gw.spec.tracing->staticAttributes.clear();
+  for (std::size_t i = 0; i <= kMaxStaticAttributes; ++i) gw.spec.tracing->staticAttributes["a" + std::to_string(i)] = "v";
+  EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.spanAttributes.static", "at most 32").size(), 1u);
+}
+
+// Span attribute values reach Plano's config like a tenant's strings (envsubst, then PyYAML).
+TEST(GatewayRules, SpanAttributeValuesArriveAsWritten) {
+  auto gw = gateway();
+  gw.spec.tracing = api::GatewayTracing{"http://otel:4317", 100, std::nullopt, {}, {}};
+  for (const std::string bad : {"$PLANO_KEY_1_TEAM_A_OPENAI_CREDENTIALS_API_KEY", "${HOME}", "a\xe2\x80\xa8" "b", "a\nb"}) {
+    gw.spec.tracing->staticAttributes = {{"env", bad}};
+    EXPECT_EQ(matching(check_gateway(gw), "spec.tracing.spanAttributes.static[\"env\"]", "contains").size(), 1u) << bad;
+  }
+}
+
+TEST(GatewayRules, StateStorageNeedsAConnectionStringForPostgresOnly) {
+  auto gw = gateway();
+  gw.spec.stateStorage = api::GatewayStateStorage{api::StateStorageType::Postgres, std::nullopt};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.stateStorage.connectionStringSecretRef", "required for type Postgres").size(), 1u);
+  gw.spec.stateStorage->connectionStringSecretRef = api::SecretKeyRef{"state-db", "url"};
+  gw.spec.deployment.replicas = 3;
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  gw.spec.stateStorage->type = api::StateStorageType::Memory;
+  EXPECT_EQ(matching(check_gateway(gw), "spec.stateStorage.connectionStringSecretRef", "only for type Postgres").size(), 1u);
+  gw.spec.stateStorage->connectionStringSecretRef.reset();
+  const auto findings = check_gateway(gw);
+  ASSERT_EQ(matching(findings, "spec.stateStorage.type", "3 replicas").size(), 1u) << dump(findings);
+  EXPECT_EQ(findings[0].severity, Severity::Warning);
+  gw.spec.deployment.replicas = 1;
   EXPECT_TRUE(check_gateway(gw).empty());
 }
 
@@ -346,6 +446,7 @@ std::vector<std::pair<std::string, api::ModelProvider>> providers_holding(const 
   with("spec.routingPreferences[0].name", [&](auto& mp) { mp.spec.routingPreferences = {{"r" + text, "d"}}; });
   with("spec.routingPreferences[0].description", [&](auto& mp) { mp.spec.routingPreferences = {{"r", text}}; });
   with("spec.baseURL", [&](auto& mp) { mp.spec.baseURL = "https://collector.example/" + text; });
+  with("spec.aliases[0]", [&](auto& mp) { mp.spec.aliases = {"a" + text}; });
   return out;
 }
 
