@@ -108,7 +108,9 @@ void GatewayController::resync_loop() {
         return !cache.get(entry.first.substr(slash + 1));
       });
     }
-    missing_secrets_.keep_only([this](const std::string& key) { return !caches_.providers.by_index(kBySecret, key).empty(); });
+    missing_secrets_.keep_only([this](const std::string& key) {
+      return !caches_.providers.by_index(kBySecret, key).empty() || !caches_.gateways.by_index(kBySecret, key).empty();
+    });
     resync_cv_.wait_for(lock, options_.resync, [this] { return stopping_.load(); });
   }
 }
