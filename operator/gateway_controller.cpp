@@ -109,7 +109,7 @@ void GatewayController::resync_loop() {
       });
     }
     missing_secrets_.keep_only([this](const std::string& key) {
-      return !caches_.providers.by_index(kBySecret, key).empty() || !caches_.gateways.by_index(kBySecret, key).empty();
+      return !caches_.providers.versions_by_index(kBySecret, key).empty() || !caches_.gateways.versions_by_index(kBySecret, key).empty();
     });
     resync_cv_.wait_for(lock, options_.resync, [this] { return stopping_.load(); });
   }
@@ -204,15 +204,18 @@ std::optional<std::map<std::string, std::string>> GatewayController::fetch_and_l
   }
 }
 
+std::optional<std::map<std::string, std::string>> GatewayController::ask_for_secret(const std::string& secret_key) {
+  const auto slash = secret_key.find('/');
+  auto data = fetch_and_label_secret(secret_key.substr(0, slash), secret_key.substr(slash + 1));
+  if (data) missing_secrets_.found(secret_key);
+  else missing_secrets_.found_missing(secret_key, MissingSecrets::Clock::now());
+  return data;
+}
+
 void GatewayController::recheck_missing_secret(const std::string& secret_key, const std::string& gateway_key) {
   writer_.submit("secret/" + secret_key, [this, secret_key, gateway_key] {
-    const auto slash = secret_key.find('/');
-    if (fetch_and_label_secret(secret_key.substr(0, slash), secret_key.substr(slash + 1))) {
-      missing_secrets_.found(secret_key);
-      queue_.add(gateway_key);  // the informer queues it too, unless labelling was forbidden
-    } else {
-      missing_secrets_.found_missing(secret_key, MissingSecrets::Clock::now());
-    }
+    // Found: the informer queues the gateway too, unless labelling was forbidden.
+    if (ask_for_secret(secret_key)) queue_.add(gateway_key);
   });
 }
 
@@ -240,13 +243,7 @@ SecretData GatewayController::lookup_secrets(const std::string& gateway_key, con
       case MissingSecrets::Known::RecheckDue: recheck_missing_secret(entry.first, gateway_key); break;
     }
   }
-  for_each_parallel(slots.size(), kParallelWrites, [&](std::size_t i) {
-    const auto& key = slots[i]->first;
-    const auto slash = key.find('/');
-    slots[i]->second = fetch_and_label_secret(key.substr(0, slash), key.substr(slash + 1));
-    if (slots[i]->second) missing_secrets_.found(key);
-    else missing_secrets_.found_missing(key, now);
-  });
+  for_each_parallel(slots.size(), kParallelWrites, [&](std::size_t i) { slots[i]->second = ask_for_secret(slots[i]->first); });
   return [this, uncached](const std::string& ns, const std::string& name) -> std::optional<std::map<std::string, std::string>> {
     if (auto it = uncached->find(ns + "/" + name); it != uncached->end()) return it->second;
     if (auto cached = caches_.referencedSecrets.get(ns, name)) return decode_secret_data(*cached);

@@ -74,6 +74,8 @@ class GatewayController {
   // MissingSecrets).
   SecretData lookup_secrets(const std::string& gateway_key, const std::vector<const api::ModelProvider*>& providers,
                             const api::PlanoGateway* gateway);
+  // Fetches (and labels) a Secret by "namespace/name", noting in missing_secrets_ whether it was there.
+  std::optional<std::map<std::string, std::string>> ask_for_secret(const std::string& secret_key);
   // Asks again, off the reconcile path, for a Secret found missing before; queues the gateway if found.
   void recheck_missing_secret(const std::string& secret_key, const std::string& gateway_key);
   std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);
