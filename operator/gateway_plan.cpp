@@ -261,13 +261,11 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
         rendered = std::move(fitted.rendered);
         renderable = std::move(fitted.served);
         left_out = std::move(fitted.leftOut);
-      }
-      if (!left_out.empty()) {
-        config_notes = "; " + std::to_string(left_out.size()) + " provider(s) left out: with them the config would " +
-                       "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
-      }
-      // Said, not held: an inert limit harms no one, and a provider it is meant for may come later.
-      if (rendered) {
+        if (!left_out.empty()) {
+          config_notes = "; " + std::to_string(left_out.size()) + " provider(s) left out: with them the config would " +
+                         "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
+        }
+        // Said, not held: an inert limit harms no one, and a provider it is meant for may come later.
         for (const auto& f : rules::rate_limit_findings(gw, renderable)) config_notes += "; " + f.field + ": " + f.message;
       }
     }

@@ -347,8 +347,8 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
     if (connection) w.quoted(2, "connection_string", "$" + variables.at({gw.metadata.namespace_, connection->name, connection->key}));
   }
   write_rate_limits(w, gw.spec.rateLimits);
-  // The routing model only when it is served here (rules::routing_model_problem): without it in the
-  // config, Plano would add its hosted router instead.
+  // Written only for a provider rendered here: callers render nothing without it
+  // (rules::routing_model_problem), since Plano would then add its hosted router.
   if (const auto* router = rules::routing_provider(gw, providers)) {
     w.block(0, "overrides");
     w.quoted(2, "llm_routing_model", router->spec.model);
