@@ -266,7 +266,16 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
                          "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
         }
         // Said, not held: an inert limit harms no one, and a provider it is meant for may come later.
-        for (const auto& f : rules::rate_limit_findings(gw, renderable)) config_notes += "; " + f.field + ": " + f.message;
+        // A few in full keep the message well within a condition's 32 KiB.
+        constexpr std::size_t kRateLimitNotes = 4;
+        const auto limits = rules::rate_limit_findings(gw, renderable);
+        for (std::size_t i = 0; i < std::min(limits.size(), kRateLimitNotes); ++i) {
+          config_notes += "; " + limits[i].field + ": " + limits[i].message;
+        }
+        if (limits.size() > kRateLimitNotes) {
+          config_notes += "; and " + std::to_string(limits.size() - kRateLimitNotes) + " more spec.rateLimits limit nothing the "
+                          "gateway serves (plano-operator validate lists them)";
+        }
       }
     }
     if (rendered) {

@@ -343,6 +343,16 @@ TEST(GatewayPlan, ARateLimitThatLimitsNothingIsSaidNotHeld) {
   EXPECT_EQ(programmed.message.find("spec.rateLimits[0]"), std::string::npos) << programmed.message;
   EXPECT_NE(programmed.message.find("spec.rateLimits[1].model: no provider in the gateway's config serves openai/gpt-4.1"),
             std::string::npos) << programmed.message;
+
+  // Many are counted, not each quoted.
+  for (int i = 0; i < 60; ++i) {
+    c.gw.spec.rateLimits.push_back({"openai/gpt-4.1", "x-user", "user-" + std::to_string(i), 1000, api::RateLimitUnit::Minute});
+  }
+  c.accept(plan_gateway(c.snapshot()));
+  const auto& many = find_condition(c.gw.status.conditions, "Programmed")->message;
+  EXPECT_NE(many.find("spec.rateLimits[4].model"), std::string::npos) << many;
+  EXPECT_EQ(many.find("spec.rateLimits[5].model"), std::string::npos) << many;
+  EXPECT_NE(many.find("and 57 more spec.rateLimits limit nothing"), std::string::npos) << many;
 }
 
 TEST(GatewayPlan, OversizedConfigIsSharedSoTheFloodingNamespaceGivesWay) {
