@@ -235,7 +235,7 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
   std::string programmed_reason, programmed_message;
   Progress gateway_progress{Progress::State::Waiting, "GatewayNotFound", "gateway " + gw_key + " does not exist"};
   std::vector<const api::ModelProvider*> left_out;  // accepted and resolved, but past the size limit
-  std::string over_limit_note;
+  std::string config_notes;
   if (snap.gateway) {
     const auto& gw = *snap.gateway;
     const auto gen = gw.metadata.generation;
@@ -244,16 +244,38 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     status.observedGeneration = gen;
     status.attachedProviders = static_cast<std::int64_t>(providers.size());
     std::optional<render::RenderResult> rendered;
-    if (result.valid && (!connection || connection->resolved)) {
+    // What the gateway itself refers to and is not there yet, or is wrong: the pods keep the last
+    // config until it is (a Secret or provider applied later) or someone corrects it.
+    std::optional<Progress> held;
+    if (result.valid && connection && !connection->resolved) {
+      // With state storage that does not connect, the pods would not start.
+      held = Progress{connection->reason == "SecretNotFound" ? Progress::State::Waiting : Progress::State::Blocked,
+                      connection->reason, "spec.stateStorage.connectionStringSecretRef: " + connection->message};
+    } else if (result.valid) {
       // Degrade, never freeze: when everything does not fit, the namespaces with the most providers
       // give way, so no one else's provider, change or revocation waits on them.
       auto fitted = render::render_fitting(gw, renderable);
-      rendered = std::move(fitted.rendered);
-      renderable = std::move(fitted.served);
-      left_out = std::move(fitted.leftOut);
-      if (!left_out.empty()) {
-        over_limit_note = "; " + std::to_string(left_out.size()) + " provider(s) left out: with them the config would " +
-                          "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
+      if (auto problem = rules::routing_model_problem(gw, fitted.served, evaluation.providers)) {
+        held = Progress{Progress::State::Waiting, "RoutingModelNotServed", "spec.routing.modelProviderRef: " + *problem};
+      } else {
+        rendered = std::move(fitted.rendered);
+        renderable = std::move(fitted.served);
+        left_out = std::move(fitted.leftOut);
+        if (!left_out.empty()) {
+          config_notes = "; " + std::to_string(left_out.size()) + " provider(s) left out: with them the config would " +
+                         "pass the " + std::to_string(render::kMaxConfigBytes) + "-byte ConfigMap limit";
+        }
+        // Said, not held: an inert limit harms no one, and a provider it is meant for may come later.
+        // A few in full keep the message well within a condition's 32 KiB.
+        constexpr std::size_t kRateLimitNotes = 4;
+        const auto limits = rules::rate_limit_findings(gw, renderable);
+        for (std::size_t i = 0; i < std::min(limits.size(), kRateLimitNotes); ++i) {
+          config_notes += "; " + limits[i].field + ": " + limits[i].message;
+        }
+        if (limits.size() > kRateLimitNotes) {
+          config_notes += "; and " + std::to_string(limits.size() - kRateLimitNotes) + " more spec.rateLimits limit nothing the "
+                          "gateway serves (plano-operator validate lists them)";
+        }
       }
     }
     if (rendered) {
@@ -286,7 +308,7 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       programmed = true;
       programmed_reason = "Programmed";
       programmed_message = "config " + rollout.substr(0, 12) + " with " + std::to_string(renderable.size()) +
-                           " provider(s) applied to ConfigMap " + owned_names(gw).configMap + over_limit_note;
+                           " provider(s) applied to ConfigMap " + owned_names(gw).configMap + config_notes;
       std::string hold_note;
       if (pods.heldUntil) {
         hold_note = "; the pods keep config " + pods.hash.substr(0, 12) + " until " + to_rfc3339(*pods.heldUntil) +
@@ -303,16 +325,12 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       status.acceptedProviders = static_cast<std::int64_t>(renderable.size());
       set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
       set_condition(status.conditions, condition("Programmed", true, programmed_reason, programmed_message, gen), snap.now);
-    } else if (result.valid) {
-      // The connection string is missing or would not reach Plano intact: the pods keep the last
-      // config (with state storage they would not start), until it is there (a Secret applied
-      // later) or corrected.
-      programmed_reason = connection->reason;
-      programmed_message = "spec.stateStorage.connectionStringSecretRef: " + connection->message + "; the last good config keeps running";
+    } else if (held) {
+      programmed_reason = held->reason;
+      programmed_message = held->message + "; the last good config keeps running";
       set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
       set_condition(status.conditions, condition("Programmed", false, programmed_reason, programmed_message, gen), snap.now);
-      gateway_progress = {connection->reason == "SecretNotFound" ? Progress::State::Waiting : Progress::State::Blocked,
-                          programmed_reason, programmed_message};
+      gateway_progress = {held->state, programmed_reason, programmed_message};
     } else {
       std::string why;
       for (const auto& f : evaluation.findings) {

@@ -184,6 +184,13 @@ Verdict judge_gateway(const api::PlanoGateway& candidate, const ClusterView& vie
   std::vector<const api::ModelProvider*> attached;
   for (const auto& p : view.providers) attached.push_back(p.get());
   auto after = rules::evaluate({&candidate}, attached, view.namespaceLabels);
+  // What the gateway refers to among its providers may come later (GitOps applies in any order):
+  // said, never refused; the operator holds the last config meanwhile.
+  const auto& served = after.gateways.at(key).accepted;
+  if (auto problem = rules::routing_model_problem(candidate, served, after.providers)) {
+    out.warnings.push_back("spec.routing.modelProviderRef: " + *problem + "; until it is served, the gateway keeps its last config");
+  }
+  for (const auto& f : rules::rate_limit_findings(candidate, served)) add_finding(out, f.field, f.message, f.severity);
   std::set<std::string> accepted_before;
   if (view.gateway) {
     for (const auto* p : view.evaluation.gateways.at(key).accepted) accepted_before.insert(api::key_of(p->metadata));

@@ -35,6 +35,11 @@ const std::map<std::string, std::string>& habitual_names() {
       {"state_storage", "stateStorage"},
       {"connection_string", "connectionStringSecretRef"},
       {"connectionString", "connectionStringSecretRef"},
+      {"ratelimits", "rateLimits"},
+      {"rate_limits", "rateLimits"},
+      {"overrides", "routing"},
+      {"llm_routing_model", "modelProviderRef"},
+      {"orchestrator_model_context_length", "contextLength"},
   };
   return names;
 }
@@ -279,6 +284,16 @@ const char* to_string(NamespacesFrom from) {
 
 const char* to_string(StateStorageType type) { return type == StateStorageType::Memory ? "Memory" : "Postgres"; }
 
+const char* to_string(RateLimitUnit unit) {
+  switch (unit) {
+    case RateLimitUnit::Second: return "second";
+    case RateLimitUnit::Minute: return "minute";
+    case RateLimitUnit::Hour: return "hour";
+    case RateLimitUnit::Day: return "day";
+  }
+  return "";
+}
+
 const char* to_string(AuthMode mode) {
   return mode == AuthMode::Passthrough ? "Passthrough" : "AccessKey";
 }
@@ -423,6 +438,37 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
         ObjectReader ref(storage.get("connectionStringSecretRef"), "spec.stateStorage.connectionStringSecretRef", out.errors);
         if (ref.present()) s.connectionStringSecretRef = SecretKeyRef{ref.string("name", true).value_or(""), ref.string("key", true).value_or("")};
         gw.spec.stateStorage = std::move(s);
+      }
+    }
+    spec.list("rateLimits", [&](const json& item, const std::string& path) {
+      ObjectReader entry(&item, path, out.errors);
+      GatewayRateLimit limit;
+      limit.model = entry.string("model", true).value_or("");
+      ObjectReader selector(entry.get("selector"), path + ".selector", out.errors);
+      if (!selector.present()) entry.fail(entry.at("selector"), "is required: {key: <header name>, value: <header value>}");
+      limit.selectorKey = selector.string("key", true).value_or("");
+      limit.selectorValue = selector.string("value", true).value_or("");
+      ObjectReader budget(entry.get("limit"), path + ".limit", out.errors);
+      if (!budget.present()) entry.fail(entry.at("limit"), "is required: {tokens: <count>, unit: second|minute|hour|day}");
+      limit.tokens = budget.integer("tokens", true).value_or(0);
+      if (auto unit = budget.string("unit", true)) {
+        const std::map<std::string, RateLimitUnit> units = {{"second", RateLimitUnit::Second}, {"minute", RateLimitUnit::Minute},
+                                                            {"hour", RateLimitUnit::Hour}, {"day", RateLimitUnit::Day}};
+        if (auto it = units.find(*unit); it != units.end()) limit.unit = it->second;
+        else budget.fail(budget.at("unit"), "is \"" + *unit + "\"; use second, minute, hour or day");
+      }
+      gw.spec.rateLimits.push_back(std::move(limit));
+    });
+    {
+      ObjectReader routing(spec.get("routing"), "spec.routing", out.errors);
+      if (routing.present()) {
+        GatewayRouting r;
+        ObjectReader ref(routing.get("modelProviderRef"), "spec.routing.modelProviderRef", out.errors);
+        if (!ref.present()) routing.fail(routing.at("modelProviderRef"), "is required: {name, namespace} of the ModelProvider that decides routing");
+        r.modelProviderRef.name = ref.string("name", true).value_or("");
+        r.modelProviderRef.namespace_ = ref.string("namespace");
+        r.contextLength = routing.integer("contextLength");
+        gw.spec.routing = std::move(r);
       }
     }
     ObjectReader status(top.get("status"), "status", out.errors);

@@ -148,6 +148,35 @@ struct GatewayTracing {
   std::map<std::string, std::string> staticAttributes;   // on every span
 };
 
+// A token budget per model for the requests that name one header value (Plano's `ratelimits`): the
+// platform's. Plano applies it only to a request that carries `x-arch-ratelimit-selector:
+// <selector key>` and that header with exactly `selector value`, so it is a cooperative limit that a
+// client omitting the headers escapes (unless a proxy in front of the gateway sets them).
+enum class RateLimitUnit { Second, Minute, Hour, Day };
+const char* to_string(RateLimitUnit unit);  // Plano's spelling: second, minute, hour, day
+
+struct GatewayRateLimit {
+  std::string model;  // <provider>/<model_id>, as a ModelProvider's spec.model; Plano compares the model_id
+  std::string selectorKey;    // a lower-case request header name
+  std::string selectorValue;  // that header's value, matched exactly
+  std::int64_t tokens = 0;    // prompt tokens per unit, 1 to 2^32-1 (Plano's u32)
+  RateLimitUnit unit = RateLimitUnit::Minute;
+};
+
+// A ModelProvider by name, in the gateway's namespace unless namespace is set.
+struct ProviderRef {
+  std::string name;
+  std::optional<std::string> namespace_;
+};
+
+// Which model decides routing preferences (Plano's overrides.llm_routing_model): a provider the
+// platform names, so that every tenant's routed prompts go to it and never to Plano's hosted router
+// (archfc.katanemo.dev), which Plano falls back to when no provider serves the routing model.
+struct GatewayRouting {
+  ProviderRef modelProviderRef;
+  std::optional<std::int64_t> contextLength;  // orchestrator_model_context_length, in tokens
+};
+
 struct PlanoGatewaySpec {
   std::string configVersion = "v0.4.0";
   std::vector<Listener> listeners;
@@ -156,6 +185,8 @@ struct PlanoGatewaySpec {
   GatewayNetworkPolicy networkPolicy;
   std::optional<GatewayTracing> tracing;
   std::optional<GatewayStateStorage> stateStorage;
+  std::vector<GatewayRateLimit> rateLimits;
+  std::optional<GatewayRouting> routing;
 };
 
 struct PlanoGatewayStatus {

@@ -11,6 +11,8 @@
 #include <string_view>
 
 #include "core/render/yaml_text.h"
+#include "core/rules/evaluation.h"
+#include "core/rules/object_rules.h"
 
 namespace plano::render {
 namespace {
@@ -180,6 +182,22 @@ void write_tracing(ConfigWriter& w, const api::GatewayTracing& t) {
   for (const auto& [name, value] : t.staticAttributes) w.quoted_with_tenant_key(6, name, value);  // std::map: sorted
 }
 
+// Plano's ratelimits, in the gateway's order; each model as the model_id Plano's filter compares.
+void write_rate_limits(ConfigWriter& w, const std::vector<api::GatewayRateLimit>& limits) {
+  if (limits.empty()) return;
+  w.block(0, "ratelimits");
+  for (const auto& l : limits) {
+    w.item();
+    w.quoted(4, "model", rules::model_id_of(l.model));
+    w.block(4, "selector");
+    w.quoted(6, "key", l.selectorKey);
+    w.quoted(6, "value", l.selectorValue);
+    w.block(4, "limit");
+    w.literal(6, "tokens", std::to_string(l.tokens));
+    w.scalar(6, "unit", api::to_string(l.unit));
+  }
+}
+
 // Bytes of config per provider, roughly: enough that the output buffer rarely grows.
 constexpr std::size_t kConfigBytesPerProvider = 256;
 
@@ -327,6 +345,14 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
     w.block(0, "state_storage");
     w.scalar(2, "type", storage->type == api::StateStorageType::Postgres ? "postgres" : "memory");
     if (connection) w.quoted(2, "connection_string", "$" + variables.at({gw.metadata.namespace_, connection->name, connection->key}));
+  }
+  write_rate_limits(w, gw.spec.rateLimits);
+  // Written only for a provider rendered here: callers render nothing without it
+  // (rules::routing_model_problem), since Plano would then add its hosted router.
+  if (const auto* router = rules::routing_provider(gw, providers)) {
+    w.block(0, "overrides");
+    w.quoted(2, "llm_routing_model", router->spec.model);
+    if (const auto& length = gw.spec.routing->contextLength) w.literal(2, "orchestrator_model_context_length", std::to_string(*length));
   }
   return out;
 }

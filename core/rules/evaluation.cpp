@@ -313,6 +313,75 @@ Evaluation evaluate(const std::vector<const PlanoGateway*>& gateways, const std:
                                      "no accepted provider is the default, so requests naming no known model fail; "
                                      "set default: true on exactly one provider"});
     }
+    if (!result.valid) continue;
+    if (auto problem = routing_model_problem(*result.gateway, result.accepted, out.providers)) {
+      out.findings.push_back(Finding{Severity::Error, ref_of(*result.gateway), "spec.routing.modelProviderRef", std::move(*problem)});
+    }
+    auto limits = rate_limit_findings(*result.gateway, result.accepted);
+    out.findings.insert(out.findings.end(), std::make_move_iterator(limits.begin()), std::make_move_iterator(limits.end()));
+  }
+  return out;
+}
+
+std::string routing_provider_key(const PlanoGateway& gw) {
+  const auto& ref = gw.spec.routing->modelProviderRef;
+  return ref.namespace_.value_or(gw.metadata.namespace_) + "/" + ref.name;
+}
+
+const ModelProvider* routing_provider(const PlanoGateway& gw, const std::vector<const ModelProvider*>& served) {
+  if (!gw.spec.routing) return nullptr;
+  const auto key = routing_provider_key(gw);
+  const auto it = std::find_if(served.begin(), served.end(), [&](const ModelProvider* mp) { return api::key_of(mp->metadata) == key; });
+  return it == served.end() ? nullptr : *it;
+}
+
+std::optional<std::string> routing_model_problem(const PlanoGateway& gw, const std::vector<const ModelProvider*>& served,
+                                                 const std::map<std::string, ProviderVerdict>& verdicts) {
+  if (!gw.spec.routing) return std::nullopt;
+  const auto key = routing_provider_key(gw);
+  const auto fix = "; every tenant's routed prompts would go to Plano's hosted router (archfc.katanemo.dev) instead: serve "
+                   "that provider on this gateway, or change spec.routing";
+  if (const auto* mp = routing_provider(gw, served)) {
+    if (!is_wildcard(mp->spec.model)) return std::nullopt;
+    return "ModelProvider " + key + " serves a wildcard model (" + mp->spec.model + "), which Plano cannot route with; name "
+           "a provider of one concrete model";
+  }
+  const auto verdict = verdicts.find(key);
+  const bool attached = verdict != verdicts.end() &&
+                        verdict->second.provider->gatewayNamespace() + "/" + verdict->second.provider->spec.gatewayRef.name ==
+                            gateway_name(gw);
+  if (!attached) {
+    return "no ModelProvider " + key + " attaches to this gateway (it does not exist, or its spec.gatewayRef names another "
+           "gateway)" + fix;
+  }
+  if (!verdict->second.accepted()) return "ModelProvider " + key + " is refused: " + describe(verdict->second) + fix;
+  return "ModelProvider " + key + " is accepted but not in the config (its key does not resolve, or the config is full: see "
+         "its Programmed condition)" + fix;
+}
+
+std::vector<Finding> rate_limit_findings(const PlanoGateway& gw, const std::vector<const ModelProvider*>& served) {
+  std::vector<Finding> out;
+  const auto& limits = gw.spec.rateLimits;
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    const auto& model = limits[i].model;
+    const auto id = model_id_of(model);
+    const auto prefix = model.substr(0, model.find('/'));
+    const ModelProvider* same_id = nullptr;
+    bool wildcard = false;
+    for (const auto* mp : served) {
+      const auto& m = mp->spec.model;
+      if (is_wildcard(m)) wildcard = wildcard || m.substr(0, m.find('/')) == prefix;
+      else if (model_id_of(m) == id) same_id = mp;
+    }
+    const auto field = "spec.rateLimits[" + std::to_string(i) + "].model";
+    if (same_id && same_id->spec.model != model) {
+      out.push_back(Finding{Severity::Warning, ref_of(gw), field,
+                            "Plano compares only the model_id (" + std::string(id) + "), so this limit applies to the provider of " +
+                                same_id->spec.model + "; write that model"});
+    } else if (!same_id && !wildcard) {
+      out.push_back(Finding{Severity::Warning, ref_of(gw), field,
+                            "no provider in the gateway's config serves " + model + ", so the limit is inert until one does"});
+    }
   }
   return out;
 }

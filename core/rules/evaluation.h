@@ -103,4 +103,20 @@ void by_claim(std::vector<const api::ModelProvider*>& providers, const std::func
 // The verdict's message with the winner named, for readers allowed to see it.
 std::string describe(const ProviderVerdict& v);
 
+// The provider spec.routing.modelProviderRef names as "namespace/name" (the gateway's namespace
+// unless it names one), and that provider among `served`, or nullptr.
+std::string routing_provider_key(const api::PlanoGateway& gw);
+const api::ModelProvider* routing_provider(const api::PlanoGateway& gw, const std::vector<const api::ModelProvider*>& served);
+
+// Why the gateway's config must not be rendered with `served` (the providers it would carry), or
+// nullopt when it may: spec.routing names a provider `served` lacks, and Plano would then send every
+// tenant's routed prompts to its hosted router (archfc.katanemo.dev), out of the cluster. `verdicts`
+// (by namespace/name) say why an attached provider is not served.
+std::optional<std::string> routing_model_problem(const api::PlanoGateway& gw, const std::vector<const api::ModelProvider*>& served,
+                                                 const std::map<std::string, ProviderVerdict>& verdicts);
+
+// A warning for each of spec.rateLimits that limits no provider in `served`: Plano keeps it, but no
+// request reaches its model_id, or it reaches another provider's model than the one written.
+std::vector<Finding> rate_limit_findings(const api::PlanoGateway& gw, const std::vector<const api::ModelProvider*>& served);
+
 }  // namespace plano::rules

@@ -138,15 +138,17 @@ bool is_label_value(std::string_view v) {
   return v.size() <= 63 && std::regex_match(v.begin(), v.end(), form);
 }
 
+// A DNS-1123 subdomain of at most 253: an object's name, a label key's prefix.
+bool is_subdomain(std::string_view s) {
+  static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+  return !s.empty() && s.size() <= 253 && std::regex_match(s.begin(), s.end(), subdomain);
+}
+
 // [prefix/]name: a DNS-1123 subdomain of at most 253, then at most 63 of alphanumerics, '-', '_', '.'.
 bool is_qualified_name(std::string_view key) {
-  static const std::regex subdomain("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   const auto slash = key.find('/');
   const auto name = slash == std::string_view::npos ? key : key.substr(slash + 1);
-  if (slash != std::string_view::npos) {
-    const auto prefix = key.substr(0, slash);
-    if (prefix.empty() || prefix.size() > 253 || !std::regex_match(prefix.begin(), prefix.end(), subdomain)) return false;
-  }
+  if (slash != std::string_view::npos && !is_subdomain(key.substr(0, slash))) return false;
   return !name.empty() && is_label_value(name);
 }
 
@@ -340,6 +342,12 @@ void check_stopping(const api::PlanoGatewaySpec& spec, Report& r) {
 // Plano's generator wants http:// and no path; its Envoy template writes the host and the text after
 // the last ':' unquoted as the collector's address and port, so both must be there and plain (a
 // trailing '/', which the generator allows, would end up in the port).
+// An HTTP header name (a token) in lower case, as Envoy hands headers to Plano.
+bool is_lower_case_header_name(const std::string& name) {
+  static const std::regex form("^[-!#%&'*+.^_`|~0-9a-z]+$");
+  return std::regex_match(name, form);
+}
+
 void check_tracing(const api::GatewayTracing& t, Report& r) {
   static const std::regex endpoint_form(
       "^http://[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*:([0-9]{1,5})$");
@@ -358,11 +366,10 @@ void check_tracing(const api::GatewayTracing& t, Report& r) {
     r.error("spec.tracing.spanAttributes.headerPrefixes", "has " + std::to_string(prefixes.size()) + " prefixes; at most " +
                                                               std::to_string(kMaxHeaderPrefixes) + " are allowed");
   }
-  static const std::regex prefix_form("^[-!#%&'*+.^_`|~0-9a-z]+$");
   std::set<std::string> seen;
   for (std::size_t i = 0; i < prefixes.size(); ++i) {
     const auto at = indexed("spec.tracing.spanAttributes.headerPrefixes", i);
-    if (prefixes[i].size() > kMaxHeaderPrefixLength || !std::regex_match(prefixes[i], prefix_form)) {
+    if (prefixes[i].size() > kMaxHeaderPrefixLength || !is_lower_case_header_name(prefixes[i])) {
       r.error(at, "is not the start of a lower-case HTTP header name of at most " + std::to_string(kMaxHeaderPrefixLength) +
                       " characters (letters a-z, digits and !#%&'*+-.^_`|~), e.g. x-team-");
     } else if (!seen.insert(prefixes[i]).second) {
@@ -403,6 +410,77 @@ void check_state_storage(const api::PlanoGatewaySpec& spec, Report& r) {
     r.warning("spec.stateStorage.type", "Memory keeps each pod's conversations to itself, and the gateway runs " +
                                             std::to_string(spec.deployment.replicas) + " replicas: a follow-up request "
                                             "(previous_response_id) that reaches another pod finds nothing; use Postgres, or one replica");
+  }
+}
+
+// Request headers a rate limit cannot select on: Envoy answers them itself or removes them, or
+// Plano's filter removes them (content-length) before it reads the selector.
+bool is_unselectable_header(std::string_view name) {
+  static const std::set<std::string_view> headers = {"connection", "content-length", "host", "keep-alive", "proxy-connection",
+                                                     "te", "trailer", "transfer-encoding", "upgrade", "x-arch-ratelimit-selector"};
+  return headers.count(name) > 0;
+}
+
+void check_rate_limits(const std::vector<api::GatewayRateLimit>& limits, Report& r) {
+  if (limits.size() > kMaxRateLimits) {
+    r.error("spec.rateLimits", "has " + std::to_string(limits.size()) + " limits; at most " + std::to_string(kMaxRateLimits) +
+                                   " are allowed (the CRD's limit)");
+  }
+  static const std::regex value_form("^[!-~]([ !-~]*[!-~])?$");
+  // Plano keeps one limit per (model_id, selector) and skips any later one with only a log line.
+  std::map<std::tuple<std::string_view, std::string_view, std::string_view>, std::size_t> first_of;
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    const auto& l = limits[i];
+    const auto at = indexed("spec.rateLimits", i);
+    const auto slash = l.model.find('/');
+    if (l.model.size() > kMaxRateLimitModelLength || slash == std::string::npos || slash == 0 || slash + 1 == l.model.size()) {
+      r.error(at + ".model", "\"" + l.model + "\" is not <provider>/<model_id> of at most " + std::to_string(kMaxRateLimitModelLength) +
+                                 " characters: write a ModelProvider's spec.model as it declares it, e.g. openai/gpt-4o");
+    } else if (model_id_of(l.model) == "*") {
+      r.error(at + ".model", "\"" + l.model + "\" is a wildcard; Plano limits one model_id at a time: name each model, e.g. " +
+                                 l.model.substr(0, slash) + "/gpt-4o");
+    }
+    check_text(r, at + ".model", l.model);
+    if (l.selectorKey.size() > kMaxSelectorKeyLength || !is_lower_case_header_name(l.selectorKey)) {
+      r.error(at + ".selector.key", "\"" + l.selectorKey + "\" is not a lower-case HTTP header name of at most " +
+                                        std::to_string(kMaxSelectorKeyLength) + " characters (letters a-z, digits and "
+                                        "!#%&'*+-.^_`|~), e.g. x-team; clients name it in lower case in x-arch-ratelimit-selector");
+    } else if (is_unselectable_header(l.selectorKey)) {
+      r.error(at + ".selector.key", "\"" + l.selectorKey + "\" never reaches Plano's rate limiter as a request header (Envoy or Plano "
+                                        "consumes it); use a header of your own, e.g. x-team");
+    }
+    if (l.selectorValue.size() > kMaxSelectorValueLength || !std::regex_match(l.selectorValue, value_form)) {
+      r.error(at + ".selector.value", "is not 1 to " + std::to_string(kMaxSelectorValueLength) + " printable ASCII characters "
+                                          "(spaces only inside): Plano compares it with the header's value exactly");
+    }
+    check_text(r, at + ".selector.value", l.selectorValue);
+    if (l.tokens < 1 || l.tokens > kMaxRateLimitTokens) {
+      r.error(at + ".limit.tokens", std::to_string(l.tokens) + " is out of range; use 1 to " + std::to_string(kMaxRateLimitTokens) +
+                                        " (0 stops Plano's filter from starting)");
+    } else if (l.unit == api::RateLimitUnit::Day && l.tokens < 24) {
+      r.warning(at + ".limit.tokens", "Plano turns a daily limit into tokens/24 per hour, at least 1: " + std::to_string(l.tokens) +
+                                          " per day becomes 1 per hour (24 per day)");
+    }
+    const auto [it, first] = first_of.try_emplace({model_id_of(l.model), l.selectorKey, l.selectorValue}, i);
+    if (!first) {
+      r.error(at, "limits the same model_id (" + std::string(model_id_of(l.model)) + ") and selector as " +
+                      indexed("spec.rateLimits", it->second) + "; Plano would keep only the first: merge them into one");
+    }
+  }
+}
+
+void check_routing(const api::GatewayRouting& routing, Report& r) {
+  const auto& ref = routing.modelProviderRef;
+  if (!is_subdomain(ref.name)) {
+    r.error("spec.routing.modelProviderRef.name", "\"" + ref.name + "\" is not the name of a ModelProvider (a DNS subdomain)");
+  }
+  static const std::regex dns_label("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  if (ref.namespace_ && (ref.namespace_->size() > 63 || !std::regex_match(*ref.namespace_, dns_label))) {
+    r.error("spec.routing.modelProviderRef.namespace", "\"" + *ref.namespace_ + "\" is not a namespace name (a DNS label)");
+  }
+  if (const auto& length = routing.contextLength; length && (*length < kMinRoutingContextLength || *length > kMaxRoutingContextLength)) {
+    r.error("spec.routing.contextLength", std::to_string(*length) + " is out of range; use " + std::to_string(kMinRoutingContextLength) +
+                                              " to " + std::to_string(kMaxRoutingContextLength) + " tokens (Plano's default is 8192)");
   }
 }
 
@@ -551,6 +629,11 @@ std::int64_t termination_grace_seconds(const api::PlanoGatewaySpec& spec) {
   return longest + api::kGraceMarginSeconds;
 }
 
+std::string_view model_id_of(std::string_view model) {
+  const auto slash = model.find('/');
+  return slash == std::string_view::npos ? model : model.substr(slash + 1);
+}
+
 ObjectRef ref_of(const api::PlanoGateway& gw) {
   return ObjectRef{api::kGatewayKind, gw.metadata.namespace_, gw.metadata.name};
 }
@@ -571,6 +654,8 @@ std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   check_stopping(gw.spec, r);
   if (gw.spec.tracing) check_tracing(*gw.spec.tracing, r);
   if (gw.spec.stateStorage) check_state_storage(gw.spec, r);
+  check_rate_limits(gw.spec.rateLimits, r);
+  if (gw.spec.routing) check_routing(*gw.spec.routing, r);
   if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
     check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
     check_label_selector(*clients, "spec.networkPolicy.clientNamespaces", r);

@@ -39,6 +39,19 @@ inline constexpr std::size_t kMaxStaticAttributes = 32;
 inline constexpr std::size_t kMaxAttributeNameLength = 128;
 inline constexpr std::size_t kMaxAttributeValueLength = 256;
 
+// spec.rateLimits' bounds, as the CRD has them: tokens is Plano's u32, and 0 makes its filter panic.
+inline constexpr std::size_t kMaxRateLimits = 64;
+inline constexpr std::size_t kMaxRateLimitModelLength = 256;
+inline constexpr std::size_t kMaxSelectorKeyLength = 128;
+inline constexpr std::size_t kMaxSelectorValueLength = 256;
+inline constexpr std::int64_t kMaxRateLimitTokens = 4294967295;
+// spec.routing.contextLength's bounds (Plano's default is 8192 tokens).
+inline constexpr std::int64_t kMinRoutingContextLength = 1024;
+inline constexpr std::int64_t kMaxRoutingContextLength = 1048576;
+
+// The model_id of a <provider>/<model_id> model: what Plano compares (everything after the first '/').
+std::string_view model_id_of(std::string_view model);
+
 std::vector<Finding> check_gateway(const api::PlanoGateway& gw);
 std::vector<Finding> check_provider(const api::ModelProvider& mp);
 

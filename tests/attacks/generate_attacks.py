@@ -8,8 +8,8 @@ OUTDIR gets
   context-gateway.yaml   the gateway platform/attacked (one model listener, every namespace allowed)
   context-tenants.yaml   the namespaces, team-a's provider team-a/victim with its key Secret, and
                          team-b's key Secret
-  NNN-<slug>.yaml        one attack each: team-b's provider team-b/thief (or, for the listener and span attribute
-                         fields, a new version of the gateway) with one hostile string, or a
+  NNN-<slug>.yaml        one attack each: team-b's provider team-b/thief (or, for the listener, span attribute
+                         and rate limit selector fields, a new version of the gateway) with one hostile string, or a
                          provider whose Secret names mangle like the victim's; 001-control.yaml
                          is the thief with nothing hostile, which must pass
 Each attack file starts with "# attack: {json}": the attacked object (Kind/namespace/name), the
@@ -29,7 +29,9 @@ GATEWAY = {"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
            "spec": {"listeners": [{"name": "llm", "type": "model", "port": 12000, "address": "0.0.0.0", "timeout": "30s"}],
                     "allowedProviders": {"namespaces": {"from": "All"}},
                     "tracing": {"endpoint": "http://otel-collector.observability:4317",
-                                "spanAttributes": {"headerPrefixes": ["x-team-"], "static": {"env": "prod"}}}}}
+                                "spanAttributes": {"headerPrefixes": ["x-team-"], "static": {"env": "prod"}}},
+                    "rateLimits": [{"model": "openai/gpt-4o", "selector": {"key": "x-team", "value": "team-a"},
+                                    "limit": {"tokens": 100000, "unit": "minute"}}]}}
 GATEWAY_REF = {"name": "attacked", "namespace": "platform"}
 
 
@@ -96,6 +98,9 @@ def gateway_with(field, payload):
     if field == "span-attribute":
         gw["spec"]["tracing"]["spanAttributes"]["static"]["env"] += payload
         return gw, 'spec.tracing.spanAttributes.static["env"]', "spec.tracing.spanAttributes.static"
+    if field == "rate-limit-value":
+        gw["spec"]["rateLimits"][0]["selector"]["value"] += payload
+        return gw, "spec.rateLimits[0].selector.value", "spec.rateLimits[0].selector.value"
     gw["spec"]["listeners"][0][field] += payload
     return gw, f"spec.listeners[0].{field}", "spec.listeners"
 
@@ -113,10 +118,10 @@ def attacks(victim_variable):
             spec, at, api_at = thief_with(field, payload)
             yield (f"{field}-{slug}", f"{payload!r} in the provider's {field}", "ModelProvider/team-b/thief", at, api_at,
                    ["context-gateway.yaml", "context-tenants.yaml"], [provider("team-b", "thief", spec)])
-    for field in ("name", "timeout", "address", "span-attribute"):
+    for field in ("name", "timeout", "address", "span-attribute", "rate-limit-value"):
         for slug, payload in payloads.items():
             gw, at, api_at = gateway_with(field, payload)
-            what = field if field == "span-attribute" else f"listener-{field}"
+            what = field if field in ("span-attribute", "rate-limit-value") else f"listener-{field}"
             yield (f"{what}-{slug}", f"{payload!r} in the gateway's {what}", "PlanoGateway/platform/attacked",
                    at, api_at, ["context-tenants.yaml"], [gw])
     # A host that starts with a YAML indicator: the generator hands base_url's host and http_host to

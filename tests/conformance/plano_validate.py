@@ -61,12 +61,31 @@ def main(path: str) -> int:
         except Exception as e:  # the generator raises plain Exceptions for rule failures
             print(f"{path}: Plano rejected the config: {e}")
             return 1
+        with open(os.path.join(out, "plano_config_rendered.yaml")) as f:
+            leak = hosted_router(yaml.safe_load(f))
+        if leak:
+            print(f"{path}: {leak}")
+            return 1
     warnings = [l for l in captured.getvalue().splitlines() if "WARNING" in l.upper()]
     if warnings:
         print(f"{path}: Plano accepted the config with warnings:\n" + "\n".join(warnings))
         return 1
     print(f"{path}: accepted by planoai {planoai_version()}, no warnings")
     return 0
+
+
+def hosted_router(rendered) -> str:
+    """Why routed prompts would leave the cluster, or "": a config that names a routing model
+    (overrides.llm_routing_model) means it to be one of its own providers, and Plano's generator
+    adds its hosted plano-orchestrator (archfc.katanemo.dev) when none is."""
+    routing_model = (rendered.get("overrides") or {}).get("llm_routing_model")
+    if routing_model is None:
+        return ""
+    for p in rendered.get("model_providers") or []:
+        if p.get("name") == "plano-orchestrator":
+            return (f"Plano added its hosted router plano-orchestrator for llm_routing_model {routing_model!r}: "
+                    "no provider of the config serves that model, so routed prompts would leave the cluster")
+    return ""
 
 
 def planoai_version() -> str:

@@ -49,7 +49,9 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
       {"multi-tenant-byok.yaml", "shared-gateway"},
       {"model-aliases.yaml", "aliased-gateway"},
       {"tracing.yaml", "traced-gateway"},
-      {"state-storage.yaml", "stateful-gateway"}};
+      {"state-storage.yaml", "stateful-gateway"},
+      {"rate-limits.yaml", "limited-gateway"},
+      {"routing-model.yaml", "routed-gateway"}};
   for (const auto& [file, gw] : examples) kubectl("apply -f " + (kRoot / "examples" / file).string());
   auto op = start_operator();
   for (const auto& [file, gw] : examples) {
@@ -78,7 +80,7 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 14);
+  EXPECT_EQ(checked, 19);
   // What Plano's image makes of the live objects at start-up (the generator, envsubst with the keys
   // Secret as the environment, PyYAML): every tenant string and key arrives as written.
   for (const auto& [file, gw] : examples) {
@@ -211,6 +213,35 @@ TEST_F(OperatorE2E, PolicyRefusalsAreNotRenderedAndSayWhy) {
   EXPECT_EQ(config.find("gpt-4.1"), std::string::npos);
   auto c = condition(admin_client().get(res::kModelProviders, gw_ns, "managed"), "Accepted");
   EXPECT_NE(c["message"].get<std::string>().find("does not allow auth mode AccessKey"), std::string::npos);
+}
+
+// The routing model reads every tenant's routed prompts: until the provider the gateway names is
+// served, the gateway keeps its last config, never one that sends them to Plano's hosted router.
+TEST_F(OperatorE2E, AGatewayWaitsForItsRoutingModelAndKeepsItsLastConfig) {
+  const auto ns = create_namespace(admin_client(), "e2e-routing");
+  const auto gateway = gateway_yaml(ns, "gw", "{namespaces: {from: Same}}");
+  apply_yaml(gateway + provider_yaml(ns, "gpt-4o", ns, "  model: openai/gpt-4o\n  passthroughAuth: true\n  default: true\n"
+                                                    "  routingPreferences: [{name: code, description: writes code}]\n"));
+  auto op = start_operator();
+  ASSERT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Programmed", "True"); }, 20s)) << op->log();
+  const auto before = config_of(ns, "gw");
+
+  apply_yaml(gateway + "  routing: {modelProviderRef: {name: router}}\n");
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Programmed", "False", "RoutingModelNotServed"); }, 10s))
+      << op->log();
+  EXPECT_TRUE(has_condition(res::kPlanoGateways, ns, "gw", "Reconciling", "True"));
+  const auto message = condition(admin_client().get(res::kPlanoGateways, ns, "gw"), "Programmed")["message"].get<std::string>();
+  EXPECT_NE(message.find("no ModelProvider " + ns + "/router attaches to this gateway"), std::string::npos) << message;
+  EXPECT_EQ(config_of(ns, "gw"), before) << "the last config keeps running";
+
+  apply_yaml(provider_yaml(ns, "router", ns, "  model: vllm/katanemo/Plano-Orchestrator-4B\n"
+                                             "  baseURL: http://orchestrator.inference:8000/v1\n  providerInterface: openai\n"
+                                             "  passthroughAuth: true\n"));
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Programmed", "True"); }, 10s)) << op->log();
+  EXPECT_NE(config_of(ns, "gw").find("overrides:\n  llm_routing_model: \"vllm/katanemo/Plano-Orchestrator-4B\"\n"), std::string::npos)
+      << config_of(ns, "gw");
+  std::string report;
+  EXPECT_EQ(start_up(admin_client(), ns, "gw", fs::temp_directory_path(), &report), 0) << report;
 }
 
 TEST_F(OperatorE2E, DriftIsRestoredAndRestartWritesNothing) {

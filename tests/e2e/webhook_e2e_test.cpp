@@ -272,7 +272,7 @@ TEST_F(WebhookE2E, ValidExamplesAreAdmittedAndDryRunStoresNothing) {
     delete_objects(objects);
     ++checked;
   }
-  EXPECT_EQ(checked, 6);
+  EXPECT_EQ(checked, 8);
 }
 
 // One tenant (alpha) is on the shared gateways first; another (bravo), and a namespace the gateway does

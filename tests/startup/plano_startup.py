@@ -21,6 +21,9 @@ Then it reads both results with PyYAML and checks, against the tenants' objects:
 - the gateway's tracing arrives as written, and Envoy's collector cluster reaches its endpoint;
 - the gateway's state storage arrives as declared, its Postgres connection string as the value of
   the Secret key it references, found nowhere else;
+- the gateway's rate limits arrive in order, each model as the model_id Plano compares;
+- the routing model is the provider the gateway names, brightstaff would route with that provider,
+  and Plano adds no hosted router (plano-orchestrator, archfc.katanemo.dev);
 - in Envoy's YAML, each base_url's host is a cluster's address and each http_host its hostname.
 
 usage: plano_startup.py --config plano_config.yaml [--gateway NS/NAME] --objects FILE [--objects FILE...]
@@ -351,6 +354,55 @@ def check_state_storage(config, gateway, connection_string, where, problems):
                      f"{storage and storage['type']} storage with its own connection string")
 
 
+def expected_rate_limits(gateway):
+    """Plano's ratelimits for the gateway's rateLimits, in order: each model as the model_id Plano's
+    filter compares with the model a request resolves to."""
+    return [{"model": l["model"].split("/", 1)[1], "selector": dict(l["selector"]), "limit": dict(l["limit"])}
+            for l in gateway["spec"].get("rateLimits") or []]
+
+
+def check_rate_limits(config, gateway, where, problems):
+    want = expected_rate_limits(gateway)
+    got = config.get("ratelimits") or []
+    if got != want:
+        problems.add(f"{where}.ratelimits", f"is {got!r}, the gateway says {want!r} (Plano compares each model's model_id)")
+
+
+def check_routing(config, gateway, providers, where, problems):
+    """The routing model is the provider the gateway names, and Plano adds no hosted router for it: routed
+    prompts stay with that provider (brightstaff picks the first provider whose model is the routing
+    model's model_id, main.rs)."""
+    routing = gateway["spec"].get("routing")
+    got = (config.get("overrides") or {}).get("llm_routing_model")
+    entries = [e for e in config.get("model_providers") or [] if isinstance(e, dict)]
+    hosted = [e.get("name") for e in entries if e.get("name") == "plano-orchestrator"]
+    if routing is None:
+        if got is not None:
+            problems.add(f"{where}.overrides.llm_routing_model", f"is {got!r}, but the gateway names no routing model")
+        return
+    ref = routing["modelProviderRef"]
+    key = f"{ref.get('namespace', namespace_of(gateway))}/{ref['name']}"
+    router = next((p for p in providers if f"{namespace_of(p)}/{p['metadata']['name']}" == key), None)
+    if router is None:
+        problems.add(f"{where}.overrides", f"the gateway's routing model, ModelProvider {key}, is not among its providers")
+        return
+    if got != router["spec"]["model"]:
+        problems.add(f"{where}.overrides.llm_routing_model", f"is {got!r}, the gateway's routing provider {key} has model "
+                     f"{router['spec']['model']!r}")
+    if hosted:
+        problems.add(f"{where}.model_providers", "holds Plano's hosted router plano-orchestrator (archfc.katanemo.dev): "
+                     "routed prompts leave the cluster")
+    model_id = str(got or "").split("/", 1)[-1]
+    chosen = next((e.get("name") for e in entries if e.get("model") == model_id), None)
+    if chosen != plano_name(router):
+        problems.add(f"{where}.overrides.llm_routing_model", f"brightstaff would route with provider {chosen!r}, not "
+                     f"{plano_name(router)!r} of ModelProvider {key}")
+    length = routing.get("contextLength")
+    if (config.get("overrides") or {}).get("orchestrator_model_context_length") != length:
+        problems.add(f"{where}.overrides.orchestrator_model_context_length",
+                     f"is {(config.get('overrides') or {}).get('orchestrator_model_context_length')!r}, the gateway says {length!r}")
+
+
 def check_tracing(config, gateway, where, problems):
     want = expected_tracing(gateway)
     if config.get("tracing") != want:
@@ -385,6 +437,8 @@ def check_config(config, gateway, providers, keys_by_name, where, problems):
         check_listeners(config, gateway, where, problems)
         check_tracing(config, gateway, where, problems)
         check_state_storage(config, gateway, keys_by_name.get(STATE_STORAGE), where, problems)
+        check_rate_limits(config, gateway, where, problems)
+        check_routing(config, gateway, providers, where, problems)
         # The generator hangs the providers under the model listener too; Plano reads them there.
         for i, l in enumerate(config.get("listeners") or []):
             if isinstance(l, dict) and l.get("type") == "model":

@@ -224,8 +224,28 @@ class Generator {
       spec["stateStorage"] = chance(50) ? json{{"type", "Memory"}}
                                         : json{{"type", "Postgres"}, {"connectionStringSecretRef", {{"name", "state-db"}, {"key", "url"}}}};
     }
+    if (chance(30)) spec["rateLimits"] = rate_limits();
     return {{"apiVersion", api::kApiVersion}, {"kind", api::kGatewayKind},
             {"metadata", {{"name", gateway_name()}, {"namespace", ns}}}, {"spec", spec}};
+  }
+
+  // Mostly valid, sometimes a header Plano never sees, a budget outside its u32, or a limit repeated
+  // under another prefix of the same model_id.
+  json rate_limits() {
+    json limits = json::array();
+    for (int i = between(1, 3); i > 0; --i) {
+      const auto key = chance(90) ? "x-" + from(kLower + kDigits + "-", length(1, 30)) : pick<std::string>({"X-Team", "connection", "x team", "host"});
+      const auto tokens = chance(90) ? std::int64_t{between(1, 1000000)} : pick<std::int64_t>({0, 4294967295, 4294967296});
+      limits.push_back({{"model", pick<std::string>({"openai/gpt-4o", "vllm/meta-llama/Llama-3.1-8B-Instruct", "ollama/llama3", "mistral/*"})},
+                        {"selector", {{"key", key}, {"value", from(kPrintable, length(1, 300))}}},
+                        {"limit", {{"tokens", tokens}, {"unit", pick<std::string>({"second", "minute", "hour", "day"})}}}});
+    }
+    if (chance(10)) {
+      auto again = limits[0];
+      again["model"] = "azure_openai/" + again["model"].get<std::string>().substr(again["model"].get<std::string>().find('/') + 1);
+      limits.push_back(again);
+    }
+    return limits;
   }
 
   // Mostly valid, sometimes one of the endpoints Plano's Envoy template would break on.

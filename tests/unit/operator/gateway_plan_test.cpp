@@ -275,6 +275,86 @@ TEST(GatewayPlan, ThePostgresConnectionStringTravelsOnlyInTheKeysSecret) {
 
 // The flood with the webhook not called: one namespace's providers fill the config. The
 // flood gives way, not the other tenants, not even one who comes after the flood.
+// The routing model reads every tenant's routed prompts: while the provider the gateway names is not
+// served, a config would send them to Plano's hosted router, so the last config keeps running.
+TEST(GatewayPlan, TheConfigWaitsForTheRoutingModelToBeServed) {
+  Cluster c;
+  c.gw.spec.routing = api::GatewayRouting{{"router", std::nullopt}, std::nullopt};
+  c.providers[0].spec.routingPreferences = {{"code", "writes code"}};
+  auto waiting = plan_gateway(c.snapshot());
+  EXPECT_FALSE(waiting.apply);
+  c.accept(waiting);
+  auto programmed = *find_condition(c.gw.status.conditions, "Programmed");
+  EXPECT_EQ(programmed.status, "False");
+  EXPECT_EQ(programmed.reason, "RoutingModelNotServed");
+  EXPECT_NE(programmed.message.find("spec.routing.modelProviderRef: no ModelProvider platform/router attaches to this gateway"),
+            std::string::npos) << programmed.message;
+  EXPECT_NE(programmed.message.find("the last good config keeps running"), std::string::npos) << programmed.message;
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Accepted")->status, "True");
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Reconciling")->status, "True") << "a provider applied later is waited for";
+
+  // The router appears, but its key does not resolve yet: still held, and said why.
+  auto router = provider("platform", "router", "vllm/katanemo/Plano-Orchestrator-4B");
+  router.spec.gatewayRef = api::GatewayRef{"shared", std::nullopt};
+  router.spec.baseURL = "http://orchestrator.inference:8000/v1";
+  router.spec.providerInterface = "openai";
+  router.spec.passthroughAuth.reset();
+  router.spec.accessKeySecretRef = api::SecretKeyRef{"router", "token"};
+  router.metadata.creationTimestamp = "2026-01-03T00:00:00Z";
+  c.providers.push_back(router);
+  auto unresolved = plan_gateway(c.snapshot());
+  EXPECT_FALSE(unresolved.apply);
+  c.accept(unresolved);
+  programmed = *find_condition(c.gw.status.conditions, "Programmed");
+  EXPECT_NE(programmed.message.find("is accepted but not in the config"), std::string::npos) << programmed.message;
+
+  c.secrets["platform/router"] = {{"token", "router-token-value"}};
+  auto plan = plan_gateway(c.snapshot());
+  ASSERT_TRUE(plan.apply);
+  const auto config = plan.configMap["data"][kConfigKey].get<std::string>();
+  EXPECT_NE(config.find("overrides:\n  llm_routing_model: \"vllm/katanemo/Plano-Orchestrator-4B\"\n"), std::string::npos) << config;
+  c.accept(plan);
+  EXPECT_EQ(find_condition(c.gw.status.conditions, "Programmed")->status, "True");
+
+  // A tenant's older provider that held the router's model_id before the router was programmed keeps
+  // it: the router is refused, the config held.
+  auto squatter = provider("team-b", "squat", "openai/katanemo/Plano-Orchestrator-4B");
+  squatter.spec.baseURL = "https://api.example.com/v1";
+  squatter.metadata.creationTimestamp = "2025-12-01T00:00:00Z";
+  c.providers[2].status = {};
+  c.providers.push_back(squatter);
+  auto refused = plan_gateway(c.snapshot());
+  EXPECT_FALSE(refused.apply);
+  c.accept(refused);
+  programmed = *find_condition(c.gw.status.conditions, "Programmed");
+  EXPECT_EQ(programmed.reason, "RoutingModelNotServed");
+  EXPECT_NE(programmed.message.find("ModelProvider platform/router is refused"), std::string::npos) << programmed.message;
+}
+
+TEST(GatewayPlan, ARateLimitThatLimitsNothingIsSaidNotHeld) {
+  Cluster c;
+  c.gw.spec.rateLimits = {{"openai/gpt-4o", "x-team", "team-a", 1000, api::RateLimitUnit::Minute},
+                          {"openai/gpt-4.1", "x-team", "team-a", 1000, api::RateLimitUnit::Minute}};
+  auto plan = plan_gateway(c.snapshot());
+  ASSERT_TRUE(plan.apply);
+  c.accept(plan);
+  const auto& programmed = *find_condition(c.gw.status.conditions, "Programmed");
+  EXPECT_EQ(programmed.status, "True");
+  EXPECT_EQ(programmed.message.find("spec.rateLimits[0]"), std::string::npos) << programmed.message;
+  EXPECT_NE(programmed.message.find("spec.rateLimits[1].model: no provider in the gateway's config serves openai/gpt-4.1"),
+            std::string::npos) << programmed.message;
+
+  // Many are counted, not each quoted.
+  for (int i = 0; i < 60; ++i) {
+    c.gw.spec.rateLimits.push_back({"openai/gpt-4.1", "x-user", "user-" + std::to_string(i), 1000, api::RateLimitUnit::Minute});
+  }
+  c.accept(plan_gateway(c.snapshot()));
+  const auto& many = find_condition(c.gw.status.conditions, "Programmed")->message;
+  EXPECT_NE(many.find("spec.rateLimits[4].model"), std::string::npos) << many;
+  EXPECT_EQ(many.find("spec.rateLimits[5].model"), std::string::npos) << many;
+  EXPECT_NE(many.find("and 57 more spec.rateLimits limit nothing"), std::string::npos) << many;
+}
+
 TEST(GatewayPlan, OversizedConfigIsSharedSoTheFloodingNamespaceGivesWay) {
   Cluster c;
   c.gw.spec.allowedProviders.maxProvidersPerNamespace = 10000;  // a share too generous to stop the flood first

@@ -265,6 +265,32 @@ TEST(Admission, GatewayNarrowingAuthModesWarnsListingProviders) {
   EXPECT_NE(w.find("team-a/gpt4 (AuthModeNotAllowed)"), std::string::npos) << w;
 }
 
+// What a gateway refers to among its providers may be applied after it (GitOps, any order): said,
+// never refused.
+TEST(Admission, AGatewayWhoseRoutingModelOrRateLimitIsNotServedIsAdmittedWithWarnings) {
+  Cluster c;
+  json gw = {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},
+             {"metadata", {{"name", "shared"}, {"namespace", "platform"}}},
+             {"spec", {{"listeners", json::array({{{"name", "llm"}, {"type", "model"}, {"port", 12000}}})},
+                       {"allowedProviders", {{"namespaces", {{"from", "All"}}}}},
+                       {"routing", {{"modelProviderRef", {{"name", "gpt4"}, {"namespace", "team-a"}}}}},
+                       {"rateLimits", json::array({{{"model", "openai/gpt-4.1"}, {"selector", {{"key", "x-team"}, {"value", "a"}}},
+                                                    {"limit", {{"tokens", 10}, {"unit", "minute"}}}}})}}}};
+  auto out = review(request("PlanoGateway", "UPDATE", gw, "platform"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true) << out.body.dump();
+  auto warnings = out.body["response"].value("warnings", json::array()).dump();
+  EXPECT_EQ(warnings.find("spec.routing"), std::string::npos) << "team-a/gpt4 is served: " << warnings;
+  EXPECT_NE(warnings.find("spec.rateLimits[0].model: no provider in the gateway's config serves openai/gpt-4.1"), std::string::npos)
+      << warnings;
+  gw["spec"]["routing"]["modelProviderRef"]["name"] = "router";
+  out = review(request("PlanoGateway", "UPDATE", gw, "platform"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true) << out.body.dump();
+  warnings = out.body["response"].value("warnings", json::array()).dump();
+  EXPECT_NE(warnings.find("spec.routing.modelProviderRef: no ModelProvider team-a/router attaches to this gateway"), std::string::npos)
+      << warnings;
+  EXPECT_NE(warnings.find("until it is served, the gateway keeps its last config"), std::string::npos) << warnings;
+}
+
 TEST(Admission, DeniesAnInvalidGateway) {
   Cluster c;
   json gw = {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},

@@ -93,6 +93,8 @@ TEST(Decode, GatewayAllFields) {
     traceInternal: true
     spanAttributes: {headerPrefixes: [x-team-], static: {env: prod}}
   stateStorage: {type: Postgres, connectionStringSecretRef: {name: state-db, key: url}}
+  rateLimits: [{model: openai/gpt-4o, selector: {key: x-team, value: team-a}, limit: {tokens: 4294967295, unit: day}}]
+  routing: {modelProviderRef: {name: router, namespace: inference}, contextLength: 16384}
 )")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& s = d.object->spec;
@@ -113,6 +115,34 @@ TEST(Decode, GatewayAllFields) {
   ASSERT_TRUE(s.stateStorage);
   EXPECT_EQ(s.stateStorage->type, StateStorageType::Postgres);
   EXPECT_EQ(s.stateStorage->connectionStringSecretRef->name, "state-db");
+  ASSERT_EQ(s.rateLimits.size(), 1u);
+  EXPECT_EQ(s.rateLimits[0].model, "openai/gpt-4o");
+  EXPECT_EQ(s.rateLimits[0].selectorKey, "x-team");
+  EXPECT_EQ(s.rateLimits[0].selectorValue, "team-a");
+  EXPECT_EQ(s.rateLimits[0].tokens, 4294967295) << "beyond int32";
+  EXPECT_EQ(s.rateLimits[0].unit, RateLimitUnit::Day);
+  ASSERT_TRUE(s.routing);
+  EXPECT_EQ(s.routing->modelProviderRef.name, "router");
+  EXPECT_EQ(s.routing->modelProviderRef.namespace_, "inference");
+  EXPECT_EQ(s.routing->contextLength, 16384);
+}
+
+// Plano's own spellings are pointed at this API's, and a rate limit's parts are required.
+TEST(Decode, RateLimitsAndRoutingInPlanosSpellingAreShownTheirFields) {
+  auto d = decode_gateway(yaml(gateway_with(R"(
+  listeners: [{name: llm, type: model, port: 12000}]
+  ratelimits: []
+  overrides: {llm_routing_model: plano/x}
+  rateLimits: [{model: openai/gpt-4o, limit: {tokens: 10, unit: week}}]
+  routing: {llm_routing_model: x}
+)")));
+  const auto text = errors(d.errors);
+  EXPECT_NE(text.find("spec.ratelimits: unknown field; did you mean \"rateLimits\"?"), std::string::npos) << text;
+  EXPECT_NE(text.find("spec.overrides: unknown field; did you mean \"routing\"?"), std::string::npos) << text;
+  EXPECT_NE(text.find("spec.rateLimits[0].selector: is required"), std::string::npos) << text;
+  EXPECT_NE(text.find("spec.rateLimits[0].limit.unit: is \"week\"; use second, minute, hour or day"), std::string::npos) << text;
+  EXPECT_NE(text.find("spec.routing.modelProviderRef: is required"), std::string::npos) << text;
+  EXPECT_NE(text.find("spec.routing.llm_routing_model: unknown field; did you mean \"modelProviderRef\"?"), std::string::npos) << text;
 }
 
 // The CRD's quantities are int-or-string: the API server refuses 1.5 unquoted.

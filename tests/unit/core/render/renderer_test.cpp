@@ -221,6 +221,38 @@ TEST(Renderer, StateStorageNamesTheConnectionStringOnlyByItsVariable) {
   EXPECT_EQ(doc["state_storage"]["connection_string"], "$" + binding->variable);
 }
 
+// Plano's filter compares the model_id; the limits keep the gateway's order.
+TEST(Renderer, RateLimitsAsPlanoSpellsThemWithTheModelId) {
+  Fixture f;
+  EXPECT_EQ(render(f.gw, {&f.openai}).config.find("ratelimits"), std::string::npos);
+  f.gw.spec.rateLimits = {{"vllm/meta-llama/Llama-3.1-8B-Instruct", "x-team", "b", 4294967295, api::RateLimitUnit::Day},
+                          {"openai/gpt-4o", "x-team", "true", 100, api::RateLimitUnit::Second}};
+  const auto config = render(f.gw, {&f.openai, &f.vllm}).config;
+  const auto doc = io::parse_documents(config, "rendered").at(0).body;
+  EXPECT_EQ(doc["ratelimits"], (nlohmann::json::array({
+                                   {{"model", "meta-llama/Llama-3.1-8B-Instruct"},
+                                    {"selector", {{"key", "x-team"}, {"value", "b"}}},
+                                    {"limit", {{"tokens", 4294967295}, {"unit", "day"}}}},
+                                   {{"model", "gpt-4o"},
+                                    {"selector", {{"key", "x-team"}, {"value", "true"}}},
+                                    {"limit", {{"tokens", 100}, {"unit", "second"}}}}})))
+      << config;
+}
+
+// The override names the routing provider's model only when that provider is rendered: callers
+// hold the config otherwise (rules::routing_model_problem).
+TEST(Renderer, RoutingModelIsTheServedProvidersModel) {
+  Fixture f;
+  f.gw.spec.routing = api::GatewayRouting{{"llama", std::string("team-b")}, 16384};
+  auto doc = io::parse_documents(render(f.gw, {&f.openai, &f.vllm}).config, "rendered").at(0).body;
+  EXPECT_EQ(doc["overrides"], (nlohmann::json{{"llm_routing_model", "vllm/meta-llama/Llama-3.1-8B-Instruct"},
+                                              {"orchestrator_model_context_length", 16384}}));
+  f.gw.spec.routing->contextLength.reset();
+  f.gw.spec.routing->modelProviderRef.namespace_.reset();  // the gateway's own namespace: platform/llama
+  doc = io::parse_documents(render(f.gw, {&f.openai, &f.vllm}).config, "rendered").at(0).body;
+  EXPECT_FALSE(doc.contains("overrides")) << doc.dump();
+}
+
 TEST(ConnectionString, PostgresUrisThatSurviveAnUnquotedPaste) {
   for (const char* good : {"postgresql://plano:s3cr%40t@db.platform.svc:5432/plano", "postgres://db/plano?connect_timeout=5&application_name=plano"}) {
     EXPECT_EQ(connection_string_problem(good), std::nullopt) << good;

@@ -47,6 +47,80 @@ TEST(Evaluation, AcceptsValidProviders) {
   EXPECT_TRUE(verdict(e, "team-a/a").accepted());
 }
 
+// The routing model is a provider the gateway names; until the gateway serves it, rendering would
+// send every tenant's routed prompts to Plano's hosted router.
+TEST(Evaluation, TheRoutingModelMustBeServedByTheGateway) {
+  World w;
+  w.gateways[0].spec.routing = api::GatewayRouting{{"router", std::nullopt}, std::nullopt};
+  w.providers = {provider("team-a", "a", "openai/gpt-4o")};
+  w.providers[0].spec.default_ = true;
+  w.providers[0].spec.routingPreferences = {{"code", "writes code"}};
+  auto problem = [&w] {
+    auto e = w.run();
+    const auto f = matching(e.findings, "spec.routing.modelProviderRef");
+    EXPECT_LE(f.size(), 1u) << dump(e.findings);
+    return f.empty() ? std::string() : f[0].message;
+  };
+  EXPECT_NE(problem().find("no ModelProvider platform/router attaches to this gateway"), std::string::npos) << problem();
+  EXPECT_NE(problem().find("archfc.katanemo.dev"), std::string::npos) << "the consequence is said";
+
+  w.providers.push_back(provider("platform", "router", "vllm/katanemo/Plano-Orchestrator-4B"));
+  w.providers.back().spec.gatewayRef.name = "other";
+  EXPECT_NE(problem().find("attaches to this gateway"), std::string::npos) << "attached to another gateway";
+
+  w.providers.back().spec.gatewayRef.name = "shared";
+  w.providers.back().spec.baseURL = "http://vllm.inference:8000/v1";
+  w.providers.back().spec.providerInterface = "openai";
+  EXPECT_EQ(problem(), "") << "served";
+  const auto e = w.run();
+  EXPECT_FALSE(has_error(e.findings)) << dump(e.findings);
+
+  // A tenant's older provider holds the model_id first: the platform's provider is refused, and said so.
+  auto squatter = provider("team-b", "squat", "openai/katanemo/Plano-Orchestrator-4B");
+  squatter.spec.baseURL = "https://api.example.com/v1";
+  w.providers.insert(w.providers.begin(), squatter);
+  EXPECT_NE(problem().find("ModelProvider platform/router is refused: model_id katanemo/Plano-Orchestrator-4B is already served"),
+            std::string::npos) << problem();
+  EXPECT_NE(problem().find("team-b/squat"), std::string::npos) << "the holder is named to the platform: " << problem();
+
+  w.providers.erase(w.providers.begin());
+  w.providers.back().spec.model = "vllm/*";
+  EXPECT_NE(problem().find("wildcard"), std::string::npos) << problem();
+}
+
+TEST(Evaluation, RoutingModelProblemSaysWhenAnAcceptedProviderIsNotInTheConfig) {
+  auto gw = gateway();
+  gw.spec.routing = api::GatewayRouting{{"router", std::string("platform")}, std::nullopt};
+  auto router = provider("platform", "router", "openai/gpt-4o-mini");
+  std::map<std::string, ProviderVerdict> verdicts{{"platform/router", ProviderVerdict{&router}}};
+  EXPECT_EQ(routing_model_problem(gw, {&router}, verdicts), std::nullopt);
+  const auto left_out = routing_model_problem(gw, {}, verdicts);
+  ASSERT_TRUE(left_out);
+  EXPECT_NE(left_out->find("accepted but not in the config"), std::string::npos) << *left_out;
+  EXPECT_EQ(routing_model_problem(gateway(), {}, {}), std::nullopt) << "no spec.routing, nothing to serve";
+}
+
+// Plano compares the request's resolved model_id: a limit for a model no provider serves limits
+// nothing, and one written with another prefix limits the provider of that model_id.
+TEST(Evaluation, ARateLimitThatLimitsNothingIsAWarning) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "anthropic/*")};
+  w.providers[0].spec.default_ = true;
+  auto& limits = w.gateways[0].spec.rateLimits;
+  limits = {{"openai/gpt-4o", "x-team", "a", 10, api::RateLimitUnit::Minute},
+            {"anthropic/claude-sonnet-4-5", "x-team", "a", 10, api::RateLimitUnit::Minute},
+            {"openai/gpt-4.1", "x-team", "a", 10, api::RateLimitUnit::Minute},
+            {"azure_openai/gpt-4o", "x-team", "b", 10, api::RateLimitUnit::Minute}};
+  const auto e = w.run();
+  EXPECT_FALSE(has_error(e.findings)) << dump(e.findings);
+  EXPECT_TRUE(matching(e.findings, "spec.rateLimits[0].model").empty()) << "served";
+  EXPECT_TRUE(matching(e.findings, "spec.rateLimits[1].model").empty()) << "served by the wildcard";
+  const auto inert = matching(e.findings, "spec.rateLimits[2].model", "no provider in the gateway's config serves openai/gpt-4.1");
+  ASSERT_EQ(inert.size(), 1u) << dump(e.findings);
+  EXPECT_EQ(inert[0].severity, Severity::Warning);
+  EXPECT_EQ(matching(e.findings, "spec.rateLimits[3].model", "applies to the provider of openai/gpt-4o").size(), 1u) << dump(e.findings);
+}
+
 TEST(Evaluation, MissingGatewayIsAWarning) {
   World w;
   w.providers = {provider("team-a", "a", "openai/gpt-4o")};

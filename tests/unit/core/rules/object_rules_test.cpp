@@ -327,6 +327,89 @@ TEST(GatewayRules, SpanAttributeValuesArriveAsWritten) {
   }
 }
 
+api::GatewayRateLimit rate_limit(std::string model, std::string key, std::string value, std::int64_t tokens = 1000,
+                                 api::RateLimitUnit unit = api::RateLimitUnit::Minute) {
+  return api::GatewayRateLimit{std::move(model), std::move(key), std::move(value), tokens, unit};
+}
+
+TEST(GatewayRules, RateLimitsWithinTheCrdsBoundsAndPlanosU32) {
+  auto gw = gateway();
+  gw.spec.rateLimits = {rate_limit("openai/gpt-4o", "x-team", "team-a", 1), rate_limit("vllm/meta-llama/Llama-3.1-8B", "x-team", "Team A", 4294967295)};
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{4294967296}}) {
+    gw.spec.rateLimits[0].tokens = bad;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].limit.tokens", "use 1 to 4294967295").size(), 1u) << bad;
+  }
+  gw.spec.rateLimits[0].tokens = 10;
+  gw.spec.rateLimits[0].unit = api::RateLimitUnit::Day;
+  const auto daily = check_gateway(gw);
+  ASSERT_EQ(matching(daily, "spec.rateLimits[0].limit.tokens", "1 per hour (24 per day)").size(), 1u) << dump(daily);
+  EXPECT_EQ(daily[0].severity, Severity::Warning);
+  gw.spec.rateLimits[0].tokens = 24;
+  EXPECT_TRUE(check_gateway(gw).empty());
+  gw.spec.rateLimits = std::vector<api::GatewayRateLimit>(kMaxRateLimits + 1, rate_limit("openai/gpt-4o", "x-team", "a"));
+  for (std::size_t i = 0; i < gw.spec.rateLimits.size(); ++i) gw.spec.rateLimits[i].selectorValue = "team-" + std::to_string(i);
+  EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits", "at most 64").size(), 1u);
+}
+
+TEST(GatewayRules, ARateLimitNamesOneModelAsItsProviderDeclaresIt) {
+  auto gw = gateway();
+  for (const char* bad : {"gpt-4o", "/gpt-4o", "openai/"}) {
+    gw.spec.rateLimits = {rate_limit(bad, "x-team", "a")};
+    EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].model", "<provider>/<model_id>").size(), 1u) << bad;
+  }
+  gw.spec.rateLimits = {rate_limit("openai/*", "x-team", "a")};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].model", "wildcard").size(), 1u);
+  gw.spec.rateLimits = {rate_limit("openai/$PLANO_KEY_1_TEAM_A_OPENAI_API_KEY", "x-team", "a")};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].model", "contains").size(), 1u);
+}
+
+// Plano's filter looks the selector up exactly as the client named it, among Envoy's lower-case
+// headers, and only those that reach it.
+TEST(GatewayRules, ARateLimitSelectsOnALowerCaseHeaderThatReachesPlano) {
+  auto gw = gateway();
+  for (const char* bad : {"X-Team", "x team", "x:team", ""}) {
+    gw.spec.rateLimits = {rate_limit("openai/gpt-4o", bad, "a")};
+    EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].selector.key", "lower-case HTTP header name").size(), 1u) << bad;
+  }
+  for (const char* consumed : {"connection", "host", "content-length", "transfer-encoding", "x-arch-ratelimit-selector"}) {
+    gw.spec.rateLimits = {rate_limit("openai/gpt-4o", consumed, "a")};
+    EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].selector.key", "never reaches").size(), 1u) << consumed;
+  }
+  for (const std::string& bad : std::vector<std::string>{" team", "team ", "", "t\tab", "caf\xc3\xa9", std::string(kMaxSelectorValueLength + 1, 'v')}) {
+    gw.spec.rateLimits = {rate_limit("openai/gpt-4o", "x-team", bad)};
+    EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].selector.value", "printable ASCII").size(), 1u) << bad;
+  }
+  gw.spec.rateLimits = {rate_limit("openai/gpt-4o", "x-team", "${HOME}")};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.rateLimits[0].selector.value", "contains").size(), 1u);
+}
+
+// Plano keeps the first limit of a (model_id, selector) and skips the rest with a log line only.
+TEST(GatewayRules, ARepeatedRateLimitIsRefusedNamingBothEntries) {
+  auto gw = gateway();
+  gw.spec.rateLimits = {rate_limit("openai/gpt-4o", "x-team", "team-a"), rate_limit("openai/gpt-4o", "x-team", "team-b"),
+                        rate_limit("openai/gpt-4o", "x-user", "team-a"), rate_limit("azure_openai/gpt-4o", "x-team", "team-a", 5)};
+  const auto findings = check_gateway(gw);
+  ASSERT_EQ(findings.size(), 1u) << dump(findings);
+  EXPECT_EQ(matching(findings, "spec.rateLimits[3]", "as spec.rateLimits[0]; Plano would keep only the first").size(), 1u) << dump(findings);
+  EXPECT_NE(findings[0].message.find("(gpt-4o)"), std::string::npos) << "the model_id Plano compares is named";
+}
+
+TEST(GatewayRules, RoutingNamesAProviderObjectAndABoundedContext) {
+  auto gw = gateway();
+  gw.spec.routing = api::GatewayRouting{{"router", "inference"}, 16384};
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  gw.spec.routing->modelProviderRef = {"Router_1", "In.ference"};
+  auto findings = check_gateway(gw);
+  EXPECT_EQ(matching(findings, "spec.routing.modelProviderRef.name", "name of a ModelProvider").size(), 1u) << dump(findings);
+  EXPECT_EQ(matching(findings, "spec.routing.modelProviderRef.namespace", "namespace name").size(), 1u) << dump(findings);
+  gw.spec.routing->modelProviderRef = {"router", std::nullopt};
+  for (std::int64_t bad : {kMinRoutingContextLength - 1, kMaxRoutingContextLength + 1}) {
+    gw.spec.routing->contextLength = bad;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.routing.contextLength", "1024 to 1048576").size(), 1u) << bad;
+  }
+}
+
 TEST(GatewayRules, StateStorageNeedsAConnectionStringForPostgresOnly) {
   auto gw = gateway();
   gw.spec.stateStorage = api::GatewayStateStorage{api::StateStorageType::Postgres, std::nullopt};
