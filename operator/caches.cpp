@@ -24,6 +24,12 @@ kube::InformerOptions with_data_digest(kube::InformerOptions options) {
   return options;
 }
 
+// The providers are kept decoded in ProviderCache instead.
+kube::InformerOptions identities_only(kube::InformerOptions options) {
+  options.keep_objects = false;
+  return options;
+}
+
 std::string str(const json& j, const char* a, const char* b) {
   auto outer = j.find(a);
   if (outer == j.end() || !outer->is_object()) return "";
@@ -45,7 +51,7 @@ std::string gateway_key_of_provider(const json& p) {
 
 Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
     : gateways(client, kube::resources::kPlanoGateways, options_for(o)),
-      providers(client, kube::resources::kModelProviders, options_for(o)),
+      providers(client, kube::resources::kModelProviders, identities_only(options_for(o))),
       namespaces(client, kube::resources::kNamespaces, options_for(o, {}, false)),
       referencedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kReferencedSecretLabel) + "=true")),
       configMaps(client, kube::resources::kConfigMaps, with_data_digest(options_for(o, std::string(kManagedByLabel) + "=plano-operator"))),
@@ -54,6 +60,16 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
       services(client, kube::resources::kServices, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       networkPolicies(client, kube::resources::kNetworkPolicies, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       disruptionBudgets(client, kube::resources::kPodDisruptionBudgets, options_for(o, std::string(kManagedByLabel) + "=plano-operator")) {
+  // First, so that every later handler, and every reconcile it queues, reads the decoded provider.
+  providers.on_add([this](const json& p) {
+    providerObjects.upsert(p);
+    provider_changed(nullptr, providerObjects.get(kube::object_key(p)));
+  });
+  providers.on_update([this](const json&, const json& p) {
+    auto before = providerObjects.upsert(p);
+    provider_changed(before, providerObjects.get(kube::object_key(p)));
+  });
+  providers.on_delete([this](const json& p) { provider_changed(providerObjects.erase(kube::object_key(p)), nullptr); });
   providers.add_index(kByGateway, [](const json& p) { return std::vector<std::string>{gateway_key_of_provider(p)}; });
   providers.add_index(kBySecret, [](const json& p) {
     const auto spec = p.value("spec", json::object());
@@ -79,6 +95,10 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
   }
 }
 
+void Caches::provider_changed(const ProviderCache::ProviderPtr& before, const ProviderCache::ProviderPtr& now) const {
+  if (provider_changed_) provider_changed_(before, now);
+}
+
 bool only_status_changed(const json& before, const json& after) {
   auto without_status = [](json o) {
     o.erase("status");
@@ -96,19 +116,17 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   });
   gateways.on_delete(self);
 
-  auto provider = [enqueue](const json& p) { enqueue(gateway_key_of_provider(p)); };
-  providers.on_add(provider);
-  providers.on_update([enqueue](const json& o, const json& n) {
-    if (only_status_changed(o, n)) return;
+  provider_changed_ = [enqueue](const ProviderCache::ProviderPtr& before, const ProviderCache::ProviderPtr& now) {
+    if (before && now && only_status_changed(*before, *now)) return;
     // A provider that moves to another gateway leaves the old one too.
-    enqueue(gateway_key_of_provider(o));
-    enqueue(gateway_key_of_provider(n));
-  });
-  providers.on_delete(provider);
+    if (before) enqueue(gateway_key_of(*before));
+    if (now) enqueue(gateway_key_of(*now));
+  };
 
-  // Namespace labels decide Selector policies: re-judge every gateway.
+  // Namespace labels decide Selector policies: re-judge every gateway (by key: the initial list of
+  // a thousand namespaces would unpack every gateway a thousand times).
   auto all_gateways = [this, enqueue](const json&) {
-    for (const auto& g : gateways.list()) enqueue(ns_of(*g) + "/" + str(*g, "metadata", "name"));
+    for (const auto& key : gateways.keys()) enqueue(key);
   };
   namespaces.on_add(all_gateways);
   namespaces.on_update([all_gateways](const json& o, const json& n) {
@@ -121,7 +139,9 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
 
   auto secret = [this, enqueue](const json& s) {
     const auto key = ns_of(s) + "/" + str(s, "metadata", "name");
-    for (const auto& p : providers.by_index(kBySecret, key)) enqueue(gateway_key_of_provider(*p));
+    for (const auto& [provider, version] : providers.versions_by_index(kBySecret, key)) {
+      if (auto p = providerObjects.get(provider)) enqueue(gateway_key_of(*p));
+    }
     for (const auto& g : gateways.by_index(kBySecret, key)) enqueue(ns_of(*g) + "/" + str(*g, "metadata", "name"));
   };
   referencedSecrets.on_add(secret);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/kube/informer.h"
+#include "operator/provider_cache.h"
 
 namespace plano::op {
 
@@ -43,10 +44,16 @@ class Caches {
   // Counters across informers, for metrics.
   std::uint64_t watch_restarts() const;
 
+  // The providers informer keeps identities and index entries only; providerObjects holds each
+  // provider, decoded, fed by that informer's handlers before any other handler runs.
   kube::Informer gateways, providers, namespaces, referencedSecrets, configMaps, ownedSecrets, deployments, services,
       networkPolicies, disruptionBudgets;
+  ProviderCache providerObjects;
 
  private:
+  void provider_changed(const ProviderCache::ProviderPtr& before, const ProviderCache::ProviderPtr& now) const;
+  // Set by on_change: what a provider's change (null before: added; null now: gone) means for the queue.
+  std::function<void(const ProviderCache::ProviderPtr&, const ProviderCache::ProviderPtr&)> provider_changed_;
   // The informers of objects the operator writes for its gateways.
   std::vector<kube::Informer*> owned() { return {&configMaps, &ownedSecrets, &deployments, &services, &networkPolicies, &disruptionBudgets}; }
   // Every informer, const or not as the caller is.

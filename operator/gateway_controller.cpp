@@ -98,8 +98,8 @@ void GatewayController::resync_loop() {
   std::unique_lock lock(resync_mu_);
   while (!stopping_) {
     // Level-triggered safety net: every known gateway, and every key a provider points at.
-    for (const auto& g : caches_.gateways.list()) queue_.add(kube::object_key(*g));
-    for (const auto& p : caches_.providers.list()) queue_.add(gateway_key_of_provider(*p));
+    for (const auto& key : caches_.gateways.keys()) queue_.add(key);
+    for (const auto& key : caches_.providerObjects.gateway_keys()) queue_.add(key);
     {
       std::lock_guard written_lock(written_mu_);
       std::erase_if(written_, [this](const auto& entry) {
@@ -126,10 +126,10 @@ void GatewayController::flush_events_loop() {
   }
 }
 
-kube::ObjectPtr GatewayController::with_written_status(const char* kind, kube::ObjectPtr cached) {
+kube::ObjectPtr GatewayController::with_written_status(kube::ObjectPtr cached) {
   if (!cached) return cached;
   std::lock_guard lock(written_mu_);
-  const auto it = written_.find(std::string(kind) + "/" + kube::object_key(*cached));
+  const auto it = written_.find(std::string(api::kGatewayKind) + "/" + kube::object_key(*cached));
   if (it == written_.end() || it->second.basedOn != cached->at("metadata").value("resourceVersion", "")) return cached;
   auto copy = std::make_shared<json>(*cached);
   (*copy)["status"] = it->second.status;
@@ -139,7 +139,7 @@ kube::ObjectPtr GatewayController::with_written_status(const char* kind, kube::O
 void GatewayController::remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
                                                 const json& status) {
   std::lock_guard lock(written_mu_);
-  written_[std::string(kind) + "/" + key] = WrittenStatus{based_on_version, status, ++written_serial_};
+  written_[std::string(kind) + "/" + key] = WrittenStatus{based_on_version, status};
 }
 
 void GatewayController::forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version) {
@@ -148,10 +148,14 @@ void GatewayController::forget_superseded_status(const char* kind, const std::st
   if (it != written_.end() && it->second.basedOn != cached_version) written_.erase(it);
 }
 
-std::uint64_t GatewayController::written_status_serial(const char* kind, const std::string& key, const std::string& version) {
+ProviderCache::ProviderPtr GatewayController::with_written_status(ProviderCache::ProviderPtr cached) {
+  if (!cached) return cached;
   std::lock_guard lock(written_mu_);
-  const auto it = written_.find(std::string(kind) + "/" + key);
-  return it != written_.end() && it->second.basedOn == version ? it->second.serial : 0;
+  const auto it = written_.find(std::string(api::kProviderKind) + "/" + api::key_of(cached->metadata));
+  if (it == written_.end() || it->second.basedOn != cached->metadata.resourceVersion) return cached;
+  auto copy = std::make_shared<api::ModelProvider>(*cached);
+  copy->status = api::decode_provider_status(it->second.status);
+  return copy;
 }
 
 void GatewayController::work() {
@@ -354,7 +358,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   snap.now = now_rfc3339();
 
   std::optional<api::PlanoGateway> gateway;
-  kube::ObjectPtr gateway_json = with_written_status(api::kGatewayKind, caches_.gateways.get(ns, name));
+  kube::ObjectPtr gateway_json = with_written_status(caches_.gateways.get(ns, name));
   if (gateway_json) {
     auto decoded = api::decode_gateway(*gateway_json);
     for (const auto& e : decoded.errors) spdlog::warn("gateway {}: {}: {}", gateway_key, e.path, e.message);
@@ -363,22 +367,10 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   }
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  std::vector<std::pair<std::string, DecodedProviders::Version>> versions;
-  for (auto& [key, version] : caches_.providers.versions_by_index(kByGateway, gateway_key)) {
-    const auto written = written_status_serial(api::kProviderKind, key, version);
-    versions.emplace_back(std::move(key), DecodedProviders::Version{std::move(version), written});
+  std::vector<ProviderCache::ProviderPtr> providers;
+  for (const auto& [key, version] : caches_.providers.versions_by_index(kByGateway, gateway_key)) {
+    if (auto provider = with_written_status(caches_.providerObjects.get(key))) providers.push_back(std::move(provider));
   }
-  const auto providers = decoded_.refresh(gateway_key, versions, [this](const std::string& key) -> DecodedProviders::ProviderPtr {
-    const auto object = with_written_status(api::kProviderKind, caches_.providers.get(key));
-    if (!object) return nullptr;
-    auto decoded = api::decode_provider(*object);
-    if (!decoded.errors.empty()) {
-      spdlog::warn("provider {} does not decode ({}: {}); the CRD schema and this operator disagree", key, decoded.errors[0].path,
-                   decoded.errors[0].message);
-      return nullptr;
-    }
-    return std::make_shared<const api::ModelProvider>(std::move(*decoded.object));
-  });
   ProvidersByKey provider_by_key;
   for (const auto& p : providers) {
     provider_by_key.emplace(api::key_of(p->metadata), p);

@@ -20,7 +20,6 @@
 #include "core/metrics/registry.h"
 #include "operator/async_writer.h"
 #include "operator/caches.h"
-#include "operator/decoded_providers.h"
 #include "operator/gateway_plan.h"
 #include "operator/missing_secrets.h"
 #include "operator/work_queue.h"
@@ -58,7 +57,7 @@ class GatewayController {
   std::uint64_t writes() const { return writes_.load(); }
 
  private:
-  using ProvidersByKey = std::map<std::string, DecodedProviders::ProviderPtr>;
+  using ProvidersByKey = std::map<std::string, ProviderCache::ProviderPtr>;
   void work();
   void resync_loop();
   // Writes the Event counts that waited for the per-object rate (see EventCorrelator).
@@ -84,14 +83,12 @@ class GatewayController {
   // The cached object, or a copy with the status this process wrote from that very version when
   // the informer has not delivered the write yet: a reconcile judges transitions (and so Events,
   // like ConfigRolledOut) against what it last decided, not against a stale copy.
-  kube::ObjectPtr with_written_status(const char* kind, kube::ObjectPtr cached);
+  kube::ObjectPtr with_written_status(kube::ObjectPtr gateway);
+  ProviderCache::ProviderPtr with_written_status(ProviderCache::ProviderPtr provider);
   void remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
                                const nlohmann::json& status);
   // Drops the status written onto an older version than the cached one: the informer has moved on.
   void forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version);
-  // The serial of the status written onto that version of the object, 0 if none: part of what a
-  // provider was decoded from.
-  std::uint64_t written_status_serial(const char* kind, const std::string& key, const std::string& version);
   void record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
                      const ProvidersByKey& provider_by_key);
   // Deletes an owned object its gateway no longer wants (a NetworkPolicy switched off, a
@@ -112,13 +109,10 @@ class GatewayController {
   struct WrittenStatus {
     std::string basedOn;
     nlohmann::json status;
-    std::uint64_t serial = 0;  // of the write, counting from 1
   };
   std::mutex written_mu_;
   std::map<std::string, WrittenStatus> written_;
-  std::uint64_t written_serial_ = 0;  // guarded by written_mu_
   MissingSecrets missing_secrets_{kMissingSecretRecheck};
-  DecodedProviders decoded_;
   // Events go through the correlator to the API server, counted as writes.
   class EventWrites final : public kube::EventSink {
    public:

@@ -482,6 +482,23 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
   return out;
 }
 
+namespace {
+
+ModelProviderStatus read_provider_status(ObjectReader& status) {
+  ModelProviderStatus out;
+  out.observedGeneration = status.integer("observedGeneration").value_or(0);
+  out.conditions = decode_conditions(status);
+  return out;
+}
+
+}  // namespace
+
+ModelProviderStatus decode_provider_status(const json& status) {
+  std::vector<FieldError> ignored;  // the operator's own writes: status_json's output
+  ObjectReader reader(&status, "status", ignored);
+  return read_provider_status(reader);
+}
+
 Decoded<ModelProvider> decode_provider(const json& body) {
   Decoded<ModelProvider> out;
   ModelProvider mp;
@@ -523,8 +540,7 @@ Decoded<ModelProvider> decode_provider(const json& body) {
     mp.spec.httpHost = spec.string("httpHost");
     mp.spec.aliases = string_list(spec, "aliases");
     ObjectReader status(top.get("status"), "status", out.errors);
-    mp.status.observedGeneration = status.integer("observedGeneration").value_or(0);
-    mp.status.conditions = decode_conditions(status);
+    mp.status = read_provider_status(status);
   }
   out.object = std::move(mp);
   return out;

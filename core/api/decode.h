@@ -23,6 +23,8 @@ struct Decoded {
 
 Decoded<PlanoGateway> decode_gateway(const nlohmann::json& body);
 Decoded<ModelProvider> decode_provider(const nlohmann::json& body);
+// A provider's status alone (one the operator wrote), leniently: unknown fields are skipped.
+ModelProviderStatus decode_provider_status(const nlohmann::json& status);
 
 // kind and apiVersion, without judging the rest; empty strings when absent or not strings.
 struct TypeMeta {

@@ -201,6 +201,14 @@ std::vector<ObjectPtr> Store::list() const {
   return out;
 }
 
+std::vector<std::string> Store::keys() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(objects_.size());
+  for (const auto& [key, entry] : objects_) out.push_back(key);
+  return out;
+}
+
 template <class Each>
 void Store::for_each_indexed_locked(const std::string& index, const std::string& value, Each each) const {
   auto it = indexes_.find(index);
@@ -347,11 +355,6 @@ void Informer::install(Store::Contents contents, const std::string& resource_ver
   set_resource_version(resource_version);
   ++lists_;
   spdlog::debug("kube: informer {} listed {} objects at resourceVersion {}", name_, store_.size(), resource_version);
-  {
-    std::lock_guard lock(mu_);
-    synced_ = true;
-  }
-  cv_.notify_all();
 
   // One object unpacked at a time: the handlers' own copies then reuse the memory of the trees
   // before them rather than growing the heap past all of them.
@@ -359,6 +362,13 @@ void Informer::install(Store::Contents contents, const std::string& resource_ver
   for (auto& [old, now] : diff.updated) dispatch(name_, "update", on_update_, *old.take(), *now.take());
   for (auto& object : diff.added) dispatch(name_, "add", on_add_, *object.take());
   diff = {};
+  // Synced once the handlers have seen the list too (as client-go's handler registrations report):
+  // a handler that keeps its own copy (a decoded cache) is then complete when readers start.
+  {
+    std::lock_guard lock(mu_);
+    synced_ = true;
+  }
+  cv_.notify_all();
   // The list's peak (a page of trees, the replaced contents, what the handlers built and dropped)
   // is over: give it back to the system.
   malloc_trim(0);

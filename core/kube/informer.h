@@ -114,6 +114,7 @@ class Store {
 
   ObjectPtr get(const std::string& key) const;
   std::vector<ObjectPtr> list() const;  // ordered by key
+  std::vector<std::string> keys() const;  // ordered; nothing unpacked
   std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const;
   // The keys and resourceVersions of by_index's objects, without unpacking them: a reader that
   // keeps what it made of each version reads again only those that changed.
@@ -200,7 +201,7 @@ class Informer {
   // to finish (bounded by the client's request timeout).
   void stop();
 
-  // True once the first list is in the cache.
+  // True once the first list is in the cache and its handlers have run.
   bool has_synced() const { return synced_.load(); }
   bool wait_for_sync(std::chrono::milliseconds timeout) const;
 
@@ -211,6 +212,7 @@ class Informer {
   ObjectPtr get(const std::string& key) const { return store_.get(key); }
   ObjectPtr get(const std::string& ns, const std::string& name) const { return store_.get(object_key(ns, name)); }
   std::vector<ObjectPtr> list() const { return store_.list(); }
+  std::vector<std::string> keys() const { return store_.keys(); }
   std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const {
     return store_.by_index(index, value);
   }

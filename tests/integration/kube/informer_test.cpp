@@ -87,6 +87,7 @@ void syncs_then_follows_changes_with_handlers_in_order(bool streaming_list) {
   EXPECT_FALSE(informer.has_synced());
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(10s));
+  EXPECT_EQ(recorder.size(), 2u) << "synced only once the handlers have seen the list: a handler's own copy is complete";
   EXPECT_EQ(cached_names(informer), (std::set<std::string>{"a", "b"}));
   EXPECT_FALSE(informer.resource_version().empty());
 
@@ -397,6 +398,7 @@ TEST(Store, IndexesFollowUpsertsErasesAndReplace) {
   EXPECT_TRUE(store.by_index("gateway", "gw-a").empty());
   EXPECT_EQ(store.by_index("gateway", "gw-c").size(), 1u);
 
+  EXPECT_EQ(store.keys(), (std::vector<std::string>{"ns/p1", "ns/p3"}));
   EXPECT_TRUE(store.erase("ns/p3"));
   EXPECT_FALSE(store.erase("ns/p3"));
   EXPECT_TRUE(store.by_index("gateway", "gw-c").empty());
