@@ -28,6 +28,12 @@ std::string gateway_with(const std::string& spec_lines) {
          spec_lines;
 }
 
+// Provider team-a/a on gateway shared, model openai/gpt-4o, with `spec_lines` (indented two spaces) added.
+std::string provider_with(const std::string& spec_lines) {
+  return "apiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: a, namespace: team-a}\nspec:\n"
+         "  gatewayRef: {name: shared}\n  model: openai/gpt-4o" + spec_lines;
+}
+
 const char* kProvider = R"(
 apiVersion: plano-operator.io/v1alpha1
 kind: ModelProvider
@@ -140,32 +146,20 @@ TEST(Decode, GatewayAllFields) {
 
 // prefer is None unless written; Plano's spellings point at this API's fields.
 TEST(Decode, RoutingPreferencePreferAndModelMetricsInPlanosSpelling) {
-  auto d = decode_provider(yaml(R"(
-apiVersion: plano-operator.io/v1alpha1
-kind: ModelProvider
-metadata: {name: a, namespace: team-a}
-spec:
-  gatewayRef: {name: shared}
-  model: openai/gpt-4o
+  auto d = decode_provider(yaml(provider_with(R"(
   routingPreferences:
     - {name: code, description: writes code, prefer: Cheapest}
     - {name: chat, description: small talk}
     - {name: fast, description: quick, prefer: Fastest}
-)"));
+)")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& prefs = d.object->spec.routingPreferences;
   EXPECT_EQ(prefs[0].prefer, SelectionPreference::Cheapest);
   EXPECT_EQ(prefs[1].prefer, SelectionPreference::None);
   EXPECT_EQ(prefs[2].prefer, SelectionPreference::Fastest);
-  d = decode_provider(yaml(R"(
-apiVersion: plano-operator.io/v1alpha1
-kind: ModelProvider
-metadata: {name: a, namespace: team-a}
-spec:
-  gatewayRef: {name: shared}
-  model: openai/gpt-4o
+  d = decode_provider(yaml(provider_with(R"(
   routingPreferences: [{name: code, description: writes code, prefer: cheapest, selection_policy: {prefer: cheapest}}]
-)"));
+)")));
   EXPECT_NE(errors(d.errors).find("spec.routingPreferences[0].prefer: is \"cheapest\"; use Cheapest, Fastest or None"), std::string::npos)
       << errors(d.errors);
   EXPECT_NE(errors(d.errors).find("did you mean \"prefer\""), std::string::npos) << errors(d.errors);
