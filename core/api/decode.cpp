@@ -40,6 +40,12 @@ const std::map<std::string, std::string>& habitual_names() {
       {"overrides", "routing"},
       {"llm_routing_model", "modelProviderRef"},
       {"orchestrator_model_context_length", "contextLength"},
+      {"selection_policy", "prefer"},
+      {"selectionPolicy", "prefer"},
+      {"model_metrics_sources", "modelMetrics"},
+      {"metrics", "modelMetrics"},
+      {"refresh_interval", "refreshIntervalSeconds"},
+      {"refreshInterval", "refreshIntervalSeconds"},
   };
   return names;
 }
@@ -294,6 +300,15 @@ const char* to_string(RateLimitUnit unit) {
   return "";
 }
 
+const char* to_string(SelectionPreference prefer) {
+  switch (prefer) {
+    case SelectionPreference::None: return "None";
+    case SelectionPreference::Cheapest: return "Cheapest";
+    case SelectionPreference::Fastest: return "Fastest";
+  }
+  return "";
+}
+
 const char* to_string(AuthMode mode) {
   return mode == AuthMode::Passthrough ? "Passthrough" : "AccessKey";
 }
@@ -471,6 +486,30 @@ Decoded<PlanoGateway> decode_gateway(const json& body) {
         gw.spec.routing = std::move(r);
       }
     }
+    {
+      ObjectReader metrics(spec.get("modelMetrics"), "spec.modelMetrics", out.errors);
+      if (metrics.present()) {
+        GatewayModelMetrics m;
+        ObjectReader cost(metrics.get("cost"), "spec.modelMetrics.cost", out.errors);
+        if (cost.present()) {
+          GatewayCostMetrics c;
+          c.provider = cost.string("provider", true).value_or("");
+          c.url = cost.string("url");
+          c.refreshIntervalSeconds = cost.integer("refreshIntervalSeconds");
+          c.modelAliases = cost.string_map("modelAliases");
+          m.cost = std::move(c);
+        }
+        ObjectReader latency(metrics.get("latency"), "spec.modelMetrics.latency", out.errors);
+        if (latency.present()) {
+          GatewayLatencyMetrics l;
+          l.url = latency.string("url", true).value_or("");
+          l.query = latency.string("query", true).value_or("");
+          l.refreshIntervalSeconds = latency.integer("refreshIntervalSeconds");
+          m.latency = std::move(l);
+        }
+        gw.spec.modelMetrics = std::move(m);
+      }
+    }
     ObjectReader status(top.get("status"), "status", out.errors);
     gw.status.observedGeneration = status.integer("observedGeneration").value_or(0);
     gw.status.conditions = decode_conditions(status);
@@ -534,6 +573,12 @@ Decoded<ModelProvider> decode_provider(const json& body) {
       RoutingPreference pref;
       pref.name = p.string("name", true).value_or("");
       pref.description = p.string("description", true).value_or("");
+      if (auto prefer = p.string("prefer")) {
+        const std::map<std::string, SelectionPreference> preferences = {
+            {"None", SelectionPreference::None}, {"Cheapest", SelectionPreference::Cheapest}, {"Fastest", SelectionPreference::Fastest}};
+        if (auto it = preferences.find(*prefer); it != preferences.end()) pref.prefer = it->second;
+        else p.fail(p.at("prefer"), "is \"" + *prefer + "\"; use Cheapest, Fastest or None");
+      }
       mp.spec.routingPreferences.push_back(std::move(pref));
     });
     mp.spec.headers = spec.string_map("headers");

@@ -177,6 +177,28 @@ struct GatewayRouting {
   std::optional<std::int64_t> contextLength;  // orchestrator_model_context_length, in tokens
 };
 
+// Where Plano's router gets the figures that rank a routing preference's models (Plano's
+// model_metrics_sources): the platform's, since every pod fetches them (calls that leave the gateway)
+// and Plano refuses to start when a preference prefers cheapest without a cost source, or fastest
+// without a latency source.
+struct GatewayCostMetrics {
+  std::string provider;  // Plano's catalog names: digitalocean or models.dev
+  std::optional<std::string> url;  // the catalog, when not the provider's public one
+  std::optional<std::int64_t> refreshIntervalSeconds;  // unset: fetched once, at start-up
+  std::map<std::string, std::string> modelAliases;    // catalog key -> model as a ModelProvider's spec.model
+};
+
+struct GatewayLatencyMetrics {  // a Prometheus query whose results carry a model_name label
+  std::string url;
+  std::string query;
+  std::optional<std::int64_t> refreshIntervalSeconds;
+};
+
+struct GatewayModelMetrics {
+  std::optional<GatewayCostMetrics> cost;
+  std::optional<GatewayLatencyMetrics> latency;
+};
+
 struct PlanoGatewaySpec {
   std::string configVersion = "v0.4.0";
   std::vector<Listener> listeners;
@@ -187,6 +209,7 @@ struct PlanoGatewaySpec {
   std::optional<GatewayStateStorage> stateStorage;
   std::vector<GatewayRateLimit> rateLimits;
   std::optional<GatewayRouting> routing;
+  std::optional<GatewayModelMetrics> modelMetrics;
 };
 
 struct PlanoGatewayStatus {
@@ -210,9 +233,17 @@ struct GatewayRef {
   std::optional<std::string> namespace_;
 };
 
+// How Plano orders a routing preference's models (Plano's selection_policy.prefer): None keeps them
+// in order; Cheapest and Fastest need the gateway's cost and latency metrics.
+enum class SelectionPreference { None, Cheapest, Fastest };
+const char* to_string(SelectionPreference prefer);  // this API's spelling: None, Cheapest, Fastest
+
+// A routing preference is a name on the gateway shared by the providers of one namespace that name
+// it (all its models), so they must give the same description and prefer.
 struct RoutingPreference {
   std::string name;
   std::string description;
+  SelectionPreference prefer = SelectionPreference::None;
 };
 
 struct ModelProviderSpec {

@@ -198,6 +198,63 @@ void write_rate_limits(ConfigWriter& w, const std::vector<api::GatewayRateLimit>
   }
 }
 
+// Plano's selection_policy.prefer spelling; None is Plano's default and is not written.
+const char* plano_prefer(api::SelectionPreference prefer) {
+  return prefer == api::SelectionPreference::Cheapest ? "cheapest" : "fastest";
+}
+
+// Top-level routing_preferences by name, each with the models of every provider naming it (one
+// namespace's, agreeing on description and prefer: rules::Claims), sorted.
+void write_preferences(ConfigWriter& w, const std::vector<const ModelProvider*>& providers) {
+  struct Preference {
+    const api::RoutingPreference* first = nullptr;  // views into the providers, which outlive the map
+    std::vector<std::string_view> models;
+  };
+  std::map<std::string_view, Preference> prefs;
+  for (const auto* mp : providers) {
+    for (const auto& p : mp->spec.routingPreferences) {
+      auto& pref = prefs[p.name];
+      if (!pref.first) pref.first = &p;
+      pref.models.push_back(mp->spec.model);
+    }
+  }
+  if (!prefs.empty()) w.block(0, "routing_preferences");
+  for (auto& [name, pref] : prefs) {
+    std::sort(pref.models.begin(), pref.models.end());
+    w.item();
+    w.quoted(4, "name", name);
+    w.quoted(4, "description", pref.first->description);
+    w.block(4, "models");
+    for (const auto& model : pref.models) w.quoted_item(6, model);
+    if (pref.first->prefer != api::SelectionPreference::None) {
+      w.block(4, "selection_policy");
+      w.scalar(6, "prefer", plano_prefer(pref.first->prefer));
+    }
+  }
+}
+
+// Plano's model_metrics_sources: the cost catalog, then the latency query.
+void write_model_metrics(ConfigWriter& w, const api::GatewayModelMetrics& m) {
+  w.block(0, "model_metrics_sources");
+  if (const auto& cost = m.cost) {
+    w.item();
+    w.scalar(4, "type", "cost");
+    w.quoted(4, "provider", cost->provider);
+    if (cost->url) w.quoted(4, "url", *cost->url);
+    if (cost->refreshIntervalSeconds) w.literal(4, "refresh_interval", std::to_string(*cost->refreshIntervalSeconds));
+    if (!cost->modelAliases.empty()) w.block(4, "model_aliases");
+    for (const auto& [key, model] : cost->modelAliases) w.quoted_with_tenant_key(6, key, model);  // std::map: sorted
+  }
+  if (const auto& latency = m.latency) {
+    w.item();
+    w.scalar(4, "type", "latency");
+    w.scalar(4, "provider", "prometheus");
+    w.quoted(4, "url", latency->url);
+    w.quoted(4, "query", latency->query);
+    if (latency->refreshIntervalSeconds) w.literal(4, "refresh_interval", std::to_string(*latency->refreshIntervalSeconds));
+  }
+}
+
 // Bytes of config per provider, roughly: enough that the output buffer rarely grows.
 constexpr std::size_t kConfigBytesPerProvider = 256;
 
@@ -314,22 +371,7 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
     write_provider(w, *mp, ref ? variables.at({mp->metadata.namespace_, ref->name, ref->key}) : std::string(),
                    !top_level_preferences);
   }
-  if (top_level_preferences) {
-    // name -> (description, model); views into the providers, which outlive the map.
-    using Preference = std::pair<std::string_view, std::string_view>;
-    std::map<std::string_view, Preference> prefs;
-    for (const auto* mp : providers) {
-      for (const auto& p : mp->spec.routingPreferences) prefs.emplace(p.name, Preference(p.description, mp->spec.model));
-    }
-    if (!prefs.empty()) w.block(0, "routing_preferences");
-    for (const auto& [name, pref] : prefs) {
-      w.item();
-      w.quoted(4, "name", name);
-      w.quoted(4, "description", pref.first);
-      w.block(4, "models");
-      w.quoted_item(6, pref.second);
-    }
-  }
+  if (top_level_preferences) write_preferences(w, providers);
   // alias -> the model it targets (Plano checks the target is a configured model).
   std::map<std::string_view, std::string_view> aliases;
   for (const auto* mp : providers) {
@@ -347,6 +389,7 @@ RenderResult render(const api::PlanoGateway& gw, const std::vector<const ModelPr
     if (connection) w.quoted(2, "connection_string", "$" + variables.at({gw.metadata.namespace_, connection->name, connection->key}));
   }
   write_rate_limits(w, gw.spec.rateLimits);
+  if (gw.spec.modelMetrics && top_level_preferences) write_model_metrics(w, *gw.spec.modelMetrics);
   // Written only for a provider rendered here: callers render nothing without it
   // (rules::routing_model_problem), since Plano would then add its hosted router.
   if (const auto* router = rules::routing_provider(gw, providers)) {

@@ -52,6 +52,19 @@ std::optional<ProviderVerdict> check_policy(const PlanoGateway& gw, const ModelP
       break;
     }
   }
+  // Plano refuses to start when a preference prefers cheapest without a cost source (fastest without
+  // a latency source): such a provider would stop the gateway for every tenant.
+  const auto& metrics = gw.spec.modelMetrics;
+  for (std::size_t i = 0; i < mp.spec.routingPreferences.size(); ++i) {
+    const auto prefer = mp.spec.routingPreferences[i].prefer;
+    const bool cheapest = prefer == api::SelectionPreference::Cheapest;
+    if (prefer == api::SelectionPreference::None || (metrics && (cheapest ? metrics->cost.has_value() : metrics->latency.has_value()))) continue;
+    const std::string source = cheapest ? "cost" : "latency";
+    return refuse(&mp, Reason::NotAllowedByGateway, "spec.routingPreferences[" + std::to_string(i) + "].prefer",
+                  "gateway " + gw_name + " has no " + source + " metrics (spec.modelMetrics." + source + "), without which Plano "
+                  "refuses to start with prefer: " + api::to_string(prefer) + "; ask the gateway's owners for a " + source +
+                  " source, or use prefer: None");
+  }
   const auto mode = mp.usesPassthrough() ? api::AuthMode::Passthrough : api::AuthMode::AccessKey;
   const auto& modes = allowed.authModes;
   if (std::find(modes.begin(), modes.end(), mode) == modes.end()) {
@@ -151,10 +164,30 @@ std::optional<ProviderVerdict> check_conflicts(const PlanoGateway& gw, const Mod
     }
   }
   for (std::size_t i = 0; i < s.routingPreferences.size(); ++i) {
-    const auto& name = s.routingPreferences[i].name;
-    if (const auto* holder = holder_of(c.preferences, name, replaced)) {
-      return refuse(&mp, Reason::Conflict, "spec.routingPreferences[" + std::to_string(i) + "].name",
-                    "routing preference \"" + name + "\" is already defined" + on + "; choose another name", holder);
+    const auto& mine = s.routingPreferences[i];
+    const auto at = "spec.routingPreferences[" + std::to_string(i) + "]";
+    const auto it = c.preferences.find(mine.name);
+    if (it == c.preferences.end()) continue;
+    const auto& holders = it->second.holders;
+    const auto holder = std::find_if(holders.begin(), holders.end(), [&](const ModelProvider* h) { return !is_replaced(h, replaced); });
+    if (holder == holders.end()) continue;
+    if (it->second.namespace_ != mp.metadata.namespace_) {
+      return refuse(&mp, Reason::Conflict, at + ".name", "routing preference \"" + mine.name + "\" is already defined" + on +
+                    " by another namespace, whose requests it routes; choose another name", *holder);
+    }
+    // A provider changing a preference it shares is let through (else neither of two could change
+    // it first); the newer of those that then disagree are refused until they follow.
+    if (std::any_of(holders.begin(), holders.end(), [&](const ModelProvider* h) { return is_replaced(h, replaced); })) continue;
+    const auto& theirs = *std::find_if((*holder)->spec.routingPreferences.begin(), (*holder)->spec.routingPreferences.end(),
+                                       [&](const api::RoutingPreference& p) { return p.name == mine.name; });
+    const bool same_description = theirs.description == mine.description;
+    if (!same_description || theirs.prefer != mine.prefer) {
+      return refuse(&mp, Reason::Conflict, at + (same_description ? ".prefer" : ".description"),
+                    "routing preference \"" + mine.name + "\" is already defined" + on + " with another " +
+                        (same_description ? "prefer (" + std::string(api::to_string(theirs.prefer)) + ")" : std::string("description")) +
+                        "; providers sharing a preference share its " + (same_description ? "prefer" : "description") +
+                        ": write the same, or choose another name",
+                    *holder);
     }
   }
   return std::nullopt;
@@ -172,7 +205,9 @@ void claim(const ModelProvider& mp, Claims& c) {
     auto& upstream = c.upstreams.try_emplace(up->first, Claims::Upstream{up->second, {}}).first->second;
     upstream.holders.push_back(&mp);
   }
-  for (const auto& p : s.routingPreferences) c.preferences.emplace(p.name, &mp);
+  for (const auto& p : s.routingPreferences) {
+    c.preferences.try_emplace(p.name, Claims::Preference{mp.metadata.namespace_, {}}).first->second.holders.push_back(&mp);
+  }
   for (const auto& alias : s.aliases) c.aliases.emplace(alias, &mp);
   c.namespaces[mp.metadata.namespace_].insert(mp.metadata.name);
 }

@@ -39,7 +39,13 @@ struct Claims {
   std::map<std::string, const api::ModelProvider*> modelKeys;    // models and model_ids share one set in Plano
   std::map<std::string, const api::ModelProvider*> aliases;      // spec.aliases: names clients send as a model
   std::map<std::string, Upstream> upstreams;                     // interface_host
-  std::map<std::string, const api::ModelProvider*> preferences;  // routing preference names
+  // A routing preference is one namespace's: its providers there may share it (its models are
+  // theirs), giving the same description and prefer; no other namespace may use its name.
+  struct Preference {
+    std::string namespace_;
+    std::vector<const api::ModelProvider*> holders;  // in precedence order
+  };
+  std::map<std::string, Preference> preferences;                 // by routing preference name
   const api::ModelProvider* defaultProvider = nullptr;
   std::map<std::string, std::set<std::string>> namespaces;       // namespace -> names of its accepted providers
 };

@@ -484,6 +484,59 @@ void check_routing(const api::GatewayRouting& routing, Report& r) {
   }
 }
 
+// A metrics source's address: Plano fetches it from every pod, and its start-up pastes it through
+// envsubst, so it is a plain http(s) URL with no '$', query or fragment.
+void check_metrics_url(const std::string& field, const std::string& url, Report& r) {
+  static const std::regex url_form("^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%!&()*+,=:@/]*)?$");
+  if (url.size() > kMaxMetricsUrlLength || !std::regex_match(url, url_form)) {
+    r.error(field, "\"" + url + "\" is not http(s)://<host>[:<port>][/<path>] of at most " + std::to_string(kMaxMetricsUrlLength) +
+                       " characters (letters, digits and -._~%!&()*+,=:@/ in the path; no '$', query or fragment)");
+  }
+}
+
+void check_refresh(const std::string& field, const std::optional<std::int64_t>& seconds, Report& r) {
+  if (seconds && (*seconds < kMinMetricsRefreshSeconds || *seconds > kMaxMetricsRefreshSeconds)) {
+    r.error(field, std::to_string(*seconds) + " is out of range; use " + std::to_string(kMinMetricsRefreshSeconds) + " to " +
+                       std::to_string(kMaxMetricsRefreshSeconds) + " seconds, or leave it unset to fetch once per pod start");
+  }
+}
+
+void check_model_metrics(const api::PlanoGatewaySpec& spec, Report& r) {
+  const auto& m = *spec.modelMetrics;
+  if (spec.configVersion == "v0.3.0") {
+    r.error("spec.modelMetrics", "needs configVersion v0.4.0 (v0.3.0 keeps routing preferences inline, where Plano has no "
+                                 "selection policy to use the metrics)");
+  }
+  if (!m.cost && !m.latency) r.error("spec.modelMetrics", "names no source; set cost, latency or both, or remove it");
+  if (const auto& cost = m.cost) {
+    if (cost->provider != "models.dev" && cost->provider != "digitalocean") {
+      r.error("spec.modelMetrics.cost.provider", "is \"" + cost->provider + "\"; use models.dev or digitalocean");
+    }
+    if (cost->url) check_metrics_url("spec.modelMetrics.cost.url", *cost->url, r);
+    check_refresh("spec.modelMetrics.cost.refreshIntervalSeconds", cost->refreshIntervalSeconds, r);
+    if (cost->modelAliases.size() > kMaxCostModelAliases) {
+      r.error("spec.modelMetrics.cost.modelAliases", "has " + std::to_string(cost->modelAliases.size()) + " entries; at most " +
+                                                         std::to_string(kMaxCostModelAliases) + " are allowed");
+    }
+    for (const auto& [key, model] : cost->modelAliases) {
+      const auto at = keyed("spec.modelMetrics.cost.modelAliases", key);
+      if (key.empty() || key.size() > kMaxCostModelAliasLength || model.empty() || model.size() > kMaxCostModelAliasLength) {
+        r.error(at, "the catalog key and the model must each be 1 to " + std::to_string(kMaxCostModelAliasLength) + " characters");
+      }
+      check_text(r, at, key);
+      check_text(r, at, model);
+    }
+  }
+  if (const auto& latency = m.latency) {
+    check_metrics_url("spec.modelMetrics.latency.url", latency->url, r);
+    if (latency->query.size() > kMaxLatencyQueryLength) {
+      r.error("spec.modelMetrics.latency.query", "is longer than " + std::to_string(kMaxLatencyQueryLength) + " characters (the CRD's limit)");
+    }
+    check_text(r, "spec.modelMetrics.latency.query", latency->query);
+    check_refresh("spec.modelMetrics.latency.refreshIntervalSeconds", latency->refreshIntervalSeconds, r);
+  }
+}
+
 void check_model(const api::ModelProviderSpec& s, Report& r) {
   auto slash = s.model.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == s.model.size()) {
@@ -656,6 +709,7 @@ std::vector<Finding> check_gateway(const api::PlanoGateway& gw) {
   if (gw.spec.stateStorage) check_state_storage(gw.spec, r);
   check_rate_limits(gw.spec.rateLimits, r);
   if (gw.spec.routing) check_routing(*gw.spec.routing, r);
+  if (gw.spec.modelMetrics) check_model_metrics(gw.spec, r);
   if (const auto& clients = gw.spec.networkPolicy.clientNamespaces) {
     check_selector(*clients, "spec.networkPolicy.clientNamespaces", r);
     check_label_selector(*clients, "spec.networkPolicy.clientNamespaces", r);

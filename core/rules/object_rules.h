@@ -49,6 +49,14 @@ inline constexpr std::int64_t kMaxRateLimitTokens = 4294967295;
 inline constexpr std::int64_t kMinRoutingContextLength = 1024;
 inline constexpr std::int64_t kMaxRoutingContextLength = 1048576;
 
+// spec.modelMetrics' bounds, as the CRD has them.
+inline constexpr std::size_t kMaxMetricsUrlLength = 512;
+inline constexpr std::size_t kMaxLatencyQueryLength = 2048;
+inline constexpr std::size_t kMaxCostModelAliases = 64;
+inline constexpr std::size_t kMaxCostModelAliasLength = 256;
+inline constexpr std::int64_t kMinMetricsRefreshSeconds = 10;
+inline constexpr std::int64_t kMaxMetricsRefreshSeconds = 86400;
+
 // The model_id of a <provider>/<model_id> model: what Plano compares (everything after the first '/').
 std::string_view model_id_of(std::string_view model);
 

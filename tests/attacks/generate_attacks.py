@@ -8,8 +8,9 @@ OUTDIR gets
   context-gateway.yaml   the gateway platform/attacked (one model listener, every namespace allowed)
   context-tenants.yaml   the namespaces, team-a's provider team-a/victim with its key Secret, and
                          team-b's key Secret
-  NNN-<slug>.yaml        one attack each: team-b's provider team-b/thief (or, for the listener, span attribute
-                         and rate limit selector fields, a new version of the gateway) with one hostile string, or a
+  NNN-<slug>.yaml        one attack each: team-b's provider team-b/thief (or, for the listener, span attribute,
+                         rate limit selector and metrics source fields, a new version of the gateway) with one
+                         hostile string, or a
                          provider whose Secret names mangle like the victim's; 001-control.yaml
                          is the thief with nothing hostile, which must pass
 Each attack file starts with "# attack: {json}": the attacked object (Kind/namespace/name), the
@@ -31,7 +32,10 @@ GATEWAY = {"apiVersion": "plano-operator.io/v1alpha1", "kind": "PlanoGateway",
                     "tracing": {"endpoint": "http://otel-collector.observability:4317",
                                 "spanAttributes": {"headerPrefixes": ["x-team-"], "static": {"env": "prod"}}},
                     "rateLimits": [{"model": "openai/gpt-4o", "selector": {"key": "x-team", "value": "team-a"},
-                                    "limit": {"tokens": 100000, "unit": "minute"}}]}}
+                                    "limit": {"tokens": 100000, "unit": "minute"}}],
+                    "modelMetrics": {"cost": {"provider": "models.dev", "modelAliases": {"openai/gpt-4o-2024": "openai/gpt-4o"}},
+                                     "latency": {"url": "http://prometheus.monitoring:9090",
+                                                 "query": "sum by (model_name) (llm_latency_seconds)"}}}}
 GATEWAY_REF = {"name": "attacked", "namespace": "platform"}
 
 
@@ -101,6 +105,15 @@ def gateway_with(field, payload):
     if field == "rate-limit-value":
         gw["spec"]["rateLimits"][0]["selector"]["value"] += payload
         return gw, "spec.rateLimits[0].selector.value", "spec.rateLimits[0].selector.value"
+    if field == "metrics-url":
+        gw["spec"]["modelMetrics"]["latency"]["url"] += payload
+        return gw, "spec.modelMetrics.latency.url", "spec.modelMetrics.latency.url"
+    if field == "metrics-query":
+        gw["spec"]["modelMetrics"]["latency"]["query"] += payload
+        return gw, "spec.modelMetrics.latency.query", "spec.modelMetrics.latency.query"
+    if field == "metrics-model-alias":
+        gw["spec"]["modelMetrics"]["cost"]["modelAliases"]["openai/gpt-4o-2024"] += payload
+        return gw, 'spec.modelMetrics.cost.modelAliases["openai/gpt-4o-2024"]', "spec.modelMetrics.cost.modelAliases"
     gw["spec"]["listeners"][0][field] += payload
     return gw, f"spec.listeners[0].{field}", "spec.listeners"
 
@@ -118,10 +131,11 @@ def attacks(victim_variable):
             spec, at, api_at = thief_with(field, payload)
             yield (f"{field}-{slug}", f"{payload!r} in the provider's {field}", "ModelProvider/team-b/thief", at, api_at,
                    ["context-gateway.yaml", "context-tenants.yaml"], [provider("team-b", "thief", spec)])
-    for field in ("name", "timeout", "address", "span-attribute", "rate-limit-value"):
+    gateway_fields = ("span-attribute", "rate-limit-value", "metrics-url", "metrics-query", "metrics-model-alias")
+    for field in ("name", "timeout", "address") + gateway_fields:
         for slug, payload in payloads.items():
             gw, at, api_at = gateway_with(field, payload)
-            what = field if field in ("span-attribute", "rate-limit-value") else f"listener-{field}"
+            what = field if field in gateway_fields else f"listener-{field}"
             yield (f"{what}-{slug}", f"{payload!r} in the gateway's {what}", "PlanoGateway/platform/attacked",
                    at, api_at, ["context-tenants.yaml"], [gw])
     # A host that starts with a YAML indicator: the generator hands base_url's host and http_host to

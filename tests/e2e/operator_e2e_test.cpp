@@ -51,7 +51,8 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
       {"tracing.yaml", "traced-gateway"},
       {"state-storage.yaml", "stateful-gateway"},
       {"rate-limits.yaml", "limited-gateway"},
-      {"routing-model.yaml", "routed-gateway"}};
+      {"routing-model.yaml", "routed-gateway"},
+      {"selection-policy.yaml", "selecting-gateway"}};
   for (const auto& [file, gw] : examples) kubectl("apply -f " + (kRoot / "examples" / file).string());
   auto op = start_operator();
   for (const auto& [file, gw] : examples) {
@@ -80,7 +81,7 @@ TEST_F(OperatorE2E, ExamplesConvergeToWhatRenderPrints) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 19);
+  EXPECT_EQ(checked, 23);
   // What Plano's image makes of the live objects at start-up (the generator, envsubst with the keys
   // Secret as the environment, PyYAML): every tenant string and key arrives as written.
   for (const auto& [file, gw] : examples) {
@@ -240,6 +241,34 @@ TEST_F(OperatorE2E, AGatewayWaitsForItsRoutingModelAndKeepsItsLastConfig) {
   EXPECT_TRUE(eventually([&] { return has_condition(res::kPlanoGateways, ns, "gw", "Programmed", "True"); }, 10s)) << op->log();
   EXPECT_NE(config_of(ns, "gw").find("overrides:\n  llm_routing_model: \"vllm/katanemo/Plano-Orchestrator-4B\"\n"), std::string::npos)
       << config_of(ns, "gw");
+  std::string report;
+  EXPECT_EQ(start_up(admin_client(), ns, "gw", fs::temp_directory_path(), &report), 0) << report;
+}
+
+// A gateway that loses its cost metrics leaves out only the provider whose preference prefers
+// cheapest (Plano would not start with it); the other keeps being served, and it returns with them.
+TEST_F(OperatorE2E, AProviderWhosePreferenceLosesItsMetricsIsLeftOutAndReturns) {
+  const auto ns = create_namespace(admin_client(), "e2e-select");
+  const auto gateway = gateway_yaml(ns, "gw", "{namespaces: {from: Same}}");
+  const auto metrics = "  modelMetrics: {cost: {provider: models.dev}}\n";
+  apply_yaml(gateway + metrics +
+             provider_yaml(ns, "gpt-4o", ns, "  model: openai/gpt-4o\n  passthroughAuth: true\n  default: true\n") +
+             provider_yaml(ns, "claude", ns, "  model: anthropic/claude-sonnet-4-5\n  passthroughAuth: true\n"
+                                             "  routingPreferences: [{name: code, description: writes code, prefer: Cheapest}]\n"));
+  auto op = start_operator();
+  ASSERT_TRUE(eventually([&] { return has_condition(res::kModelProviders, ns, "claude", "Programmed", "True"); }, 20s)) << op->log();
+  EXPECT_NE(config_of(ns, "gw").find("prefer: cheapest"), std::string::npos) << config_of(ns, "gw");
+
+  apply_yaml(gateway);  // the platform drops modelMetrics
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, ns, "claude", "Accepted", "False", "NotAllowedByGateway"); }, 10s))
+      << op->log();
+  EXPECT_TRUE(eventually([&] { return config_of(ns, "gw").find("anthropic/claude-sonnet-4-5") == std::string::npos; }, 10s))
+      << config_of(ns, "gw");
+  EXPECT_EQ(config_of(ns, "gw").find("selection_policy"), std::string::npos) << config_of(ns, "gw");
+  EXPECT_TRUE(has_condition(res::kModelProviders, ns, "gpt-4o", "Programmed", "True"));
+
+  apply_yaml(gateway + metrics);
+  EXPECT_TRUE(eventually([&] { return has_condition(res::kModelProviders, ns, "claude", "Programmed", "True"); }, 10s)) << op->log();
   std::string report;
   EXPECT_EQ(start_up(admin_client(), ns, "gw", fs::temp_directory_path(), &report), 0) << report;
 }

@@ -51,7 +51,9 @@ constexpr const char* kDenied = "admission webhook \"validate.plano-operator.io\
 // The examples the CRDs accept and only the webhook can refuse (they need other objects).
 const std::set<std::string> kWebhookOnly = {"accesskey-on-passthrough-gateway.yaml", "namespace-not-allowed.yaml",
                                             "second-default.yaml", "duplicate-model-id.yaml",
-                                            "same-interface-host-different-ports.yaml", "alias-already-held.yaml"};
+                                            "same-interface-host-different-ports.yaml", "alias-already-held.yaml",
+                                            "prefer-cheapest-without-cost-source.yaml", "routing-preference-of-another-namespace.yaml",
+                                            "shared-preference-other-description.yaml"};
 
 long long ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -232,7 +234,7 @@ TEST_F(WebhookE2E, InvalidExamplesAreRefusedWithTheirMessage) {
       auto r = kubectl(std::string("apply ") + mode + yaml_of(file));
       EXPECT_NE(r.code, 0) << r.out;
       for (const auto& x : expects) EXPECT_TRUE(contains(r.err, x.phrase)) << "expected \"" << x.phrase << "\" in\n" << r.err;
-      // The six cross-object mistakes get past the CRDs and are the webhook's to catch; the API
+      // The cross-object mistakes get past the CRDs and are the webhook's to catch; the API
       // server refuses the others before calling it.
       EXPECT_EQ(contains(r.err, kDenied), is_webhook_only) << r.err;
       if (is_webhook_only && contains(r.err, kDenied)) ++refused_by_webhook;
@@ -272,7 +274,7 @@ TEST_F(WebhookE2E, ValidExamplesAreAdmittedAndDryRunStoresNothing) {
     delete_objects(objects);
     ++checked;
   }
-  EXPECT_EQ(checked, 8);
+  EXPECT_EQ(checked, 9);
 }
 
 // One tenant (alpha) is on the shared gateways first; another (bravo), and a namespace the gateway does

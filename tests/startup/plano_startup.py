@@ -22,6 +22,9 @@ Then it reads both results with PyYAML and checks, against the tenants' objects:
 - the gateway's state storage arrives as declared, its Postgres connection string as the value of
   the Secret key it references, found nowhere else;
 - the gateway's rate limits arrive in order, each model as the model_id Plano compares;
+- each routing preference holds every model of the providers naming it, with their selection
+  policy; the metrics sources arrive as declared, and brightstaff's gate passes (cheapest needs a
+  cost source, fastest a latency source);
 - the routing model is the provider the gateway names, brightstaff would route with that provider,
   and Plano adds no hosted router (plano-orchestrator, archfc.katanemo.dev);
 - in Envoy's YAML, each base_url's host is a cluster's address and each http_host its hostname.
@@ -293,7 +296,7 @@ def check_preferences(config, providers, where, problems):
     want = {}
     for p in providers:
         for pref in p["spec"].get("routingPreferences") or []:
-            want.setdefault(pref["name"], (pref["description"], []))[1].append(p["spec"]["model"])
+            want.setdefault(pref["name"], (pref["description"], [], pref.get("prefer", "None")))[1].append(p["spec"]["model"])
     got = config.get("routing_preferences") or []
     seen = set()
     for i, pref in enumerate(got):
@@ -307,6 +310,9 @@ def check_preferences(config, providers, where, problems):
             problems.add(f"{at}.description", f"is {pref.get('description')!r}, the tenant wrote {want[name][0]!r}")
         if sorted(pref.get("models") or []) != sorted(want[name][1]):
             problems.add(f"{at}.models", f"is {pref.get('models')!r}, expected {want[name][1]!r}")
+        prefer = (pref.get("selection_policy") or {}).get("prefer", "none")
+        if prefer != want[name][2].lower():
+            problems.add(f"{at}.selection_policy", f"prefers {prefer!r}, the tenant wrote {want[name][2]!r}")
     for name in set(want) - seen:
         problems.add(f"{where}.routing_preferences", f"lacks {name!r}")
 
@@ -403,6 +409,45 @@ def check_routing(config, gateway, providers, where, problems):
                      f"is {(config.get('overrides') or {}).get('orchestrator_model_context_length')!r}, the gateway says {length!r}")
 
 
+def expected_metrics_sources(gateway):
+    """Plano's model_metrics_sources for the gateway's modelMetrics: cost, then latency."""
+    metrics = gateway["spec"].get("modelMetrics") or {}
+    out = []
+    if "cost" in metrics:
+        c = metrics["cost"]
+        entry = {"type": "cost", "provider": c["provider"]}
+        for key, field in (("url", "url"), ("refresh_interval", "refreshIntervalSeconds"), ("model_aliases", "modelAliases")):
+            if c.get(field):
+                entry[key] = c[field]
+        out.append(entry)
+    if "latency" in metrics:
+        l = metrics["latency"]
+        entry = {"type": "latency", "provider": "prometheus", "url": l["url"], "query": l["query"]}
+        if l.get("refreshIntervalSeconds"):
+            entry["refresh_interval"] = l["refreshIntervalSeconds"]
+        out.append(entry)
+    return out
+
+
+def check_model_metrics(config, gateway, where, problems):
+    """The metrics sources arrive as the gateway declares them, and brightstaff's start-up gate (main.rs)
+    passes: a preference preferring cheapest needs a cost source, fastest a latency source."""
+    got = config.get("model_metrics_sources") or []
+    want = expected_metrics_sources(gateway)
+    if got != want:
+        problems.add(f"{where}.model_metrics_sources", f"is {got!r}, the gateway says {want!r}")
+    types = [s.get("type") for s in got if isinstance(s, dict)]
+    for i, pref in enumerate(config.get("routing_preferences") or []):
+        prefer = ((pref or {}).get("selection_policy") or {}).get("prefer")
+        needed = {"cheapest": "cost", "fastest": "latency"}.get(prefer)
+        if needed and needed not in types:
+            problems.add(f"{where}.routing_preferences[{i}].selection_policy",
+                         f"brightstaff refuses to start: prefer: {prefer} without a {needed} metrics source")
+    for kind in ("cost", "latency"):
+        if types.count(kind) > 1:
+            problems.add(f"{where}.model_metrics_sources", f"brightstaff refuses to start: more than one {kind} source")
+
+
 def check_tracing(config, gateway, where, problems):
     want = expected_tracing(gateway)
     if config.get("tracing") != want:
@@ -439,6 +484,7 @@ def check_config(config, gateway, providers, keys_by_name, where, problems):
         check_state_storage(config, gateway, keys_by_name.get(STATE_STORAGE), where, problems)
         check_rate_limits(config, gateway, where, problems)
         check_routing(config, gateway, providers, where, problems)
+        check_model_metrics(config, gateway, where, problems)
         # The generator hangs the providers under the model listener too; Plano reads them there.
         for i, l in enumerate(config.get("listeners") or []):
             if isinstance(l, dict) and l.get("type") == "model":

@@ -225,6 +225,7 @@ class Generator {
                                         : json{{"type", "Postgres"}, {"connectionStringSecretRef", {{"name", "state-db"}, {"key", "url"}}}};
     }
     if (chance(30)) spec["rateLimits"] = rate_limits();
+    if (chance(40)) spec["modelMetrics"] = model_metrics();
     return {{"apiVersion", api::kApiVersion}, {"kind", api::kGatewayKind},
             {"metadata", {{"name", gateway_name()}, {"namespace", ns}}}, {"spec", spec}};
   }
@@ -246,6 +247,30 @@ class Generator {
       limits.push_back(again);
     }
     return limits;
+  }
+
+  // Mostly valid, sometimes an address with a variable, query or fragment, a query with a variable or
+  // line break, or a refresh faster than every 10 seconds.
+  json model_metrics() {
+    auto url = [this] {
+      return chance(85) ? pick<std::string>({"http://prometheus.monitoring:9090", "https://models.dev/api.json", "http://10.0.0.9:8080/v2/catalog"})
+                        : pick<std::string>({"http://$HOME/x", "http://mirror/x?y=1", "ftp://mirror", "http://mirror/a b", "http://mirror/#x"});
+    };
+    auto refresh = [this] { return chance(90) ? between(10, 86400) : pick<int>({0, 9, 86401}); };
+    json m = json::object();
+    if (chance(70)) {
+      json cost = {{"provider", pick<std::string>({"models.dev", "digitalocean"})}};
+      if (chance(30)) cost["url"] = url();
+      if (chance(50)) cost["refreshIntervalSeconds"] = refresh();
+      if (chance(30)) cost["modelAliases"] = {{from(kAlnum + "-/", length(1, 40)), chance(90) ? "openai/gpt-4o" : from(kPrintable, length(1, 60))}};
+      m["cost"] = cost;
+    }
+    if (m.empty() || chance(50)) {
+      json latency = {{"url", url()}, {"query", chance(90) ? "sum by (model_name) (rate(x[5m]))" : from(kPrintable, length(1, 100)) + pick<std::string>({"$HOME", "\n- x", ""})}};
+      if (chance(50)) latency["refreshIntervalSeconds"] = refresh();
+      m["latency"] = latency;
+    }
+    return m;
   }
 
   // Mostly valid, sometimes one of the endpoints Plano's Envoy template would break on.
@@ -292,7 +317,13 @@ class Generator {
     if (!wildcard && chance(30)) {
       json prefs = json::array();
       for (int i = between(1, 3); i > 0; --i) {
-        prefs.push_back({{"name", "pref-" + std::to_string(index) + "-" + std::to_string(i)}, {"description", from(kPrintable, length(1, 300))}});
+        // Sometimes a name other providers use too (shared within a namespace, refused across), with a
+        // description and prefer they may not agree on.
+        const bool shared = chance(30);
+        json pref = {{"name", shared ? "shared-" + std::to_string(i) : "pref-" + std::to_string(index) + "-" + std::to_string(i)},
+                     {"description", shared && chance(70) ? std::string("shared work") : from(kPrintable, length(1, 300))}};
+        if (chance(40)) pref["prefer"] = pick<std::string>({"None", "Cheapest", "Fastest"});
+        prefs.push_back(pref);
       }
       spec["routingPreferences"] = prefs;
     }

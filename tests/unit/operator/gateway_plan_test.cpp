@@ -355,6 +355,34 @@ TEST(GatewayPlan, ARateLimitThatLimitsNothingIsSaidNotHeld) {
   EXPECT_NE(many.find("and 57 more spec.rateLimits limit nothing"), std::string::npos) << many;
 }
 
+// A gateway that loses the metrics a provider's preference needs leaves only that provider out
+// (Plano would not start with it); the others keep being served, and it returns with the metrics.
+TEST(GatewayPlan, AProviderWhosePreferenceLostItsMetricsIsLeftOutAlone) {
+  Cluster c;
+  c.gw.spec.modelMetrics = api::GatewayModelMetrics{api::GatewayCostMetrics{"models.dev", {}, 3600, {}}, std::nullopt};
+  c.providers[1].spec.routingPreferences = {{"code", "writes code", api::SelectionPreference::Cheapest}};
+  auto plan = plan_gateway(c.snapshot());
+  ASSERT_TRUE(plan.apply);
+  c.accept(plan);
+  auto config = plan.configMap["data"][kConfigKey].get<std::string>();
+  EXPECT_NE(config.find("prefer: cheapest"), std::string::npos) << config;
+  EXPECT_NE(config.find("model_metrics_sources:"), std::string::npos) << config;
+  EXPECT_EQ(c.condition("claude", "Programmed").status, "True");
+
+  c.gw.spec.modelMetrics.reset();
+  plan = plan_gateway(c.snapshot());
+  ASSERT_TRUE(plan.apply);
+  c.accept(plan);
+  config = plan.configMap["data"][kConfigKey].get<std::string>();
+  EXPECT_EQ(config.find("anthropic/claude-sonnet-4-5"), std::string::npos) << config;
+  EXPECT_EQ(config.find("selection_policy"), std::string::npos) << config;
+  const auto& refused = c.condition("claude", "Accepted");
+  EXPECT_EQ(refused.status, "False");
+  EXPECT_EQ(refused.reason, "NotAllowedByGateway");
+  EXPECT_NE(refused.message.find("spec.modelMetrics.cost"), std::string::npos) << refused.message;
+  EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True");
+}
+
 TEST(GatewayPlan, OversizedConfigIsSharedSoTheFloodingNamespaceGivesWay) {
   Cluster c;
   c.gw.spec.allowedProviders.maxProvidersPerNamespace = 10000;  // a share too generous to stop the flood first

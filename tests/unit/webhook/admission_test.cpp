@@ -291,6 +291,38 @@ TEST(Admission, AGatewayWhoseRoutingModelOrRateLimitIsNotServedIsAdmittedWithWar
   EXPECT_NE(warnings.find("until it is served, the gateway keeps its last config"), std::string::npos) << warnings;
 }
 
+// A provider preferring cheapest on a gateway without cost metrics is refused with the field named;
+// a gateway change that removes the metrics a provider relies on is admitted, saying whom it drops
+// (the operator then refuses those providers, and the others keep running).
+TEST(Admission, PreferringCheapestNeedsTheGatewaysCostMetrics) {
+  Cluster c;
+  json cheapest = gpt4o_mini;
+  cheapest["routingPreferences"] = json::array({{{"name", "code"}, {"description", "writes code"}, {"prefer", "Cheapest"}}});
+  auto out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", cheapest), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], false) << out.body.dump();
+  EXPECT_NE(out.body["response"]["status"]["message"].get<std::string>().find(
+                "spec.routingPreferences[0].prefer: gateway platform/shared has no cost metrics"),
+            std::string::npos)
+      << out.body.dump();
+
+  c.gw.spec.modelMetrics = api::GatewayModelMetrics{api::GatewayCostMetrics{"models.dev", {}, {}, {}}, std::nullopt};
+  out = review(request("ModelProvider", "CREATE", provider_object("team-b", "mini", cheapest), "team-b"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true) << out.body.dump();
+  auto mini = provider("team-b", "mini", "openai/gpt-4o-mini");
+  mini.spec.routingPreferences = {{"code", "writes code", api::SelectionPreference::Cheapest}};
+  c.providers.push_back(mini);
+  json gw = {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},
+             {"metadata", {{"name", "shared"}, {"namespace", "platform"}}},
+             {"spec", {{"listeners", json::array({{{"name", "llm"}, {"type", "model"}, {"port", 12000}}})},
+                       {"allowedProviders", {{"namespaces", {{"from", "All"}}}}}}}};
+  out = review(request("PlanoGateway", "UPDATE", gw, "platform"), c.view());
+  EXPECT_EQ(out.body["response"]["allowed"], true) << out.body.dump();
+  EXPECT_NE(out.body["response"].value("warnings", json::array()).dump().find(
+                "this change drops 1 provider(s) from the gateway's config: team-b/mini (NotAllowedByGateway)"),
+            std::string::npos)
+      << out.body.dump();
+}
+
 TEST(Admission, DeniesAnInvalidGateway) {
   Cluster c;
   json gw = {{"apiVersion", "plano-operator.io/v1alpha1"}, {"kind", "PlanoGateway"},

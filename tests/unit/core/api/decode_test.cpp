@@ -28,6 +28,12 @@ std::string gateway_with(const std::string& spec_lines) {
          spec_lines;
 }
 
+// Provider team-a/a on gateway shared, model openai/gpt-4o, with `spec_lines` (indented two spaces) added.
+std::string provider_with(const std::string& spec_lines) {
+  return "apiVersion: plano-operator.io/v1alpha1\nkind: ModelProvider\nmetadata: {name: a, namespace: team-a}\nspec:\n"
+         "  gatewayRef: {name: shared}\n  model: openai/gpt-4o" + spec_lines;
+}
+
 const char* kProvider = R"(
 apiVersion: plano-operator.io/v1alpha1
 kind: ModelProvider
@@ -95,6 +101,9 @@ TEST(Decode, GatewayAllFields) {
   stateStorage: {type: Postgres, connectionStringSecretRef: {name: state-db, key: url}}
   rateLimits: [{model: openai/gpt-4o, selector: {key: x-team, value: team-a}, limit: {tokens: 4294967295, unit: day}}]
   routing: {modelProviderRef: {name: router, namespace: inference}, contextLength: 16384}
+  modelMetrics:
+    cost: {provider: digitalocean, url: "https://catalog.example/v2", refreshIntervalSeconds: 3600, modelAliases: {openai/openai-gpt-4o: openai/gpt-4o}}
+    latency: {url: "http://prometheus:9090", query: 'sum by (model_name) (x)', refreshIntervalSeconds: 60}
 )")));
   ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
   const auto& s = d.object->spec;
@@ -125,6 +134,43 @@ TEST(Decode, GatewayAllFields) {
   EXPECT_EQ(s.routing->modelProviderRef.name, "router");
   EXPECT_EQ(s.routing->modelProviderRef.namespace_, "inference");
   EXPECT_EQ(s.routing->contextLength, 16384);
+  ASSERT_TRUE(s.modelMetrics && s.modelMetrics->cost && s.modelMetrics->latency);
+  EXPECT_EQ(s.modelMetrics->cost->provider, "digitalocean");
+  EXPECT_EQ(s.modelMetrics->cost->url, "https://catalog.example/v2");
+  EXPECT_EQ(s.modelMetrics->cost->refreshIntervalSeconds, 3600);
+  EXPECT_EQ(s.modelMetrics->cost->modelAliases.at("openai/openai-gpt-4o"), "openai/gpt-4o");
+  EXPECT_EQ(s.modelMetrics->latency->url, "http://prometheus:9090");
+  EXPECT_EQ(s.modelMetrics->latency->query, "sum by (model_name) (x)");
+  EXPECT_EQ(s.modelMetrics->latency->refreshIntervalSeconds, 60);
+}
+
+// prefer is None unless written; Plano's spellings point at this API's fields.
+TEST(Decode, RoutingPreferencePreferAndModelMetricsInPlanosSpelling) {
+  auto d = decode_provider(yaml(provider_with(R"(
+  routingPreferences:
+    - {name: code, description: writes code, prefer: Cheapest}
+    - {name: chat, description: small talk}
+    - {name: fast, description: quick, prefer: Fastest}
+)")));
+  ASSERT_TRUE(d.errors.empty()) << errors(d.errors);
+  const auto& prefs = d.object->spec.routingPreferences;
+  EXPECT_EQ(prefs[0].prefer, SelectionPreference::Cheapest);
+  EXPECT_EQ(prefs[1].prefer, SelectionPreference::None);
+  EXPECT_EQ(prefs[2].prefer, SelectionPreference::Fastest);
+  d = decode_provider(yaml(provider_with(R"(
+  routingPreferences: [{name: code, description: writes code, prefer: cheapest, selection_policy: {prefer: cheapest}}]
+)")));
+  EXPECT_NE(errors(d.errors).find("spec.routingPreferences[0].prefer: is \"cheapest\"; use Cheapest, Fastest or None"), std::string::npos)
+      << errors(d.errors);
+  EXPECT_NE(errors(d.errors).find("did you mean \"prefer\""), std::string::npos) << errors(d.errors);
+  auto g = decode_gateway(yaml(gateway_with(R"(
+  listeners: [{name: llm, type: model, port: 12000}]
+  model_metrics_sources: []
+  modelMetrics: {latency: {url: "http://p:9090", refresh_interval: 5}}
+)")));
+  EXPECT_NE(errors(g.errors).find("did you mean \"modelMetrics\""), std::string::npos) << errors(g.errors);
+  EXPECT_NE(errors(g.errors).find("did you mean \"refreshIntervalSeconds\""), std::string::npos) << errors(g.errors);
+  EXPECT_NE(errors(g.errors).find("spec.modelMetrics.latency.query: is required"), std::string::npos) << errors(g.errors);
 }
 
 // Plano's own spellings are pointed at this API's, and a rate limit's parts are required.

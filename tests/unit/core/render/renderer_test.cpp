@@ -253,6 +253,36 @@ TEST(Renderer, RoutingModelIsTheServedProvidersModel) {
   EXPECT_FALSE(doc.contains("overrides")) << doc.dump();
 }
 
+// A preference several providers share lists all their models, sorted whatever the providers'
+// order; selection_policy only when it is not Plano's default (none); the metrics sources as declared.
+TEST(Renderer, SharedPreferencesListEveryModelWithTheirPolicyAndTheMetricsSources) {
+  Fixture f;
+  auto claude = provider("team-b", "claude", "anthropic/claude-sonnet-4-5");
+  f.vllm.spec.routingPreferences = {{"quick-answers", "short questions", api::SelectionPreference::Fastest}};
+  claude.spec.routingPreferences = f.vllm.spec.routingPreferences;
+  f.gw.spec.modelMetrics = api::GatewayModelMetrics{
+      api::GatewayCostMetrics{"digitalocean", "https://catalog.example/v2", 3600, {{"openai/openai-gpt-4o", "openai/gpt-4o"}}},
+      api::GatewayLatencyMetrics{"http://prometheus:9090", "sum by (model_name) (x)", std::nullopt}};
+  const auto config = render(f.gw, {&f.vllm, &claude, &f.openai}).config;
+  EXPECT_EQ(config, render(f.gw, {&f.openai, &claude, &f.vllm}).config) << "the same whatever the order";
+  auto doc = io::parse_documents(config, "rendered").at(0).body;
+  EXPECT_EQ(doc["routing_preferences"],
+            (nlohmann::json::array({{{"name", "complex-reasoning"}, {"description", "hard questions"}, {"models", {"openai/gpt-4o"}}},
+                                    {{"name", "quick-answers"},
+                                     {"description", "short questions"},
+                                     {"models", {"anthropic/claude-sonnet-4-5", "vllm/meta-llama/Llama-3.1-8B-Instruct"}},
+                                     {"selection_policy", {{"prefer", "fastest"}}}}})))
+      << config;
+  EXPECT_EQ(doc["model_metrics_sources"],
+            (nlohmann::json::array({{{"type", "cost"}, {"provider", "digitalocean"}, {"url", "https://catalog.example/v2"},
+                                     {"refresh_interval", 3600}, {"model_aliases", {{"openai/openai-gpt-4o", "openai/gpt-4o"}}}},
+                                    {{"type", "latency"}, {"provider", "prometheus"}, {"url", "http://prometheus:9090"},
+                                     {"query", "sum by (model_name) (x)"}}})))
+      << config;
+  f.gw.spec.modelMetrics.reset();
+  EXPECT_FALSE(io::parse_documents(render(f.gw, {&f.openai}).config, "rendered").at(0).body.contains("model_metrics_sources"));
+}
+
 TEST(ConnectionString, PostgresUrisThatSurviveAnUnquotedPaste) {
   for (const char* good : {"postgresql://plano:s3cr%40t@db.platform.svc:5432/plano", "postgres://db/plano?connect_timeout=5&application_name=plano"}) {
     EXPECT_EQ(connection_string_problem(good), std::nullopt) << good;

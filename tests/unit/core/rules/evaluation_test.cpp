@@ -317,6 +317,68 @@ TEST(Evaluation, RoutingPreferenceNamesUniqueAcrossGateway) {
   EXPECT_EQ(matching(e.findings, "spec.routingPreferences[1].name", "\"code\"").size(), 1u) << dump(e.findings);
 }
 
+// One namespace's providers may share a preference (its models are theirs) when they agree on its
+// description and prefer; another namespace may not use its name, which would pull that tenant's traffic.
+TEST(Evaluation, ARoutingPreferenceIsSharedWithinANamespaceOnly) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-a", "a2", "anthropic/claude-sonnet-4-5"),
+                 provider("team-b", "b", "openai/gpt-4o-mini")};
+  w.providers[0].spec.default_ = true;
+  w.providers[0].spec.routingPreferences = {{"code", "writes code"}};
+  w.providers[1].spec.routingPreferences = {{"code", "writes code"}};
+  w.providers[2].spec.routingPreferences = {{"code", "writes code"}};
+  auto e = w.run();
+  EXPECT_TRUE(verdict(e, "team-a/a2").accepted()) << dump(e.findings);
+  const auto& b = verdict(e, "team-b/b");
+  EXPECT_EQ(b.reason, Reason::Conflict);
+  EXPECT_EQ(b.field, "spec.routingPreferences[0].name");
+  EXPECT_NE(b.message.find("by another namespace"), std::string::npos) << b.message;
+  EXPECT_EQ(b.winner, ref_of(w.providers[0])) << "the holder is named";
+  const auto& claim = e.gateways.at("platform/shared").claims.preferences.at("code");
+  EXPECT_EQ(claim.namespace_, "team-a");
+  EXPECT_EQ(claim.holders.size(), 2u);
+
+  w.providers[1].spec.routingPreferences = {{"code", "writes and reviews code"}};
+  e = w.run();
+  EXPECT_EQ(verdict(e, "team-a/a2").field, "spec.routingPreferences[0].description");
+  EXPECT_NE(verdict(e, "team-a/a2").message.find("with another description"), std::string::npos) << verdict(e, "team-a/a2").message;
+  EXPECT_EQ(verdict(e, "team-a/a2").winner, ref_of(w.providers[0]));
+
+  w.gateways[0].spec.modelMetrics = api::GatewayModelMetrics{api::GatewayCostMetrics{"models.dev", {}, {}, {}}, std::nullopt};
+  w.providers[1].spec.routingPreferences = {{"code", "writes code", api::SelectionPreference::Cheapest}};
+  e = w.run();
+  EXPECT_EQ(verdict(e, "team-a/a2").field, "spec.routingPreferences[0].prefer");
+  EXPECT_NE(verdict(e, "team-a/a2").message.find("with another prefer (None)"), std::string::npos) << verdict(e, "team-a/a2").message;
+  w.providers[0].spec.routingPreferences[0].prefer = api::SelectionPreference::Cheapest;
+  EXPECT_TRUE(verdict(w.run(), "team-a/a2").accepted());
+}
+
+// Plano refuses to start with prefer: cheapest and no cost source (fastest and no latency source):
+// such a provider is refused, never rendered, and the rest of the gateway keeps working.
+TEST(Evaluation, PreferringCheapestOrFastestNeedsTheGatewaysMetrics) {
+  World w;
+  w.providers = {provider("team-a", "a", "openai/gpt-4o"), provider("team-b", "b", "openai/gpt-4o-mini")};
+  w.providers[0].spec.default_ = true;
+  w.providers[1].spec.routingPreferences = {{"chat", "small talk"}, {"code", "writes code", api::SelectionPreference::Cheapest}};
+  auto e = w.run();
+  auto refused = verdict(e, "team-b/b");
+  EXPECT_EQ(refused.reason, Reason::NotAllowedByGateway);
+  EXPECT_EQ(refused.field, "spec.routingPreferences[1].prefer");
+  EXPECT_NE(refused.message.find("no cost metrics (spec.modelMetrics.cost)"), std::string::npos) << refused.message;
+  EXPECT_NE(refused.message.find("use prefer: None"), std::string::npos) << refused.message;
+  EXPECT_TRUE(verdict(e, "team-a/a").accepted());
+  EXPECT_EQ(e.gateways.at("platform/shared").accepted.size(), 1u);
+
+  w.gateways[0].spec.modelMetrics = api::GatewayModelMetrics{api::GatewayCostMetrics{"models.dev", {}, {}, {}}, std::nullopt};
+  EXPECT_TRUE(verdict(w.run(), "team-b/b").accepted());
+  w.providers[1].spec.routingPreferences[1].prefer = api::SelectionPreference::Fastest;
+  refused = verdict(w.run(), "team-b/b");
+  EXPECT_EQ(refused.reason, Reason::NotAllowedByGateway);
+  EXPECT_NE(refused.message.find("no latency metrics (spec.modelMetrics.latency)"), std::string::npos) << refused.message;
+  w.gateways[0].spec.modelMetrics->latency = api::GatewayLatencyMetrics{"http://p:9090", "x", std::nullopt};
+  EXPECT_TRUE(verdict(w.run(), "team-b/b").accepted());
+}
+
 TEST(Evaluation, ConflictsAreScopedToOneGateway) {
   World w;
   w.gateways.push_back(gateway("platform", "other"));
@@ -388,6 +450,12 @@ TEST(JudgeNext, SameAsEvaluatingWithTheProviderLast) {
   candidates.back().spec.providerInterface = "openai";
   candidates.push_back(provider("team-c", "same-preference", "openai/gpt-4.1"));
   candidates.back().spec.routingPreferences = {{"chat", "y"}, {"code", "z"}};
+  candidates.push_back(provider("team-a", "shared-preference", "openai/gpt-4.1"));
+  candidates.back().spec.routingPreferences = {{"code", "x"}};
+  candidates.push_back(provider("team-a", "other-description", "openai/gpt-4.1"));
+  candidates.back().spec.routingPreferences = {{"code", "y"}};
+  candidates.push_back(provider("team-c", "cheapest-without-cost", "openai/gpt-4.1"));
+  candidates.back().spec.routingPreferences = {{"chat", "y", api::SelectionPreference::Cheapest}};
 
   const auto before = w.run();
   const auto* gateway = &before.gateways.at("platform/shared");
@@ -413,7 +481,7 @@ TEST(JudgeNext, SameAsEvaluatingWithTheProviderLast) {
   }
   // Every kind of verdict was compared.
   EXPECT_EQ(reasons, (std::set<Reason>{Reason::Accepted, Reason::Invalid, Reason::GatewayNotFound,
-                                        Reason::AuthModeNotAllowed, Reason::Conflict}));
+                                        Reason::NotAllowedByGateway, Reason::AuthModeNotAllowed, Reason::Conflict}));
 }
 
 TEST(JudgeNext, ClaimsOfTheReplacedVersionDoNotCount) {
@@ -426,6 +494,19 @@ TEST(JudgeNext, ClaimsOfTheReplacedVersionDoNotCount) {
   const auto self = ref_of(a);
   EXPECT_TRUE(judge_next(a, gateway, nullptr, &self).verdict.accepted());
   EXPECT_EQ(judge_next(a, gateway, nullptr).verdict.reason, Reason::Conflict);
+  // A preference two providers share: either may change it first (else neither could); the other,
+  // newer one is then refused until it follows.
+  World shared = world_with_every_claim();
+  shared.providers.push_back(provider("team-a", "a2", "openai/gpt-4.1"));
+  shared.providers.back().spec.routingPreferences = {{"code", "x"}};
+  const auto shared_run = shared.run();
+  const auto* shared_gateway = &shared_run.gateways.at("platform/shared");
+  auto a2 = shared.providers.back();
+  a2.spec.routingPreferences = {{"code", "changed"}};
+  const auto a2_self = ref_of(a2);
+  EXPECT_TRUE(judge_next(a2, shared_gateway, nullptr, &a2_self).verdict.accepted());
+  shared.providers.back() = a2;
+  EXPECT_EQ(shared.run().providers.at("team-a/a2").field, "spec.routingPreferences[0].description");
   // b moving its shared upstream to another port meets c, which still holds it on 8000.
   auto b = w.providers[1];
   b.spec.baseURL = "http://gpu.internal:9000/v1";

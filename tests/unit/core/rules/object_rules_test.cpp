@@ -410,6 +410,59 @@ TEST(GatewayRules, RoutingNamesAProviderObjectAndABoundedContext) {
   }
 }
 
+// The metrics sources' strings go through Plano's start-up (envsubst, PyYAML) and are fetched by every
+// pod: plain http(s) URLs, bounded, no variables or line breaks; a refresh no faster than every 10s.
+TEST(GatewayRules, ModelMetricsWithinTheCrdsBoundsAndSafeToPaste) {
+  auto gw = gateway();
+  gw.spec.modelMetrics = api::GatewayModelMetrics{
+      api::GatewayCostMetrics{"models.dev", std::nullopt, 3600, {{"openai/openai-gpt-4o", "openai/gpt-4o"}}},
+      api::GatewayLatencyMetrics{"http://prometheus.monitoring.svc.cluster.local:9090", "sum by (model_name) (rate(x[5m]))", 60}};
+  EXPECT_TRUE(check_gateway(gw).empty()) << dump(check_gateway(gw));
+  for (const char* good : {"https://models.dev/api.json", "http://10.0.0.7:8080/v2/gen-ai/models/catalog", "http://mirror"}) {
+    gw.spec.modelMetrics->cost->url = good;
+    EXPECT_TRUE(check_gateway(gw).empty()) << good << dump(check_gateway(gw));
+  }
+  for (const char* bad : {"ftp://mirror/x", "http://$HOME/x", "http://mirror/${PLANO_KEY_1_X}", "http://mirror/a b", "http://mirror/x?y=1",
+                          "http://mirror/x#y", "http://mirror/x\n  - type: cost", "mirror/x", ""}) {
+    gw.spec.modelMetrics->cost->url = bad;
+    gw.spec.modelMetrics->latency->url = bad;
+    const auto findings = check_gateway(gw);
+    EXPECT_EQ(matching(findings, "spec.modelMetrics.cost.url", "http(s)://<host>").size(), 1u) << bad << dump(findings);
+    EXPECT_EQ(matching(findings, "spec.modelMetrics.latency.url", "http(s)://<host>").size(), 1u) << bad << dump(findings);
+  }
+  gw.spec.modelMetrics->cost->url = "http://mirror/" + std::string(kMaxMetricsUrlLength, 'a');
+  EXPECT_EQ(matching(check_gateway(gw), "spec.modelMetrics.cost.url").size(), 1u);
+  gw.spec.modelMetrics->cost->url.reset();
+  gw.spec.modelMetrics->latency->url = "http://prometheus:9090";
+  for (const char* bad : {"x{a=\"$HOME\"}", "x\n  - type: cost", "x\u2028y"}) {
+    gw.spec.modelMetrics->latency->query = bad;
+    EXPECT_EQ(matching(check_gateway(gw), "spec.modelMetrics.latency.query").size(), 1u) << bad;
+  }
+  gw.spec.modelMetrics->latency->query = std::string(kMaxLatencyQueryLength + 1, 'x');
+  EXPECT_EQ(matching(check_gateway(gw), "spec.modelMetrics.latency.query", "longer than").size(), 1u);
+  gw.spec.modelMetrics->latency->query = "x";
+  gw.spec.modelMetrics->cost->modelAliases = {{"openai/$HOME", "openai/gpt-4o"}, {"openai/a", "openai/${PLANO_KEY_1_X}"}, {"", "x"}};
+  auto findings = check_gateway(gw);
+  EXPECT_EQ(matching(findings, "spec.modelMetrics.cost.modelAliases[\"openai/$HOME\"]", "envsubst").size(), 1u) << dump(findings);
+  EXPECT_EQ(matching(findings, "spec.modelMetrics.cost.modelAliases[\"openai/a\"]", "envsubst").size(), 1u) << dump(findings);
+  EXPECT_EQ(matching(findings, "spec.modelMetrics.cost.modelAliases[\"\"]", "1 to 256").size(), 1u) << dump(findings);
+  gw.spec.modelMetrics->cost->modelAliases.clear();
+  for (std::int64_t bad : {kMinMetricsRefreshSeconds - 1, kMaxMetricsRefreshSeconds + 1}) {
+    gw.spec.modelMetrics->cost->refreshIntervalSeconds = bad;
+    gw.spec.modelMetrics->latency->refreshIntervalSeconds = bad;
+    findings = check_gateway(gw);
+    EXPECT_EQ(matching(findings, "spec.modelMetrics.cost.refreshIntervalSeconds", "10 to 86400").size(), 1u) << bad;
+    EXPECT_EQ(matching(findings, "spec.modelMetrics.latency.refreshIntervalSeconds", "10 to 86400").size(), 1u) << bad;
+  }
+  gw.spec.modelMetrics->cost = api::GatewayCostMetrics{"openrouter", std::nullopt, std::nullopt, {}};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.modelMetrics.cost.provider", "models.dev or digitalocean").size(), 1u);
+  gw.spec.modelMetrics = api::GatewayModelMetrics{};
+  EXPECT_EQ(matching(check_gateway(gw), "spec.modelMetrics", "names no source").size(), 1u);
+  gw.spec.modelMetrics->latency = api::GatewayLatencyMetrics{"http://p:9090", "x", std::nullopt};
+  gw.spec.configVersion = "v0.3.0";
+  EXPECT_EQ(matching(check_gateway(gw), "spec.modelMetrics", "needs configVersion v0.4.0").size(), 1u);
+}
+
 TEST(GatewayRules, StateStorageNeedsAConnectionStringForPostgresOnly) {
   auto gw = gateway();
   gw.spec.stateStorage = api::GatewayStateStorage{api::StateStorageType::Postgres, std::nullopt};
