@@ -58,11 +58,12 @@ GatewayController::GatewayController(kube::ApiClient& client, Caches& caches, me
                                   metrics::default_buckets())),
       writes_metric_(metrics.counter("plano_operator_api_writes_total", "Writes to the API server by kind of write.", {"kind"})) {
   caches_.on_change([this](const std::string& key) { queue_.add(key); });
-  // A status this process wrote stands in for the cached one only until the informer has a newer
-  // version; then it is dropped, or a creation storm would keep every provider's status twice.
+  // A status this process wrote stands in for the cached one only until the informer delivers the
+  // version the write produced; then it is dropped, or a creation storm would keep every
+  // provider's status twice.
   for (auto [informer, kind] : {std::pair{&caches_.gateways, api::kGatewayKind}, std::pair{&caches_.providers, api::kProviderKind}}) {
     informer->on_update([this, kind](const json&, const json& now) {
-      forget_superseded_status(kind, kube::object_key(now), now.at("metadata").value("resourceVersion", ""));
+      written_.delivered(std::string(kind) + "/" + kube::object_key(now), now.at("metadata").value("resourceVersion", ""));
     });
   }
   metrics.gauge("plano_operator_workqueue_depth", "Gateway keys waiting for a worker.");
@@ -100,14 +101,11 @@ void GatewayController::resync_loop() {
     // Level-triggered safety net: every known gateway, and every key a provider points at.
     for (const auto& key : caches_.gateways.keys()) queue_.add(key);
     for (const auto& key : caches_.providerObjects.gateway_keys()) queue_.add(key);
-    {
-      std::lock_guard written_lock(written_mu_);
-      std::erase_if(written_, [this](const auto& entry) {
-        const auto slash = entry.first.find('/');
-        const auto& cache = entry.first.substr(0, slash) == api::kGatewayKind ? caches_.gateways : caches_.providers;
-        return !cache.get(entry.first.substr(slash + 1));
-      });
-    }
+    written_.keep_only([this](const std::string& entry) {
+      const auto slash = entry.find('/');
+      const auto& cache = entry.substr(0, slash) == api::kGatewayKind ? caches_.gateways : caches_.providers;
+      return cache.get(entry.substr(slash + 1)) != nullptr;
+    });
     missing_secrets_.keep_only([this](const std::string& key) {
       return !caches_.providers.versions_by_index(kBySecret, key).empty() || !caches_.gateways.versions_by_index(kBySecret, key).empty();
     });
@@ -128,34 +126,36 @@ void GatewayController::flush_events_loop() {
 
 kube::ObjectPtr GatewayController::with_written_status(kube::ObjectPtr cached) {
   if (!cached) return cached;
-  std::lock_guard lock(written_mu_);
-  const auto it = written_.find(std::string(api::kGatewayKind) + "/" + kube::object_key(*cached));
-  if (it == written_.end() || it->second.basedOn != cached->at("metadata").value("resourceVersion", "")) return cached;
+  auto status = written_.pending(std::string(api::kGatewayKind) + "/" + kube::object_key(*cached),
+                                 cached->at("metadata").value("resourceVersion", ""));
+  if (!status) return cached;
   auto copy = std::make_shared<json>(*cached);
-  (*copy)["status"] = it->second.status;
+  (*copy)["status"] = std::move(*status);
   return copy;
-}
-
-void GatewayController::remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
-                                                const json& status) {
-  std::lock_guard lock(written_mu_);
-  written_[std::string(kind) + "/" + key] = WrittenStatus{based_on_version, status};
-}
-
-void GatewayController::forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version) {
-  std::lock_guard lock(written_mu_);
-  const auto it = written_.find(std::string(kind) + "/" + key);
-  if (it != written_.end() && it->second.basedOn != cached_version) written_.erase(it);
 }
 
 ProviderCache::ProviderPtr GatewayController::with_written_status(ProviderCache::ProviderPtr cached) {
   if (!cached) return cached;
-  std::lock_guard lock(written_mu_);
-  const auto it = written_.find(std::string(api::kProviderKind) + "/" + api::key_of(cached->metadata));
-  if (it == written_.end() || it->second.basedOn != cached->metadata.resourceVersion) return cached;
+  auto status = written_.pending(std::string(api::kProviderKind) + "/" + api::key_of(cached->metadata), cached->metadata.resourceVersion);
+  if (!status) return cached;
   auto copy = std::make_shared<api::ModelProvider>(*cached);
-  copy->status = api::decode_provider_status(it->second.status);
+  copy->status = api::decode_provider_status(*status);
   return copy;
+}
+
+void GatewayController::write_gateway_status(const std::string& gateway_key, const json& status) {
+  const auto [ns, name] = split_key(gateway_key);
+  const auto key = std::string(api::kGatewayKind) + "/" + gateway_key;
+  const auto serial = written_.writing(key, status);
+  try {
+    const auto written = client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", status}});
+    written_.written(key, serial, written.at("metadata").value("resourceVersion", ""));
+  } catch (...) {
+    written_.failed(key, serial);
+    throw;
+  }
+  ++writes_;
+  writes_metric_.labels({"status"}).inc();
 }
 
 void GatewayController::work() {
@@ -284,23 +284,20 @@ void GatewayController::remove_switched_off(const kube::Resource& resource, cons
   }
 }
 
-void GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
-                                                const ProvidersByKey& provider_by_key) {
+void GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes) {
   for (const auto& change : changes) {
     const auto key = change.namespace_ + "/" + change.name;
-    if (const auto live = provider_by_key.find(key); live != provider_by_key.end()) {
-      remember_written_status(api::kProviderKind, key, live->second->metadata.resourceVersion, change.status);
-    }
-    writer_.submit("status/" + key, [this, change, key] {
+    const auto serial = written_.writing(std::string(api::kProviderKind) + "/" + key, change.status);
+    writer_.submit("status/" + key, [this, change, key, serial] {
       try {
-        client_.patch_status(kube::resources::kModelProviders, change.namespace_, change.name, kube::PatchType::Merge,
-                             {{"status", change.status}});
+        const auto written = client_.patch_status(kube::resources::kModelProviders, change.namespace_, change.name,
+                                                  kube::PatchType::Merge, {{"status", change.status}});
+        written_.written(std::string(api::kProviderKind) + "/" + key, serial, written.at("metadata").value("resourceVersion", ""));
         ++writes_;
         writes_metric_.labels({"status"}).inc();
       } catch (const kube::ApiError& e) {
         if (!e.is(kube::ErrorReason::NotFound)) throw;  // deleted meanwhile: nothing to report to
-        std::lock_guard lock(written_mu_);
-        written_.erase(std::string(api::kProviderKind) + "/" + key);
+        written_.failed(std::string(api::kProviderKind) + "/" + key, serial);
       }
     });
   }
@@ -410,10 +407,7 @@ void GatewayController::reconcile(const std::string& gateway_key) {
     } catch (const ApplyError& e) {
       // Refused, not lost: say so on the gateway, then let the queue retry with backoff.
       const auto failure = apply_failure(*gateway, plan, e.what(), snap.now);
-      client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", failure.status}});
-      remember_written_status(api::kGatewayKind, gateway_key, gateway->metadata.resourceVersion, failure.status);
-      ++writes_;
-      writes_metric_.labels({"status"}).inc();
+      write_gateway_status(gateway_key, failure.status);
       if (failure.event) record_events({*failure.event}, gateway_json, provider_by_key);
       throw;
     }
@@ -424,12 +418,9 @@ void GatewayController::reconcile(const std::string& gateway_key) {
   }
   if (plan.awaitsSecret) queue_.add_after(gateway_key, kMissingSecretRecheck);
   if (plan.gatewayStatus) {
-    client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", *plan.gatewayStatus}});
-    if (gateway) remember_written_status(api::kGatewayKind, gateway_key, gateway->metadata.resourceVersion, *plan.gatewayStatus);
-    ++writes_;
-    writes_metric_.labels({"status"}).inc();
+    write_gateway_status(gateway_key, *plan.gatewayStatus);
   }
-  write_provider_statuses(plan.providerStatuses, provider_by_key);
+  write_provider_statuses(plan.providerStatuses);
   record_events(plan.events, gateway_json, provider_by_key);
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("reconciled {} with {} providers in {:.1f} ms: decode {:.1f}, secrets {:.1f}, plan {:.1f}, writes {:.1f}",

@@ -22,6 +22,7 @@
 #include "operator/caches.h"
 #include "operator/gateway_plan.h"
 #include "operator/missing_secrets.h"
+#include "operator/written_statuses.h"
 #include "operator/work_queue.h"
 
 namespace plano::op {
@@ -78,17 +79,14 @@ class GatewayController {
   // Asks again, off the reconcile path, for a Secret found missing before; queues the gateway if found.
   void recheck_missing_secret(const std::string& secret_key, const std::string& gateway_key);
   std::optional<std::map<std::string, std::string>> fetch_and_label_secret(const std::string& ns, const std::string& name);
-  void write_provider_statuses(const std::vector<ProviderStatusChange>& changes,
-                               const ProvidersByKey& provider_by_key);
+  void write_provider_statuses(const std::vector<ProviderStatusChange>& changes);
   // The cached object, or a copy with the status this process wrote from that very version when
   // the informer has not delivered the write yet: a reconcile judges transitions (and so Events,
   // like ConfigRolledOut) against what it last decided, not against a stale copy.
   kube::ObjectPtr with_written_status(kube::ObjectPtr gateway);
   ProviderCache::ProviderPtr with_written_status(ProviderCache::ProviderPtr provider);
-  void remember_written_status(const char* kind, const std::string& key, const std::string& based_on_version,
-                               const nlohmann::json& status);
-  // Drops the status written onto an older version than the cached one: the informer has moved on.
-  void forget_superseded_status(const char* kind, const std::string& key, const std::string& cached_version);
+  // Writes the gateway's status now, noting it in written_.
+  void write_gateway_status(const std::string& gateway_key, const nlohmann::json& status);
   void record_events(const std::vector<EventNote>& events, const kube::ObjectPtr& gateway,
                      const ProvidersByKey& provider_by_key);
   // Deletes an owned object its gateway no longer wants (a NetworkPolicy switched off, a
@@ -105,13 +103,8 @@ class GatewayController {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> events_submitted_{0};
-  // Per object ("Kind/ns/name"), the last status written and the resourceVersion it was computed from.
-  struct WrittenStatus {
-    std::string basedOn;
-    nlohmann::json status;
-  };
-  std::mutex written_mu_;
-  std::map<std::string, WrittenStatus> written_;
+  // Keyed "Kind/ns/name".
+  WrittenStatuses written_;
   MissingSecrets missing_secrets_{kMissingSecretRecheck};
   // Events go through the correlator to the API server, counted as writes.
   class EventWrites final : public kube::EventSink {
