@@ -287,17 +287,18 @@ void GatewayController::remove_switched_off(const kube::Resource& resource, cons
 void GatewayController::write_provider_statuses(const std::vector<ProviderStatusChange>& changes) {
   for (const auto& change : changes) {
     const auto key = change.namespace_ + "/" + change.name;
-    const auto serial = written_.writing(std::string(api::kProviderKind) + "/" + key, change.status);
-    writer_.submit("status/" + key, [this, change, key, serial] {
+    const auto written_key = std::string(api::kProviderKind) + "/" + key;
+    const auto serial = written_.writing(written_key, change.status);
+    writer_.submit("status/" + key, [this, change, written_key, serial] {
       try {
         const auto written = client_.patch_status(kube::resources::kModelProviders, change.namespace_, change.name,
                                                   kube::PatchType::Merge, {{"status", change.status}});
-        written_.written(std::string(api::kProviderKind) + "/" + key, serial, written.at("metadata").value("resourceVersion", ""));
+        written_.written(written_key, serial, written.at("metadata").value("resourceVersion", ""));
         ++writes_;
         writes_metric_.labels({"status"}).inc();
       } catch (const kube::ApiError& e) {
         if (!e.is(kube::ErrorReason::NotFound)) throw;  // deleted meanwhile: nothing to report to
-        written_.failed(std::string(api::kProviderKind) + "/" + key, serial);
+        written_.failed(written_key, serial);
       }
     });
   }
