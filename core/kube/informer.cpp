@@ -338,30 +338,69 @@ bool version_too_large(const ApiError& e) {
 
 }  // namespace
 
+// Where a list's objects go. Into an empty store (the first list) each goes in as it arrives and
+// is handed to the add handlers at once, as client-go's DeltaFIFO does, so they work while the rest
+// of the list is still coming; the store is not synced until the list is complete. Otherwise they
+// are gathered, so that replace() reports the differences once the list is complete.
+class Informer::ListSink {
+ public:
+  explicit ListSink(Informer& informer)
+      : informer_(informer), contents_(informer.store_.next_contents()), direct_(informer.store_.size() == 0) {}
+
+  void add(nlohmann::json object) {
+    object = informer_.as_cached(std::move(object));
+    if (!direct_) {
+      contents_.add(object);
+      return;
+    }
+    if (ObjectPtr previous = informer_.store_.upsert(object)) {
+      dispatch(informer_.name_, "update", informer_.on_update_, *previous, object);
+    } else {
+      dispatch(informer_.name_, "add", informer_.on_add_, object);
+    }
+  }
+
+  // The list starts over (its continue token expired): what went in directly stays, and the whole
+  // new list is compared with it.
+  void restart() {
+    direct_ = false;
+    contents_.clear();
+  }
+
+  void finish(const std::string& resource_version) {
+    if (!direct_) {
+      // One object unpacked at a time: the handlers' own copies then reuse the memory of the trees
+      // before them rather than growing the heap past all of them.
+      Store::ReplaceDiff diff = informer_.store_.replace(std::move(contents_));
+      const auto& name = informer_.name_;
+      for (auto& object : diff.deleted) dispatch(name, "delete", informer_.on_delete_, *object.take());
+      for (auto& [old, now] : diff.updated) dispatch(name, "update", informer_.on_update_, *old.take(), *now.take());
+      for (auto& object : diff.added) dispatch(name, "add", informer_.on_add_, *object.take());
+    }
+    informer_.finish_list(resource_version);
+  }
+
+ private:
+  Informer& informer_;
+  Store::Contents contents_;
+  bool direct_;
+};
+
 void Informer::list_and_replace() {
   ListOptions options;
   options.label_selector = options_.label_selector;
   options.field_selector = options_.field_selector;
   options.limit = options_.page_size;
-  Store::Contents contents = store_.next_contents();
+  ListSink sink(*this);
   const std::string resource_version = client_.list_each(
-      resource_, options_.namespace_, options, [&](nlohmann::json item) { contents.add(as_cached(std::move(item))); },
-      [&] { contents.clear(); });
-  install(std::move(contents), resource_version);
+      resource_, options_.namespace_, options, [&](nlohmann::json item) { sink.add(std::move(item)); }, [&] { sink.restart(); });
+  sink.finish(resource_version);
 }
 
-void Informer::install(Store::Contents contents, const std::string& resource_version) {
-  Store::ReplaceDiff diff = store_.replace(std::move(contents));
+void Informer::finish_list(const std::string& resource_version) {
   set_resource_version(resource_version);
   ++lists_;
   spdlog::debug("kube: informer {} listed {} objects at resourceVersion {}", name_, store_.size(), resource_version);
-
-  // One object unpacked at a time: the handlers' own copies then reuse the memory of the trees
-  // before them rather than growing the heap past all of them.
-  for (auto& object : diff.deleted) dispatch(name_, "delete", on_delete_, *object.take());
-  for (auto& [old, now] : diff.updated) dispatch(name_, "update", on_update_, *old.take(), *now.take());
-  for (auto& object : diff.added) dispatch(name_, "add", on_add_, *object.take());
-  diff = {};
   // Synced once the handlers have seen the list too (as client-go's handler registrations report):
   // a handler that keeps its own copy (a decoded cache) is then complete when readers start.
   {
@@ -441,15 +480,15 @@ bool Informer::watch_once(bool with_initial_list) {
     }
   } forget{this};
 
-  std::optional<Store::Contents> initial;
-  if (with_initial_list) initial.emplace(store_.next_contents());
+  std::optional<ListSink> initial;
+  if (with_initial_list) initial.emplace(*this);
   while (auto event = stream->next()) {
     if (!initial) {
       handle(*event);
     } else if (event->type == WatchEventType::Added) {
-      initial->add(as_cached(std::move(event->object)));
+      initial->add(std::move(event->object));
     } else if (event->type == WatchEventType::Bookmark && ends_initial_events(event->object)) {
-      install(std::move(*initial), metadata_field(event->object, "resourceVersion"));
+      initial->finish(metadata_field(event->object, "resourceVersion"));
       ++streamed_lists_;
       initial.reset();
     }

@@ -188,7 +188,8 @@ class Informer {
   // Set these up before start(). Handlers run on the informer's thread, one at
   // a time, in the order the changes happened, after the cache has applied the
   // change; a slow handler delays the cache. After a relist the differences to
-  // the old cache are reported (update only where the resourceVersion changed).
+  // the old cache are reported (update only where the resourceVersion changed). The first list's
+  // objects are handed over one by one as they arrive, before has_synced().
   // Objects passed to them have metadata.managedFields and kubectl's last-applied-configuration
   // annotation removed.
   void add_index(const std::string& name, IndexFunc fn);
@@ -227,9 +228,11 @@ class Informer {
   const Resource& resource() const { return resource_; }
 
  private:
+  class ListSink;
   void run();
   void list_and_replace();
-  void install(Store::Contents contents, const std::string& resource_version);
+  // The list is complete at resource_version: the informer is synced once its handlers have run.
+  void finish_list(const std::string& resource_version);
   // Watches until the stream ends; with_initial_list: a streaming list first (returns whether its
   // end arrived, so the store holds the whole collection).
   bool watch_once(bool with_initial_list);

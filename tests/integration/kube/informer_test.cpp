@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 #include "tests/support/control_plane.h"
 
@@ -84,10 +85,17 @@ void syncs_then_follows_changes_with_handlers_in_order(bool streaming_list) {
     return std::vector<std::string>{o["metadata"]["labels"].value("app", "")};
   });
   recorder.attach(informer);
+  // The first list's objects reach the handlers as they arrive (so a handler's work overlaps the
+  // rest of the list): each already in the cache, the ones after it not yet, the informer not synced.
+  std::vector<std::tuple<bool, std::size_t, bool>> first_adds;  // {cached, cache size, synced}; written before sync only
+  informer.on_add([&](const json& o) {
+    if (first_adds.size() < 2) first_adds.emplace_back(informer.get(object_key(o)) != nullptr, informer.store().size(), informer.has_synced());
+  });
   EXPECT_FALSE(informer.has_synced());
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(10s));
   EXPECT_EQ(recorder.size(), 2u) << "synced only once the handlers have seen the list: a handler's own copy is complete";
+  EXPECT_EQ(first_adds, (std::vector<std::tuple<bool, std::size_t, bool>>{{true, 1, false}, {true, 2, false}}));
   EXPECT_EQ(cached_names(informer), (std::set<std::string>{"a", "b"}));
   EXPECT_FALSE(informer.resource_version().empty());
 
