@@ -1,5 +1,7 @@
 #include "operator/caches.h"
 
+#include <initializer_list>
+
 #include "core/render/renderer.h"
 
 namespace plano::op {
@@ -30,23 +32,34 @@ kube::InformerOptions identities_only(kube::InformerOptions options) {
   return options;
 }
 
-std::string str(const json& j, const char* a, const char* b) {
-  auto outer = j.find(a);
-  if (outer == j.end() || !outer->is_object()) return "";
-  auto inner = outer->find(b);
-  return inner != outer->end() && inner->is_string() ? inner->get<std::string>() : "";
+// The member at `path` (objects all the way), or null: read in place, since the index functions
+// run on every listed object and a copy of each level would cost more than the lookup.
+const json* at(const json& j, std::initializer_list<const char*> path) {
+  const json* node = &j;
+  for (const char* key : path) {
+    if (!node->is_object()) return nullptr;
+    auto it = node->find(key);
+    if (it == node->end()) return nullptr;
+    node = &*it;
+  }
+  return node;
 }
+
+// The string at `path`, or "" when absent or of another type.
+std::string str_at(const json& j, std::initializer_list<const char*> path) {
+  const json* value = at(j, path);
+  return value && value->is_string() ? value->get<std::string>() : "";
+}
+
+std::string str(const json& j, const char* a, const char* b) { return str_at(j, {a, b}); }
 
 std::string ns_of(const json& object) { return str(object, "metadata", "namespace"); }
 
 }  // namespace
 
 std::string gateway_key_of_provider(const json& p) {
-  const auto spec = p.value("spec", json::object());
-  const auto ref = spec.is_object() ? spec.value("gatewayRef", json::object()) : json::object();
-  std::string ns = ref.is_object() && ref.contains("namespace") && ref["namespace"].is_string() ? ref["namespace"].get<std::string>() : ns_of(p);
-  std::string name = ref.is_object() && ref.contains("name") && ref["name"].is_string() ? ref["name"].get<std::string>() : "";
-  return ns + "/" + name;
+  const json* ns = at(p, {"spec", "gatewayRef", "namespace"});
+  return (ns && ns->is_string() ? ns->get<std::string>() : ns_of(p)) + "/" + str_at(p, {"spec", "gatewayRef", "name"});
 }
 
 Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
@@ -72,25 +85,20 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
   providers.on_delete([this](const json& p) { provider_changed(providerObjects.erase(kube::object_key(p)), nullptr); });
   providers.add_index(kByGateway, [](const json& p) { return std::vector<std::string>{gateway_key_of_provider(p)}; });
   providers.add_index(kBySecret, [](const json& p) {
-    const auto spec = p.value("spec", json::object());
-    if (!spec.is_object() || !spec.contains("accessKeySecretRef")) return std::vector<std::string>{};
-    const auto& ref = spec["accessKeySecretRef"];
-    if (!ref.is_object() || !ref.contains("name") || !ref["name"].is_string()) return std::vector<std::string>{};
-    return std::vector<std::string>{ns_of(p) + "/" + ref["name"].get<std::string>()};
+    const json* name = at(p, {"spec", "accessKeySecretRef", "name"});
+    if (!name || !name->is_string()) return std::vector<std::string>{};
+    return std::vector<std::string>{ns_of(p) + "/" + name->get<std::string>()};
   });
   gateways.add_index(kBySecret, [](const json& g) {
-    const auto spec = g.value("spec", json::object());
-    const auto storage = spec.is_object() ? spec.value("stateStorage", json::object()) : json::object();
-    const auto ref = storage.is_object() ? storage.value("connectionStringSecretRef", json::object()) : json::object();
-    if (!ref.is_object() || !ref.contains("name") || !ref["name"].is_string()) return std::vector<std::string>{};
-    return std::vector<std::string>{ns_of(g) + "/" + ref["name"].get<std::string>()};
+    const json* name = at(g, {"spec", "stateStorage", "connectionStringSecretRef", "name"});
+    if (!name || !name->is_string()) return std::vector<std::string>{};
+    return std::vector<std::string>{ns_of(g) + "/" + name->get<std::string>()};
   });
   for (auto* informer : owned()) {
     informer->add_index(kByOwnerGateway, [](const json& o) {
-      auto meta = o.value("metadata", json::object());
-      auto labels = meta.is_object() ? meta.value("labels", json::object()) : json::object();
-      if (!labels.is_object() || !labels.contains("plano-operator.io/gateway")) return std::vector<std::string>{};
-      return std::vector<std::string>{ns_of(o) + "/" + labels["plano-operator.io/gateway"].get<std::string>()};
+      const json* gateway = at(o, {"metadata", "labels", "plano-operator.io/gateway"});
+      if (!gateway || !gateway->is_string()) return std::vector<std::string>{};
+      return std::vector<std::string>{ns_of(o) + "/" + gateway->get<std::string>()};
     });
   }
 }
@@ -130,8 +138,9 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   };
   namespaces.on_add(all_gateways);
   namespaces.on_update([all_gateways](const json& o, const json& n) {
-    if (o.value("metadata", json::object()).value("labels", json::object()) !=
-        n.value("metadata", json::object()).value("labels", json::object())) {
+    const json* before = at(o, {"metadata", "labels"});
+    const json* after = at(n, {"metadata", "labels"});
+    if ((before ? *before : json::object()) != (after ? *after : json::object())) {
       all_gateways(n);
     }
   });
@@ -150,11 +159,8 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
 
   for (auto* informer : owned()) {
     auto owner = [enqueue](const json& o) {
-      auto meta = o.value("metadata", json::object());
-      auto labels = meta.value("labels", json::object());
-      if (labels.is_object() && labels.contains("plano-operator.io/gateway") && labels["plano-operator.io/gateway"].is_string()) {
-        enqueue(ns_of(o) + "/" + labels["plano-operator.io/gateway"].get<std::string>());
-      }
+      const json* gateway = at(o, {"metadata", "labels", "plano-operator.io/gateway"});
+      if (gateway && gateway->is_string()) enqueue(ns_of(o) + "/" + gateway->get<std::string>());
     };
     informer->on_add(owner);
     informer->on_update([owner](const json&, const json& n) { owner(n); });
