@@ -2,21 +2,29 @@
 # Benchmark (not a test) of the webhook's admission path: a real control plane, the webhook binary,
 # gateways holding N providers in the webhook's cache (at most 1,000 a gateway), and wrk posting one ModelProvider CREATE
 # AdmissionReview over keep-alive TLS: latency at a fixed rate, then throughput at saturation.
+# With several binaries, each round measures each of them in turn on the same control plane, and the
+# table gives each binary's median over the rounds: on a shared machine one run each is noise.
 #
-# Usage: bench/webhook_bench.sh PATH/TO/plano-operator [options]
+# Usage: bench/webhook_bench.sh PATH/TO/plano-operator [PATH/TO/other-plano-operator...] [options]
 #   --providers N     providers in the cache, 1,000 a gateway (default 100)
 #   --rate R          fixed rate in requests/s (default 1000)
 #   --duration S      seconds per measured run (default 20)
 #   --connections C   connections of the saturation run (default 16)
 #   --threads T       wrk threads (default 2); --webhook-threads W (default 2, the binary's default)
+#   --rounds R        rounds (default 1)
 # Needs wrk, openssl, curl, kubectl, python3 (scripts/setup.sh installs them). Builds nothing.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/bench/webhook_lib.sh"
-binary_argument "${1:-}"
-shift
-PROVIDERS=100 RATE=1000 DURATION=20 CONNECTIONS=16 THREADS=2 WEBHOOK_THREADS=2
+BINS=()
+while (($#)) && [[ $1 != --* ]]; do
+  binary_argument "$1"
+  BINS+=("$BIN")
+  shift
+done
+((${#BINS[@]})) || binary_argument ""
+PROVIDERS=100 RATE=1000 DURATION=20 CONNECTIONS=16 THREADS=2 WEBHOOK_THREADS=2 ROUNDS=1
 while (($#)); do
   case $1 in
     --providers) PROVIDERS=$2 ;;
@@ -25,6 +33,7 @@ while (($#)); do
     --connections) CONNECTIONS=$2 ;;
     --threads) THREADS=$2 ;;
     --webhook-threads) WEBHOOK_THREADS=$2 ;;
+    --rounds) ROUNDS=$2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -77,49 +86,70 @@ spec:
 EOF
 review_of "$WORK/candidate.yaml" >"$WORK/review.json"
 make_certificates
-start_webhook "$BIN" --threads "$WEBHOOK_THREADS"
-ANSWER=$(curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary "@$WORK/review.json" \
-  "https://127.0.0.1:$PORT/validate")
-[[ $ANSWER == *'"allowed":true'* ]] || { echo "webhook_bench: unexpected answer: $ANSWER" >&2; exit 1; }
-# Idle after sync: the cache holds everything and has answered one review (its view is built).
-sleep 2
-IDLE_RSS=$(awk '/^VmRSS/ {print $2}' "/proc/$WEBHOOK_PID/status")
-DEPTH=$(python3 -c '
-import json, sys
-def depth(v): return 1 + max(map(depth, v.values() if isinstance(v, dict) else v), default=0) if isinstance(v, (dict, list)) else 0
-print(depth(json.load(open(sys.argv[1]))))' "$WORK/review.json")
-log "webhook pid $WEBHOOK_PID on https://127.0.0.1:$PORT/validate (probes :$PROBE); body $(wc -c <"$WORK/review.json") bytes, nesting $DEPTH"
 
-# run NAME RATE CONNECTIONS SECONDS -> the RESULT line of bench/webhook_bench.lua
+# run RATE CONNECTIONS SECONDS -> the RESULT line of bench/webhook_bench.lua
 run() {
-  BENCH_BODY=$WORK/review.json BENCH_RATE=$2 BENCH_THREADS=$THREADS \
-    wrk -t "$THREADS" -c "$3" -d "${4}s" --timeout 5s -s "$ROOT/bench/webhook_bench.lua" \
+  BENCH_BODY=$WORK/review.json BENCH_RATE=$1 BENCH_THREADS=$THREADS \
+    wrk -t "$THREADS" -c "$2" -d "${3}s" --timeout 5s -s "$ROOT/bench/webhook_bench.lua" \
     "https://127.0.0.1:$PORT/validate" | grep '^RESULT'
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-log "warm-up (3 s, saturation)"
-run warmup 0 "$CONNECTIONS" 3 >/dev/null
-log "fixed rate: $RATE requests/s, ${DURATION}s"
-FIXED=$(run fixed "$RATE" "$CONNECTIONS" "$DURATION")
-log "saturation: $CONNECTIONS connections, ${DURATION}s"
-SAT=$(run saturation 0 "$CONNECTIONS" "$DURATION")
+# measure BIN: one round of BIN, as a line of space-separated figures appended to $WORK/figures.<index>:
+# idle RSS, fixed-rate achieved/p50/p90/p99/p99.9/errors, saturation achieved/p50/p90/p99/p99.9/errors,
+# mean judging time, RSS after, peak RSS.
+measure() {
+  local bin=$1 out=$2 answer idle fixed sat rss hwm metrics mean
+  start_webhook "$bin" --threads "$WEBHOOK_THREADS"
+  answer=$(curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary "@$WORK/review.json" \
+    "https://127.0.0.1:$PORT/validate")
+  [[ $answer == *'"allowed":true'* ]] || { echo "webhook_bench: unexpected answer: $answer" >&2; exit 1; }
+  # Idle after sync: the cache holds everything and has answered one review (its view is built).
+  sleep 2
+  idle=$(awk '/^VmRSS/ {print $2}' "/proc/$WEBHOOK_PID/status")
+  log "$bin: webhook pid $WEBHOOK_PID on https://127.0.0.1:$PORT/validate; warm-up (3 s, saturation)"
+  run 0 "$CONNECTIONS" 3 >/dev/null
+  log "fixed rate: $RATE requests/s, ${DURATION}s"
+  fixed=$(run "$RATE" "$CONNECTIONS" "$DURATION")
+  log "saturation: $CONNECTIONS connections, ${DURATION}s"
+  sat=$(run 0 "$CONNECTIONS" "$DURATION")
+  rss=$(awk '/^VmRSS/ {print $2}' "/proc/$WEBHOOK_PID/status")
+  hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$WEBHOOK_PID/status")
+  metrics=$(curl -s "http://127.0.0.1:$PROBE/metrics")
+  mean=$(awk '/^plano_webhook_admission_duration_seconds_sum/ {s += $2} /^plano_webhook_admission_duration_seconds_count/ {c += $2}
+    END { if (c) printf "%.3f", 1000 * s / c; else print "?" }' <<<"$metrics")
+  stop_webhook
+  local f
+  echo "$idle $(for f in rps p50_ms p90_ms p99_ms p999_ms errors; do printf '%s ' "$(field $f "$fixed")"; done)$(
+    for f in rps p50_ms p90_ms p99_ms p999_ms errors; do printf '%s ' "$(field $f "$sat")"; done)$mean $rss $hwm" >>"$out"
+}
 
-RSS=$(awk '/^VmRSS/ {print $2}' "/proc/$WEBHOOK_PID/status")
-HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$WEBHOOK_PID/status")
-METRICS=$(curl -s "http://127.0.0.1:$PROBE/metrics")
-SERVER_MEAN=$(awk '/^plano_webhook_admission_duration_seconds_sum/ {s += $2} /^plano_webhook_admission_duration_seconds_count/ {c += $2}
-  END { if (c) printf "%.3f", 1000 * s / c; else print "?" }' <<<"$METRICS")
+DEPTH=$(python3 -c '
+import json, sys
+def depth(v): return 1 + max(map(depth, v.values() if isinstance(v, dict) else v), default=0) if isinstance(v, (dict, list)) else 0
+print(depth(json.load(open(sys.argv[1]))))' "$WORK/review.json")
+log "body $(wc -c <"$WORK/review.json") bytes, nesting $DEPTH; ${#BINS[@]} binaries, $ROUNDS round(s)"
+for ((round = 1; round <= ROUNDS; round++)); do
+  for i in "${!BINS[@]}"; do measure "${BINS[$i]}" "$WORK/figures.$i"; done
+done
+
+# median COLUMN FILE: the median of a column (1-based) of the rounds' figures.
+median() { awk -v c="$1" '{print $c}' "$2" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo
 echo "webhook admission benchmark: ModelProvider CREATE against a gateway with $((PROVIDERS < 1000 ? PROVIDERS : 1000)) providers, $PROVIDERS cached"
 echo "$(nproc) CPUs shared by wrk ($THREADS threads) and the webhook ($WEBHOOK_THREADS threads); keep-alive TLS over 127.0.0.1"
-printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' run "offered/s" "achieved/s" "p50 ms" "p90 ms" "p99 ms" "p99.9 ms" errors
-for row in "fixed $RATE/s, $CONNECTIONS conns|$RATE|$FIXED" "saturation, $CONNECTIONS conns|max|$SAT"; do
-  IFS='|' read -r name offered line <<<"$row"
-  printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' "$name" "$offered" "$(field rps "$line")" "$(field p50_ms "$line")" \
-    "$(field p90_ms "$line")" "$(field p99_ms "$line")" "$(field p999_ms "$line")" "$(field errors "$line")"
+echo "$ROUNDS round(s), binaries alternating; each figure is a binary's median over the rounds"
+for i in "${!BINS[@]}"; do
+  f=$WORK/figures.$i
+  echo
+  echo "${BINS[$i]}"
+  printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' run "offered/s" "achieved/s" "p50 ms" "p90 ms" "p99 ms" "p99.9 ms" errors
+  printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' "fixed $RATE/s, $CONNECTIONS conns" "$RATE" $(for c in 2 3 4 5 6 7; do median $c "$f"; done)
+  printf '%-26s %10s %10s %9s %9s %9s %9s %7s\n' "saturation, $CONNECTIONS conns" max $(for c in 8 9 10 11 12 13; do median $c "$f"; done)
+  echo "saturation of each round: $(awk '{printf "%s ", $8}' "$f")req/s"
+  echo "webhook: mean time judging a review (its own histogram) $(median 14 "$f") ms; RSS idle after sync $(median 1 "$f") KiB, after the runs $(median 15 "$f") KiB, peak $(median 16 "$f") KiB"
 done
-echo "webhook: mean time judging a review (its own histogram) ${SERVER_MEAN} ms; RSS idle after sync ${IDLE_RSS} KiB, after the runs ${RSS} KiB, peak ${HWM} KiB"
+echo
 echo "fixed rate: wrk 4.1 has no -R; the Lua delay() hook gives each connection the next slot of a per-thread"
 echo "schedule ($THREADS threads x $((RATE / THREADS))/s), so latency is measured per request as sent (no queueing time)."

@@ -28,12 +28,18 @@ make_workdir() {
   trap cleanup EXIT
 }
 
-# Stops the webhook and the control plane; the caller's EXIT trap.
-cleanup() {
+# Stops the webhook started last, if it runs.
+stop_webhook() {
   if [[ -n $WEBHOOK_PID ]]; then
     kill -TERM "$WEBHOOK_PID" 2>/dev/null || true
     wait "$WEBHOOK_PID" 2>/dev/null || true
+    WEBHOOK_PID=
   fi
+}
+
+# Stops the webhook and the control plane; the caller's EXIT trap.
+cleanup() {
+  stop_webhook
   "$ROOT/scripts/controlplane.sh" down "$CP" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }

@@ -135,7 +135,7 @@ void check_secret_access(const api::ModelProvider& candidate, const json& reques
 // another namespace has more providers than the candidate's will have.
 void check_config_room(const api::ModelProvider& candidate, const ClusterView& view, Verdict& out) {
   const auto& gw = *view.gateway;
-  const auto adds = render::render(gw, {&candidate}).config.size() - render::render(gw, {}).config.size();
+  const auto adds = render::render(gw, {&candidate}).config.size() - view.bareConfigBytes;
   if (view.configBytes + adds <= render::kMaxConfigBytes) return;
   const auto& own_namespace = candidate.metadata.namespace_;
   const auto self = api::key_of(candidate.metadata);
@@ -237,7 +237,10 @@ std::shared_ptr<const ClusterView> make_view(const std::string& gateway_key,
   std::vector<const api::ModelProvider*> attached;
   for (const auto& p : view->providers) attached.push_back(p.get());
   view->evaluation = rules::evaluate(gateway, attached, view->namespaceLabels);
-  if (view->gateway) view->configBytes = render::render(*view->gateway, view->evaluation.gateways.at(gateway_key).accepted).config.size();
+  if (view->gateway) {
+    view->configBytes = render::render(*view->gateway, view->evaluation.gateways.at(gateway_key).accepted).config.size();
+    view->bareConfigBytes = render::render(*view->gateway, {}).config.size();
+  }
   return view;
 }
 
@@ -318,8 +321,9 @@ AdmissionOutcome review(const std::string& request_body, const ClusterLookup& cl
   json response = {{"uid", uid}, {"allowed", true}};
   Verdict verdict;
   if (operation == "CREATE" || operation == "UPDATE") {
-    auto object = req->value("object", json());
-    if (!object.is_object()) return bad_request("request.object is missing for " + operation, kind, operation);
+    auto found = req->find("object");
+    if (found == req->end() || !found->is_object()) return bad_request("request.object is missing for " + operation, kind, operation);
+    json object = std::move(*found);  // the review is ours, and nothing below reads the object from it
     // The API server fills metadata.namespace for namespaced objects; a stray one in the body
     // must not let the object be judged as if it lived elsewhere.
     if (!ns.empty()) {

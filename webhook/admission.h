@@ -24,6 +24,7 @@ struct ClusterView {
   rules::NamespaceLabels namespaceLabels;
   rules::Evaluation evaluation;  // points into gateway and providers
   std::size_t configBytes = 0;    // the config the gateway's accepted providers render to
+  std::size_t bareConfigBytes = 0;  // the config the gateway renders to without providers
 };
 
 // The view of gateway `gateway_key` from what is known of the cluster: the gateway of that key
