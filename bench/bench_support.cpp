@@ -1,11 +1,14 @@
 #include "bench/bench_support.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -61,10 +64,44 @@ void control_plane_down(const std::string& dir) {
   }
 }
 
-Operator::Operator(const std::string& binary, const std::string& kubeconfig, std::string log_path) : log(std::move(log_path)) {
+namespace {
+
+// The CPU set of `cpus`, or of every CPU when it is empty.
+cpu_set_t cpu_set_of(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int all = static_cast<int>(std::thread::hardware_concurrency());
+  for (int cpu = 0; cpu < all; ++cpu) {
+    if (cpus.empty() || std::find(cpus.begin(), cpus.end(), cpu) != cpus.end()) CPU_SET(cpu, &set);
+  }
+  return set;
+}
+
+}  // namespace
+
+void pin_control_plane(const std::string& dir, const std::vector<int>& cpus) {
+  const cpu_set_t set = cpu_set_of(cpus);
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    if (file.path().extension() != ".pid") continue;
+    std::string pid = slurp(file.path());
+    pid.erase(pid.find_last_not_of(" \n") + 1);
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
+      if (sched_setaffinity(std::stoi(task.path().filename()), sizeof set, &set) != 0) {
+        throw std::runtime_error("cannot set the CPUs of thread " + task.path().filename().string() + " of " + file.path().string());
+      }
+    }
+    if (ec) throw std::runtime_error("no process " + pid + " (" + file.path().string() + "): " + ec.message());
+  }
+}
+
+Operator::Operator(const std::string& binary, const std::string& kubeconfig, std::string log_path, const std::vector<int>& cpus)
+    : log(std::move(log_path)) {
+  const cpu_set_t set = cpu_set_of(cpus);
   started = Clock::now();
   pid = fork();
   if (pid == 0) {
+    if (sched_setaffinity(0, sizeof set, &set) != 0) _exit(125);
     if (!freopen(log.c_str(), "w", stderr) || !freopen(log.c_str(), "a", stdout)) _exit(126);
     execl(binary.c_str(), binary.c_str(), "operator", "--kubeconfig", kubeconfig.c_str(), "--probe-address",
           "127.0.0.1:0", "--leader-elect=false", nullptr);

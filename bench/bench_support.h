@@ -27,6 +27,8 @@ std::string run(const std::string& command);
 // alone), then the CRDs, established; returns the kubeconfig path. Throws when either fails.
 std::string bare_control_plane_up(const std::string& dir);
 void control_plane_down(const std::string& dir);
+// Every thread of the control plane in `dir` (its *.pid files) onto `cpus`; an empty list is all of them.
+void pin_control_plane(const std::string& dir, const std::vector<int>& cpus);
 
 // `plano-operator operator` against the kubeconfig, no leader election, its output in log_path;
 // SIGTERM and reaped when destroyed.
@@ -35,7 +37,8 @@ struct Operator {
   std::string log;
   Clock::time_point started;
 
-  Operator(const std::string& binary, const std::string& kubeconfig, std::string log_path);
+  // cpus: the CPUs it may run on (empty: any).
+  Operator(const std::string& binary, const std::string& kubeconfig, std::string log_path, const std::vector<int>& cpus = {});
   ~Operator();
   Operator(const Operator&) = delete;
   Operator& operator=(const Operator&) = delete;
