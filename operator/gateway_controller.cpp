@@ -1,6 +1,5 @@
 #include "operator/gateway_controller.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include "core/kube/events.h"
 #include "core/kube/namespace_labels.h"
 #include "core/log/logging.h"
+#include "core/process/memory.h"
 #include "operator/conditions.h"
 #include "operator/desired_objects.h"
 #include "operator/gateway_plan.h"
@@ -180,7 +180,7 @@ void GatewayController::work() {
     queue_.done(*key);
     // A reconcile of a large gateway frees tens of MB of decoded objects and rendered text; glibc keeps
     // freed memory mapped unless asked. Once nothing waits, hand it back (about a millisecond).
-    if (queue_.depth() == 0) malloc_trim(0);
+    if (queue_.depth() == 0) process::give_back_free_memory();
   }
 }
 

@@ -1,6 +1,5 @@
 #include "core/kube/informer.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <optional>
@@ -8,6 +7,7 @@
 #include <utility>
 
 #include "core/kube/backoff.h"
+#include "core/process/memory.h"
 
 namespace plano::kube {
 
@@ -410,7 +410,7 @@ void Informer::finish_list(const std::string& resource_version) {
   cv_.notify_all();
   // The list's peak (a page of trees, the replaced contents, what the handlers built and dropped)
   // is over: give it back to the system.
-  malloc_trim(0);
+  process::give_back_free_memory();
 }
 
 void Informer::handle(WatchEvent& event) {
