@@ -1,7 +1,6 @@
 #include "operator/caches.h"
 
-#include <initializer_list>
-
+#include "core/kube/object_fields.h"
 #include "core/render/renderer.h"
 
 namespace plano::op {
@@ -32,34 +31,16 @@ kube::InformerOptions identities_only(kube::InformerOptions options) {
   return options;
 }
 
-// The member at `path` (objects all the way), or null: read in place, since the index functions
-// run on every listed object and a copy of each level would cost more than the lookup.
-const json* at(const json& j, std::initializer_list<const char*> path) {
-  const json* node = &j;
-  for (const char* key : path) {
-    if (!node->is_object()) return nullptr;
-    auto it = node->find(key);
-    if (it == node->end()) return nullptr;
-    node = &*it;
-  }
-  return node;
-}
+using kube::field_at;
+using kube::string_at;
 
-// The string at `path`, or "" when absent or of another type.
-std::string str_at(const json& j, std::initializer_list<const char*> path) {
-  const json* value = at(j, path);
-  return value && value->is_string() ? value->get<std::string>() : "";
-}
-
-std::string str(const json& j, const char* a, const char* b) { return str_at(j, {a, b}); }
-
-std::string ns_of(const json& object) { return str(object, "metadata", "namespace"); }
+std::string ns_of(const json& object) { return string_at(object, {"metadata", "namespace"}); }
 
 }  // namespace
 
 std::string gateway_key_of_provider(const json& p) {
-  const json* ns = at(p, {"spec", "gatewayRef", "namespace"});
-  return (ns && ns->is_string() ? ns->get<std::string>() : ns_of(p)) + "/" + str_at(p, {"spec", "gatewayRef", "name"});
+  const json* ns = field_at(p, {"spec", "gatewayRef", "namespace"});
+  return (ns && ns->is_string() ? ns->get<std::string>() : ns_of(p)) + "/" + string_at(p, {"spec", "gatewayRef", "name"});
 }
 
 Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
@@ -85,18 +66,18 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
   providers.on_delete([this](const json& p) { provider_changed(providerObjects.erase(kube::object_key(p)), nullptr); });
   providers.add_index(kByGateway, [](const json& p) { return std::vector<std::string>{gateway_key_of_provider(p)}; });
   providers.add_index(kBySecret, [](const json& p) {
-    const json* name = at(p, {"spec", "accessKeySecretRef", "name"});
+    const json* name = field_at(p, {"spec", "accessKeySecretRef", "name"});
     if (!name || !name->is_string()) return std::vector<std::string>{};
     return std::vector<std::string>{ns_of(p) + "/" + name->get<std::string>()};
   });
   gateways.add_index(kBySecret, [](const json& g) {
-    const json* name = at(g, {"spec", "stateStorage", "connectionStringSecretRef", "name"});
+    const json* name = field_at(g, {"spec", "stateStorage", "connectionStringSecretRef", "name"});
     if (!name || !name->is_string()) return std::vector<std::string>{};
     return std::vector<std::string>{ns_of(g) + "/" + name->get<std::string>()};
   });
   for (auto* informer : owned()) {
     informer->add_index(kByOwnerGateway, [](const json& o) {
-      const json* gateway = at(o, {"metadata", "labels", "plano-operator.io/gateway"});
+      const json* gateway = field_at(o, {"metadata", "labels", "plano-operator.io/gateway"});
       if (!gateway || !gateway->is_string()) return std::vector<std::string>{};
       return std::vector<std::string>{ns_of(o) + "/" + gateway->get<std::string>()};
     });
@@ -117,7 +98,7 @@ bool only_status_changed(const json& before, const json& after) {
 }
 
 void Caches::on_change(std::function<void(const std::string&)> enqueue) {
-  auto self = [enqueue](const json& o) { enqueue(ns_of(o) + "/" + str(o, "metadata", "name")); };
+  auto self = [enqueue](const json& o) { enqueue(ns_of(o) + "/" + string_at(o, {"metadata", "name"})); };
   gateways.on_add(self);
   gateways.on_update([self](const json& o, const json& n) {
     if (!only_status_changed(o, n)) self(n);
@@ -138,8 +119,8 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   };
   namespaces.on_add(all_gateways);
   namespaces.on_update([all_gateways](const json& o, const json& n) {
-    const json* before = at(o, {"metadata", "labels"});
-    const json* after = at(n, {"metadata", "labels"});
+    const json* before = field_at(o, {"metadata", "labels"});
+    const json* after = field_at(n, {"metadata", "labels"});
     if ((before ? *before : json::object()) != (after ? *after : json::object())) {
       all_gateways(n);
     }
@@ -147,11 +128,11 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
   namespaces.on_delete(all_gateways);
 
   auto secret = [this, enqueue](const json& s) {
-    const auto key = ns_of(s) + "/" + str(s, "metadata", "name");
+    const auto key = ns_of(s) + "/" + string_at(s, {"metadata", "name"});
     for (const auto& [provider, version] : providers.versions_by_index(kBySecret, key)) {
       if (auto p = providerObjects.get(provider)) enqueue(gateway_key_of(*p));
     }
-    for (const auto& g : gateways.by_index(kBySecret, key)) enqueue(ns_of(*g) + "/" + str(*g, "metadata", "name"));
+    for (const auto& g : gateways.by_index(kBySecret, key)) enqueue(ns_of(*g) + "/" + string_at(*g, {"metadata", "name"}));
   };
   referencedSecrets.on_add(secret);
   referencedSecrets.on_update([secret](const json&, const json& n) { secret(n); });
@@ -159,7 +140,7 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
 
   for (auto* informer : owned()) {
     auto owner = [enqueue](const json& o) {
-      const json* gateway = at(o, {"metadata", "labels", "plano-operator.io/gateway"});
+      const json* gateway = field_at(o, {"metadata", "labels", "plano-operator.io/gateway"});
       if (gateway && gateway->is_string()) enqueue(ns_of(o) + "/" + gateway->get<std::string>());
     };
     informer->on_add(owner);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/encoding/base64.h"
+#include "core/kube/object_fields.h"
 #include "core/render/fitting.h"
 #include "core/render/renderer.h"
 #include "core/rules/object_rules.h"
@@ -14,6 +15,7 @@ namespace plano::op {
 namespace {
 
 using nlohmann::json;
+using kube::string_at;
 
 api::Condition condition(const std::string& type, bool ok, std::string reason, std::string message, std::int64_t gen) {
   return api::Condition{type, ok ? "True" : "False", gen, "", std::move(reason), std::move(message)};
@@ -74,18 +76,6 @@ std::optional<KeyResolution> resolve_connection_string(const api::PlanoGateway* 
   if (!gw || !gw->spec.stateStorage || !gw->spec.stateStorage->connectionStringSecretRef) return std::nullopt;
   return resolve_secret_key(gw->metadata.namespace_, *gw->spec.stateStorage->connectionStringSecretRef, secrets,
                             render::connection_string_problem, "; the gateway keeps its last config: correct the value in the Secret");
-}
-
-// The string at `path` in a live object, or "" when any step is missing or of another type.
-std::string string_at(const json& object, std::initializer_list<const char*> path) {
-  const json* at = &object;
-  for (const char* step : path) {
-    if (!at->is_object()) return "";
-    const auto it = at->find(step);
-    if (it == at->end()) return "";
-    at = &*it;
-  }
-  return at->is_string() ? at->get<std::string>() : "";
 }
 
 // Whether a key the pods hold has been revoked since: its Secret, or the key in it, is gone, or

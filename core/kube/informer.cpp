@@ -7,18 +7,14 @@
 #include <utility>
 
 #include "core/kube/backoff.h"
+#include "core/kube/object_fields.h"
 #include "core/process/memory.h"
 
 namespace plano::kube {
 
 namespace {
 
-std::string metadata_field(const nlohmann::json& object, const char* key) {
-  auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return {};
-  auto value = metadata->find(key);
-  return value != metadata->end() && value->is_string() ? value->get<std::string>() : std::string();
-}
+std::string metadata_field(const nlohmann::json& object, const char* key) { return string_at(object, {"metadata", key}); }
 
 // managedFields (server-side apply) and kubectl's last-applied-configuration (client-side apply, a
 // second copy of the object) are bookkeeping: large and never read from a cache.
@@ -353,11 +349,7 @@ class Informer::ListSink {
       contents_.add(object);
       return;
     }
-    if (ObjectPtr previous = informer_.store_.upsert(object)) {
-      dispatch(informer_.name_, "update", informer_.on_update_, *previous, object);
-    } else {
-      dispatch(informer_.name_, "add", informer_.on_add_, object);
-    }
+    informer_.apply(object);
   }
 
   // The list starts over (its continue token expired): what went in directly stays, and the whole
@@ -428,10 +420,14 @@ void Informer::handle(WatchEvent& event) {
     dispatch(name_, "delete", on_delete_, object);
     return;
   }
-  // ADDED and MODIFIED both mean "this is the object now"; the store tells whether it is new to us.
-  ObjectPtr previous = store_.upsert(object);
+  // ADDED and MODIFIED both mean "this is the object now".
   set_resource_version(std::move(rv));
-  if (previous) {
+  apply(object);
+}
+
+void Informer::apply(const nlohmann::json& object) {
+  // The store tells whether the object is new to us.
+  if (ObjectPtr previous = store_.upsert(object)) {
     dispatch(name_, "update", on_update_, *previous, object);
   } else {
     dispatch(name_, "add", on_add_, object);

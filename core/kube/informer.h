@@ -237,6 +237,8 @@ class Informer {
   // end arrived, so the store holds the whole collection).
   bool watch_once(bool with_initial_list);
   void handle(WatchEvent& event);
+  // Stores an object as it is now and tells the add or update handlers.
+  void apply(const nlohmann::json& object);
   void set_resource_version(std::string rv);
   void sleep_unless_stopped(std::chrono::milliseconds delay);
   bool stopping() const { return stopping_.load(); }
