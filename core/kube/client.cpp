@@ -117,14 +117,18 @@ bool request_not_sent(const std::exception& e) {
   return false;
 }
 
-std::optional<std::chrono::seconds> retry_after(const web::http::http_response& response) {
-  auto it = response.headers().find("Retry-After");
-  if (it == response.headers().end()) return std::nullopt;
+std::optional<std::chrono::seconds> retry_after(const std::string& header) {
+  if (header.empty()) return std::nullopt;
   try {
-    return std::chrono::seconds(std::stoll(it->second));
+    return std::chrono::seconds(std::stoll(header));
   } catch (const std::exception&) {
     return std::nullopt;  // an HTTP date: rare from the API server, fall back to our backoff
   }
+}
+
+std::optional<std::chrono::seconds> retry_after(const web::http::http_response& response) {
+  auto it = response.headers().find("Retry-After");
+  return it == response.headers().end() ? std::nullopt : retry_after(it->second);
 }
 
 }  // namespace detail
@@ -439,7 +443,7 @@ std::unique_ptr<WatchStream> Client::watch(const Resource& resource, const std::
   // the server's own timeout so only a dead connection trips it.
   auto inactivity = std::max(options.timeout, std::chrono::seconds(0)) + std::chrono::seconds(60);
   return detail::open_watch(impl_->config, impl_->tls, resource.path(ns) + query.str(),
-                            "WATCH " + resource.path(ns), inactivity);
+                            "WATCH " + resource.path(ns), inactivity, options.omit_bookkeeping);
 }
 
 json Client::get_path(const std::string& path_and_query) {

@@ -40,10 +40,12 @@ ApiError transport_error(const std::exception& e, const std::string& server, con
 bool request_not_sent(const std::exception& e);
 
 // Retry-After in seconds, when the header holds a number.
+std::optional<std::chrono::seconds> retry_after(const std::string& header);
 std::optional<std::chrono::seconds> retry_after(const web::http::http_response& response);
 
-// Starts a watch request; the returned stream waits for the response in its first next().
+// A watch request, sent by the returned stream's first open() or next().
 std::unique_ptr<WatchStream> open_watch(const ClientConfig& config, const TlsSetup& tls, std::string path_and_query,
-                                        std::string description, std::chrono::seconds inactivity_timeout);
+                                        std::string description, std::chrono::seconds inactivity_timeout,
+                                        bool omit_bookkeeping);
 
 }  // namespace plano::kube::detail

@@ -452,6 +452,7 @@ bool Informer::watch_once(bool with_initial_list) {
   options.label_selector = options_.label_selector;
   options.field_selector = options_.field_selector;
   options.allow_bookmarks = true;
+  options.omit_bookkeeping = true;
   options.timeout = jittered(options_.watch_timeout, 1.0);
   if (with_initial_list) {
     // A streaming list: the current state as ADDED events, then a bookmark marking its end; one

@@ -30,6 +30,9 @@ struct WatchOptions {
   // Stream the current state first, ended by a bookmark annotated k8s.io/initial-events-end
   // (sends sendInitialEvents=true and resourceVersionMatch=NotOlderThan).
   bool send_initial_events = false;
+  // Leave metadata.managedFields and kubectl's last-applied-configuration annotation out of the
+  // objects (an empty annotations map stays): skipped while parsing, for callers that never read them.
+  bool omit_bookkeeping = false;
   // Server-side timeoutSeconds: the server ends the watch cleanly after this long.
   std::chrono::seconds timeout{300};
 };

@@ -411,7 +411,7 @@ TEST(ClientRequests, ServerErrorsAreRetriedOnlyForSafeRequests) {
     while (stream->next()) {
     }
   });
-  EXPECT_EQ(watch_error.code(), 503);
+  EXPECT_EQ(watch_error.code(), 503) << watch_error.what();
 }
 
 TEST(ClientRequests, OneClientServesManyThreads) {

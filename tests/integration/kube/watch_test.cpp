@@ -3,7 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "core/kube/client.h"
@@ -138,6 +146,118 @@ TEST(Watch, BookmarksCarryTheCurrentResourceVersion) {
   EXPECT_GE(std::stoll(bookmark->object["metadata"]["resourceVersion"].get<std::string>()),
             std::stoll(unseen["metadata"]["resourceVersion"].get<std::string>()));
   EXPECT_EQ(bookmark->object["kind"], "ConfigMap");
+}
+
+TEST(Watch, AnEventLargerThanOneReadArrivesWhole) {
+  Client& client = admin_client();
+  std::string ns = create_namespace(client, "watch-large");
+  WatchOptions options;
+  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  auto stream = client.watch(resources::kConfigMaps, ns, options);
+  // Five times the watch's 64 KiB read and many TLS records; the event after it shares a read with its tail.
+  std::string large(320 * 1024, 'x');
+  for (std::size_t i = 0; i < large.size(); i += 997) large[i] = static_cast<char>('a' + i % 26);
+  client.create(resources::kConfigMaps, ns, config_map(ns, "large", large));
+  client.create(resources::kConfigMaps, ns, config_map(ns, "small", "1"));
+
+  auto first = next_change(*stream);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->object["metadata"]["name"], "large");
+  EXPECT_TRUE(first->object["data"]["v"] == large) << "the large value arrived altered";
+  auto second = next_change(*stream);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->object["metadata"]["name"], "small");
+  EXPECT_EQ(second->object["data"]["v"], "1");
+}
+
+TEST(Watch, BookkeepingCanBeLeftOutWhileParsing) {
+  Client& client = admin_client();
+  std::string ns = create_namespace(client, "watch-bookkeeping");
+  WatchOptions options;
+  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  auto whole = client.watch(resources::kConfigMaps, ns, options);
+  options.omit_bookkeeping = true;
+  auto lean = client.watch(resources::kConfigMaps, ns, options);
+  json object = config_map(ns, "c", "1");
+  object["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{\"kind\":\"ConfigMap\"}"},
+                                       {"team", "x"}};
+  object["metadata"]["labels"] = {{"managedFields", "stays"}};
+  object["data"]["managedFields"] = "outside metadata, stays too";
+  client.create(resources::kConfigMaps, ns, object);
+
+  auto full = next_change(*whole);
+  ASSERT_TRUE(full);
+  ASSERT_TRUE(full->object["metadata"].contains("managedFields")) << "the server records the creation";
+  auto without = next_change(*lean);
+  ASSERT_TRUE(without);
+  EXPECT_FALSE(without->object["metadata"].contains("managedFields"));
+  EXPECT_EQ(without->object["metadata"]["annotations"], (json{{"team", "x"}}));
+  // Everything else is as the server sent it.
+  json expected = full->object;
+  expected["metadata"].erase("managedFields");
+  expected["metadata"]["annotations"].erase("kubectl.kubernetes.io/last-applied-configuration");
+  EXPECT_EQ(without->object, expected);
+}
+
+// `kubectl proxy`: the API over plain HTTP, under a path prefix (as Rancher-style server URLs have).
+class KubectlProxy {
+ public:
+  explicit KubectlProxy(const std::string& prefix) {
+    log_ = std::filesystem::temp_directory_path() / (testing::unique_name("kubectl-proxy") + ".log");
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* out = freopen(log_.c_str(), "w", stdout);
+      if (out == nullptr || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(127);
+      execlp("kubectl", "kubectl", "proxy", "--port=0", ("--api-prefix=" + prefix).c_str(), "--kubeconfig",
+             control_plane().kubeconfig_path().c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const std::regex serving(R"(Starting to serve on 127\.0\.0\.1:([0-9]+))");
+    testing::eventually(
+        [&] {
+          std::ifstream in(log_);
+          std::stringstream text;
+          text << in.rdbuf();
+          std::smatch match;
+          const std::string s = text.str();
+          if (!std::regex_search(s, match, serving)) return false;
+          port_ = std::stoi(match[1]);
+          return true;
+        },
+        std::chrono::seconds(20));
+  }
+  ~KubectlProxy() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::filesystem::remove(log_);
+  }
+  int port() const { return port_; }
+
+ private:
+  std::filesystem::path log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+TEST(Watch, FollowsChangesOverPlainHttpUnderAPathPrefix) {
+  KubectlProxy proxy("/k8s/clusters/local/");
+  ASSERT_GT(proxy.port(), 0) << "kubectl proxy did not start";
+  ClientConfig config;
+  config.server = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/k8s/clusters/local";
+  config.origin = "kubectl proxy";
+  Client client(config);
+  std::string ns = create_namespace(admin_client(), "watch-proxy");
+  WatchOptions options;
+  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  auto stream = client.watch(resources::kConfigMaps, ns, options);
+  stream->open();
+  admin_client().create(resources::kConfigMaps, ns, config_map(ns, "through-proxy", "1"));
+  auto added = next_change(*stream);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->type, WatchEventType::Added);
+  EXPECT_EQ(added->object["metadata"]["name"], "through-proxy");
 }
 
 TEST(Watch, AVersionCompactedAwayInEtcdIsGone) {
