@@ -126,7 +126,7 @@ class EventWithoutBookkeeping {
 // All of its I/O runs on the thread that calls next(), on an io_context of its own, and the body is
 // read in pieces of up to 64 KiB straight into the line buffer. Through cpprestsdk every event (one
 // HTTP chunk) went from an I/O thread to the reader through a task and a condition variable: in a
-// 10,000-object streaming list that hand-over was a third of an informer's time to sync.
+// 10,000-object streaming list those I/O threads took 29% of the operator's time to sync.
 class HttpWatch final : public WatchStream {
  public:
   HttpWatch(const ClientConfig& config, const TlsSetup& tls, std::string path_and_query, std::string description,
@@ -150,8 +150,6 @@ class HttpWatch final : public WatchStream {
       tls(tls_context_);
     }
   }
-
-  ~HttpWatch() override { stopped_ = true; }
 
   void stop() override {
     stopped_ = true;
@@ -290,7 +288,8 @@ class HttpWatch final : public WatchStream {
     }
 
     bhttp::request<bhttp::empty_body> request{bhttp::verb::get, target_, 11};
-    request.set(bhttp::field::host, host_ + ":" + std::to_string(port_));
+    const bool ipv6 = host_.find(':') != std::string::npos;
+    request.set(bhttp::field::host, (ipv6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_));
     request.set(bhttp::field::accept, "application/json");
     request.set(bhttp::field::user_agent, config_.user_agent);
     const std::string token = config_.token ? config_.token->token() : std::string();

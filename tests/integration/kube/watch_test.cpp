@@ -36,6 +36,13 @@ json config_map(const std::string& ns, const std::string& name, const std::strin
   return {{"metadata", {{"name", name}, {"namespace", ns}}}, {"data", {{"v", value}}}};
 }
 
+// A watch of the namespace's ConfigMaps from their current version.
+WatchOptions from_now(Client& client, const std::string& ns) {
+  WatchOptions options;
+  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  return options;
+}
+
 // The next non-bookmark event.
 std::optional<WatchEvent> next_change(WatchStream& stream) {
   while (auto event = stream.next()) {
@@ -88,8 +95,7 @@ TEST(Watch, DeliversChangesInOrderAsTheyHappen) {
 TEST(Watch, StopEndsABlockedNextPromptly) {
   Client& client = admin_client();
   std::string ns = create_namespace(client, "watch-stop");
-  WatchOptions options;
-  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  WatchOptions options = from_now(client, ns);
   options.timeout = std::chrono::seconds(300);
   auto stream = client.watch(resources::kConfigMaps, ns, options);
 
@@ -109,8 +115,7 @@ TEST(Watch, StopEndsABlockedNextPromptly) {
 TEST(Watch, TheServerTimeoutEndsTheStreamCleanly) {
   Client& client = admin_client();
   std::string ns = create_namespace(client, "watch-timeout");
-  WatchOptions options;
-  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  WatchOptions options = from_now(client, ns);
   options.timeout = std::chrono::seconds(1);
   auto started = std::chrono::steady_clock::now();
   auto stream = client.watch(resources::kConfigMaps, ns, options);
@@ -124,8 +129,7 @@ TEST(Watch, TheServerTimeoutEndsTheStreamCleanly) {
 TEST(Watch, BookmarksCarryTheCurrentResourceVersion) {
   Client& client = admin_client();
   std::string ns = create_namespace(client, "watch-bookmark");
-  WatchOptions options;
-  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  WatchOptions options = from_now(client, ns);
   options.label_selector = "watched=yes";
   // The watch cache sends a bookmark 2 s before a watch's deadline, so a 4 s watch gets one quickly;
   // it only does when the collection moved past the watch's version, hence the unwatched write.
@@ -151,8 +155,7 @@ TEST(Watch, BookmarksCarryTheCurrentResourceVersion) {
 TEST(Watch, AnEventLargerThanOneReadArrivesWhole) {
   Client& client = admin_client();
   std::string ns = create_namespace(client, "watch-large");
-  WatchOptions options;
-  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  WatchOptions options = from_now(client, ns);
   auto stream = client.watch(resources::kConfigMaps, ns, options);
   // Five times the watch's 64 KiB read and many TLS records; the event after it shares a read with its tail.
   std::string large(320 * 1024, 'x');
@@ -173,8 +176,7 @@ TEST(Watch, AnEventLargerThanOneReadArrivesWhole) {
 TEST(Watch, BookkeepingCanBeLeftOutWhileParsing) {
   Client& client = admin_client();
   std::string ns = create_namespace(client, "watch-bookkeeping");
-  WatchOptions options;
-  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  WatchOptions options = from_now(client, ns);
   auto whole = client.watch(resources::kConfigMaps, ns, options);
   options.omit_bookkeeping = true;
   auto lean = client.watch(resources::kConfigMaps, ns, options);
@@ -249,8 +251,7 @@ TEST(Watch, FollowsChangesOverPlainHttpUnderAPathPrefix) {
   config.origin = "kubectl proxy";
   Client client(config);
   std::string ns = create_namespace(admin_client(), "watch-proxy");
-  WatchOptions options;
-  options.resource_version = client.list(resources::kConfigMaps, ns).resource_version;
+  WatchOptions options = from_now(client, ns);
   auto stream = client.watch(resources::kConfigMaps, ns, options);
   stream->open();
   admin_client().create(resources::kConfigMaps, ns, config_map(ns, "through-proxy", "1"));
