@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/kube/backoff.h"
+#include "core/kube/bookkeeping.h"
 #include "core/kube/object_fields.h"
 #include "core/process/memory.h"
 
@@ -15,20 +16,6 @@ namespace plano::kube {
 namespace {
 
 std::string metadata_field(const nlohmann::json& object, const char* key) { return string_at(object, {"metadata", key}); }
-
-// managedFields (server-side apply) and kubectl's last-applied-configuration (client-side apply, a
-// second copy of the object) are bookkeeping: large and never read from a cache.
-nlohmann::json without_bookkeeping(nlohmann::json object) {
-  auto metadata = object.find("metadata");
-  if (metadata != object.end() && metadata->is_object()) {
-    metadata->erase("managedFields");
-    if (auto annotations = metadata->find("annotations"); annotations != metadata->end() && annotations->is_object()) {
-      annotations->erase("kubectl.kubernetes.io/last-applied-configuration");
-      if (annotations->empty()) metadata->erase(annotations);
-    }
-  }
-  return object;
-}
 
 nlohmann::json identity_of(const nlohmann::json& object) {
   nlohmann::json metadata = nlohmann::json::object();

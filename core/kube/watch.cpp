@@ -20,6 +20,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/kube/bookkeeping.h"
 #include "core/kube/http.h"
 
 namespace plano::kube {
@@ -43,83 +44,6 @@ namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
-
-// Builds a watch event's tree, leaving out the object's bookkeeping: metadata.managedFields and
-// kubectl's last-applied-configuration annotation, about half of a typical object's bytes and most of
-// its nodes. They are skipped as they are parsed rather than built and dropped.
-class EventWithoutBookkeeping {
- public:
-  using json = nlohmann::json;
-  explicit EventWithoutBookkeeping(json& event) : dom_(event, /*allow_exceptions=*/false) {}
-
-  bool errored() const { return dom_.is_errored(); }
-
-  bool null() { return skipped_value() || dom_.null(); }
-  bool boolean(bool value) { return skipped_value() || dom_.boolean(value); }
-  bool number_integer(json::number_integer_t value) { return skipped_value() || dom_.number_integer(value); }
-  bool number_unsigned(json::number_unsigned_t value) { return skipped_value() || dom_.number_unsigned(value); }
-  bool number_float(json::number_float_t value, const json::string_t& text) {
-    return skipped_value() || dom_.number_float(value, text);
-  }
-  bool string(json::string_t& value) { return skipped_value() || dom_.string(value); }
-  bool binary(json::binary_t& value) { return skipped_value() || dom_.binary(value); }
-  bool start_object(std::size_t size) {
-    ++depth_;
-    return skipping_ || dom_.start_object(size);
-  }
-  bool end_object() { return closed() || dom_.end_object(); }
-  bool start_array(std::size_t size) {
-    ++depth_;
-    return skipping_ || dom_.start_array(size);
-  }
-  bool end_array() { return closed() || dom_.end_array(); }
-  bool key(json::string_t& key) {
-    if (skipping_) return true;
-    // Where this key is: depth 1 is the event, 2 its object, 3 the metadata, 4 the annotations.
-    switch (depth_) {
-      case 1: in_object_ = key == "object"; break;
-      case 2: in_metadata_ = in_object_ && key == "metadata"; break;
-      case 3:
-        in_annotations_ = in_metadata_ && key == "annotations";
-        if (in_metadata_ && key == "managedFields") return skip();
-        break;
-      case 4:
-        if (in_annotations_ && key == "kubectl.kubernetes.io/last-applied-configuration") return skip();
-        break;
-    }
-    return dom_.key(key);
-  }
-  bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& error) {
-    return dom_.parse_error(position, token, error);
-  }
-
- private:
-  // The value of the key just seen is skipped: a scalar, or everything until its container closes.
-  bool skip() {
-    skipping_ = true;
-    skip_depth_ = depth_;
-    return true;
-  }
-  // Consumes a scalar that is being skipped, or one that is the whole skipped value.
-  bool skipped_value() {
-    if (!skipping_) return false;
-    if (depth_ == skip_depth_) skipping_ = false;
-    return true;
-  }
-  // A container closes: true when it belongs to the skipped value.
-  bool closed() {
-    --depth_;
-    if (!skipping_) return false;
-    if (depth_ == skip_depth_) skipping_ = false;
-    return true;
-  }
-
-  nlohmann::detail::json_sax_dom_parser<json> dom_;
-  int depth_ = 0;
-  bool in_object_ = false, in_metadata_ = false, in_annotations_ = false;
-  bool skipping_ = false;
-  int skip_depth_ = 0;
-};
 
 // A watch over one HTTP/1.1 request whose chunked body is a sequence of JSON lines, one event each.
 //
@@ -399,8 +323,7 @@ class HttpWatch final : public WatchStream {
   WatchEvent parse_event(std::string_view line) {
     nlohmann::json event;
     if (omit_bookkeeping_) {
-      EventWithoutBookkeeping builder(event);
-      if (!nlohmann::json::sax_parse(line, &builder) || builder.errored()) event = nlohmann::json::value_t::discarded;
+      event = parse_event_without_bookkeeping(line);
     } else {
       event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     }
