@@ -4,6 +4,8 @@
 #include <pplx/threadpool.h>
 #include <stdlib.h>
 #include <spdlog/spdlog.h>
+// After spdlog: cpprestsdk defines a U() macro that fmt's headers trip over.
+#include <cpprest/http_client.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -67,6 +69,27 @@ TlsSetup make_tls_setup(const ClientConfig& config) {
   };
 }
 
+std::vector<std::pair<std::string, std::string>> request_headers(const ClientConfig& config, const std::string& token) {
+  std::vector<std::pair<std::string, std::string>> headers{{"Accept", "application/json"},
+                                                           {"User-Agent", config.user_agent}};
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  return headers;
+}
+
+std::optional<std::chrono::seconds> retry_after(const std::string& header) {
+  if (header.empty()) return std::nullopt;
+  try {
+    return std::chrono::seconds(std::stoll(header));
+  } catch (const std::exception&) {
+    return std::nullopt;  // an HTTP date: rare from the API server, fall back to our backoff
+  }
+}
+
+namespace {
+
+// The cpprestsdk plumbing of Client's requests (watches are read with Beast: watch.cpp).
+
+// `timeout` is cpprestsdk's inactivity timeout: it restarts whenever bytes arrive.
 web::http::client::http_client_config make_http_config(const ClientConfig& config, const TlsSetup& tls,
                                                         std::chrono::seconds timeout) {
   web::http::client::http_client_config http;
@@ -84,17 +107,11 @@ web::http::http_request make_request(const ClientConfig& config, const web::http
                                      const std::string& path_and_query, const std::string& token) {
   web::http::http_request request(method);
   request.set_request_uri(web::uri(path_and_query));
-  request.headers().add("Accept", "application/json");
-  request.headers().add("User-Agent", config.user_agent);
-  if (!token.empty()) request.headers().add("Authorization", "Bearer " + token);
+  for (const auto& [name, value] : request_headers(config, token)) request.headers().add(name, value);
   return request;
 }
 
-web::http::http_request make_request(const ClientConfig& config, const web::http::method& method,
-                                     const std::string& path_and_query) {
-  return make_request(config, method, path_and_query, config.token ? config.token->token() : std::string());
-}
-
+// An ApiError for a request that got no HTTP response (refused, reset, TLS failure, client timeout).
 ApiError transport_error(const std::exception& e, const std::string& server, const std::string& request) {
   ErrorReason reason = ErrorReason::Unreachable;
   if (const auto* http = dynamic_cast<const web::http::http_exception*>(&e)) {
@@ -117,19 +134,12 @@ bool request_not_sent(const std::exception& e) {
   return false;
 }
 
-std::optional<std::chrono::seconds> retry_after(const std::string& header) {
-  if (header.empty()) return std::nullopt;
-  try {
-    return std::chrono::seconds(std::stoll(header));
-  } catch (const std::exception&) {
-    return std::nullopt;  // an HTTP date: rare from the API server, fall back to our backoff
-  }
-}
-
-std::optional<std::chrono::seconds> retry_after(const web::http::http_response& response) {
+std::optional<std::chrono::seconds> retry_after_of(const web::http::http_response& response) {
   auto it = response.headers().find("Retry-After");
   return it == response.headers().end() ? std::nullopt : retry_after(it->second);
 }
+
+}  // namespace
 
 }  // namespace detail
 
@@ -291,7 +301,7 @@ struct Client::Impl {
 
       const int code = response.status_code();
       if (code >= 200 && code < 300) return text;
-      ApiError error = api_error_from_response(code, text, description, detail::retry_after(response));
+      ApiError error = api_error_from_response(code, text, description, detail::retry_after_of(response));
 
       if (code == 401 && config.token && config.token->is_file() && !reread_token) {
         // The token file may have been rotated since we read it.

@@ -1,13 +1,16 @@
-// Internal to plano_kube: the cpprestsdk plumbing shared by Client and the
-// HTTP watch. Not for use outside core/kube.
+// Internal to plano_kube: what Client (cpprestsdk) and the HTTP watch (Beast) share. Not for use
+// outside core/kube.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include <cpprest/http_client.h>
+#include <boost/asio/ssl/context.hpp>
 
 #include "core/kube/config.h"
 #include "core/kube/errors.h"
@@ -20,28 +23,11 @@ namespace plano::kube::detail {
 using TlsSetup = std::function<void(boost::asio::ssl::context&)>;
 TlsSetup make_tls_setup(const ClientConfig& config);
 
-// cpprestsdk settings for one http_client. `timeout` is cpprestsdk's
-// inactivity timeout: it restarts whenever bytes arrive.
-web::http::client::http_client_config make_http_config(const ClientConfig& config, const TlsSetup& tls,
-                                                        std::chrono::seconds timeout);
-
-// A request with our Accept, User-Agent and Authorization headers (the
-// token passed, or without one the config's current token).
-web::http::http_request make_request(const ClientConfig& config, const web::http::method& method,
-                                     const std::string& path_and_query, const std::string& token);
-web::http::http_request make_request(const ClientConfig& config, const web::http::method& method,
-                                     const std::string& path_and_query);
-
-// An ApiError for a request that got no HTTP response (refused, reset, TLS failure, client timeout).
-ApiError transport_error(const std::exception& e, const std::string& server, const std::string& request);
-
-// True when a transport error happened before the request was fully written,
-// so the server cannot have acted on it.
-bool request_not_sent(const std::exception& e);
+// The headers every request carries: Accept, User-Agent, and Authorization when `token` is not empty.
+std::vector<std::pair<std::string, std::string>> request_headers(const ClientConfig& config, const std::string& token);
 
 // Retry-After in seconds, when the header holds a number.
 std::optional<std::chrono::seconds> retry_after(const std::string& header);
-std::optional<std::chrono::seconds> retry_after(const web::http::http_response& response);
 
 // A watch request, sent by the returned stream's first open() or next().
 std::unique_ptr<WatchStream> open_watch(const ClientConfig& config, const TlsSetup& tls, std::string path_and_query,

@@ -214,10 +214,9 @@ class HttpWatch final : public WatchStream {
     bhttp::request<bhttp::empty_body> request{bhttp::verb::get, target_, 11};
     const bool ipv6 = host_.find(':') != std::string::npos;
     request.set(bhttp::field::host, (ipv6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_));
-    request.set(bhttp::field::accept, "application/json");
-    request.set(bhttp::field::user_agent, config_.user_agent);
-    const std::string token = config_.token ? config_.token->token() : std::string();
-    if (!token.empty()) request.set(bhttp::field::authorization, "Bearer " + token);
+    for (const auto& [name, value] : request_headers(config_, config_.token ? config_.token->token() : std::string())) {
+      request.set(name, value);
+    }
     tcp_stream().expires_after(inactivity_timeout_);
     ec = run([&](auto handler) {
       with_stream([&](auto& stream) { bhttp::async_write(stream, request, std::move(handler)); });
