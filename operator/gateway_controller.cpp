@@ -146,7 +146,7 @@ ProviderCache::ProviderPtr GatewayController::with_written_status(ProviderCache:
 void GatewayController::write_gateway_status(const std::string& gateway_key, const json& status) {
   const auto [ns, name] = split_key(gateway_key);
   const auto key = std::string(api::kGatewayKind) + "/" + gateway_key;
-  const auto serial = written_.writing(key, status);
+  const auto serial = written_.writing(key, WrittenStatuses::text_of(status));
   try {
     const auto written = client_.patch_status(kube::resources::kPlanoGateways, ns, name, kube::PatchType::Merge, {{"status", status}});
     written_.written(key, serial, written.at("metadata").value("resourceVersion", ""));
@@ -288,11 +288,12 @@ void GatewayController::write_provider_statuses(const std::vector<ProviderStatus
   for (const auto& change : changes) {
     const auto key = change.namespace_ + "/" + change.name;
     const auto written_key = std::string(api::kProviderKind) + "/" + key;
-    const auto serial = written_.writing(written_key, change.status);
-    writer_.submit("status/" + key, [this, change, written_key, serial] {
+    auto status = WrittenStatuses::text_of(change.status);
+    const auto serial = written_.writing(written_key, status);
+    writer_.submit("status/" + key, [this, ns = change.namespace_, name = change.name, status = std::move(status), written_key, serial] {
       try {
-        const auto written = client_.patch_status(kube::resources::kModelProviders, change.namespace_, change.name,
-                                                  kube::PatchType::Merge, {{"status", change.status}});
+        const auto written = client_.patch_status(kube::resources::kModelProviders, ns, name, kube::PatchType::Merge,
+                                                  {{"status", json::parse(*status)}});
         written_.written(written_key, serial, written.at("metadata").value("resourceVersion", ""));
         ++writes_;
         writes_metric_.labels({"status"}).inc();

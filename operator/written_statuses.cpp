@@ -7,7 +7,11 @@ namespace plano::op {
 WrittenStatuses::WrittenStatuses(Clock::duration lifetime, std::function<Clock::time_point()> now)
     : lifetime_(lifetime), now_(std::move(now)) {}
 
-std::uint64_t WrittenStatuses::writing(const std::string& key, nlohmann::json status) {
+WrittenStatuses::StatusText WrittenStatuses::text_of(const nlohmann::json& status) {
+  return std::make_shared<const std::string>(status.dump());
+}
+
+std::uint64_t WrittenStatuses::writing(const std::string& key, StatusText status) {
   std::lock_guard lock(mu_);
   entries_[key] = Entry{std::move(status), ++serial_, {}, {}, now_()};
   return serial_;
@@ -45,10 +49,14 @@ void WrittenStatuses::delivered(const std::string& key, const std::string& resou
 }
 
 std::optional<nlohmann::json> WrittenStatuses::pending(const std::string& key, const std::string& cached_version) const {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(key);
-  if (it == entries_.end() || expired(it->second) || it->second.writtenAs == cached_version) return std::nullopt;
-  return it->second.status;
+  StatusText status;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || expired(it->second) || it->second.writtenAs == cached_version) return std::nullopt;
+    status = it->second.status;
+  }
+  return nlohmann::json::parse(*status);  // our own dump(): it parses
 }
 
 void WrittenStatuses::keep_only(const std::function<bool(const std::string& key)>& keep) {

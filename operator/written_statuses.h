@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,8 +25,13 @@ class WrittenStatuses {
   // written), so a lost delivery can never hide a newer status for long.
   explicit WrittenStatuses(Clock::duration lifetime = std::chrono::seconds(30), std::function<Clock::time_point()> now = Clock::now);
 
+  // A status as JSON text, shared with the queued write that sends it: a creation storm queues a
+  // write for most providers, and as json trees, held twice, they were half the operator's peak heap.
+  using StatusText = std::shared_ptr<const std::string>;
+  static StatusText text_of(const nlohmann::json& status);
+
   // Before the write of `status` onto the object `key`; returns the write's serial.
-  std::uint64_t writing(const std::string& key, nlohmann::json status);
+  std::uint64_t writing(const std::string& key, StatusText status);
   // The API server accepted write `serial` as `resource_version`.
   void written(const std::string& key, std::uint64_t serial, const std::string& resource_version);
   // Write `serial` failed for good (the object is gone).
@@ -40,7 +46,7 @@ class WrittenStatuses {
 
  private:
   struct Entry {
-    nlohmann::json status;
+    StatusText status;
     std::uint64_t serial = 0;
     std::string writtenAs;                  // empty while the write is in flight
     std::vector<std::string> seenInFlight;  // versions delivered meanwhile: ours may be among them
