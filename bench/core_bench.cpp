@@ -127,12 +127,12 @@ void BM_PlanGateway(benchmark::State& state) {
   };
   snap.now = "2026-12-06T12:00:00Z";
   auto first = plano::op::plan_gateway(snap);
-  std::map<std::string, const json*> status_of;
-  for (const auto& change : first.providerStatuses) status_of[change.namespace_ + "/" + change.name] = &change.status;
+  std::map<std::string, json> status_of;
+  for (const auto& change : first.providerStatuses) status_of[change.namespace_ + "/" + change.name] = plano::op::status_json(change.status);
   for (auto& p : g.set.providers) {
     json object = {{"apiVersion", plano::api::kApiVersion}, {"kind", plano::api::kProviderKind}, {"metadata", {{"name", "x"}}},
                    {"spec", {{"gatewayRef", {{"name", "g"}}}, {"model", "a/b"}, {"passthroughAuth", true}}},
-                   {"status", *status_of.at(p.metadata.namespace_ + "/" + p.metadata.name)}};
+                   {"status", status_of.at(p.metadata.namespace_ + "/" + p.metadata.name)}};
     p.status = plano::api::decode_provider(object).object->status;
   }
   std::size_t writes = 0;

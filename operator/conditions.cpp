@@ -7,7 +7,7 @@
 
 namespace plano::op {
 
-void set_condition(std::vector<api::Condition>& conditions, api::Condition c, const std::string& now) {
+void set_condition(std::vector<api::Condition>& conditions, api::Condition c, const api::SharedText& now) {
   auto it = std::find_if(conditions.begin(), conditions.end(), [&](const api::Condition& x) { return x.type == c.type; });
   if (it == conditions.end()) {
     c.lastTransitionTime = now;
@@ -19,7 +19,7 @@ void set_condition(std::vector<api::Condition>& conditions, api::Condition c, co
 }
 
 void set_summary(std::vector<api::Condition>& conditions, const Progress& p, std::int64_t generation,
-                 const std::string& now) {
+                 const api::SharedText& now) {
   using State = Progress::State;
   auto set = [&](const char* type, bool holds, const std::string& reason, const std::string& message) {
     set_condition(conditions, api::Condition{type, holds ? "True" : "False", generation, "", reason, message}, now);

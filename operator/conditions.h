@@ -13,7 +13,7 @@ namespace plano::op {
 
 // Sets `c` in `conditions` by type. lastTransitionTime moves only when the status changes, so a
 // steady state produces identical status and therefore no write.
-void set_condition(std::vector<api::Condition>& conditions, api::Condition c, const std::string& now);
+void set_condition(std::vector<api::Condition>& conditions, api::Condition c, const api::SharedText& now);
 
 // Where an object stands, for the three conditions pipelines read: Ready, the summary (`kubectl wait
 // --for=condition=Ready`, Argo CD), and kstatus's abnormal-true Reconciling and Stalled (Flux, kpt,
@@ -30,7 +30,7 @@ struct Progress {
 
 // Sets Ready, Reconciling and Stalled from `p`, all three always present: exactly one is True.
 void set_summary(std::vector<api::Condition>& conditions, const Progress& p, std::int64_t generation,
-                 const std::string& now);
+                 const api::SharedText& now);
 
 const api::Condition* find_condition(const std::vector<api::Condition>& conditions, const std::string& type);
 

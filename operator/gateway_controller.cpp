@@ -288,7 +288,7 @@ void GatewayController::write_provider_statuses(const std::vector<ProviderStatus
   for (const auto& change : changes) {
     const auto key = change.namespace_ + "/" + change.name;
     const auto written_key = std::string(api::kProviderKind) + "/" + key;
-    auto status = WrittenStatuses::text_of(change.status);
+    auto status = WrittenStatuses::text_of(status_json(change.status));
     const auto serial = written_.writing(written_key, status);
     writer_.submit("status/" + key, [this, ns = change.namespace_, name = change.name, status = std::move(status), written_key, serial] {
       try {

@@ -198,6 +198,7 @@ json status_json(const api::ModelProviderStatus& s) {
 
 GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
   GatewayPlan plan;
+  const api::SharedText now(snap.now);  // one buffer for every condition that moves in this pass
   std::vector<const api::ModelProvider*> providers(snap.providers);
   std::map<std::string, KeyResolution> keys;
   for (const auto* mp : providers) {
@@ -313,13 +314,13 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       }
       status.configHash = pods.hash;
       status.acceptedProviders = static_cast<std::int64_t>(renderable.size());
-      set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
-      set_condition(status.conditions, condition("Programmed", true, programmed_reason, programmed_message, gen), snap.now);
+      set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), now);
+      set_condition(status.conditions, condition("Programmed", true, programmed_reason, programmed_message, gen), now);
     } else if (held) {
       programmed_reason = held->reason;
       programmed_message = held->message + "; the last good config keeps running";
-      set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), snap.now);
-      set_condition(status.conditions, condition("Programmed", false, programmed_reason, programmed_message, gen), snap.now);
+      set_condition(status.conditions, condition("Accepted", true, "Accepted", "the gateway passes every rule", gen), now);
+      set_condition(status.conditions, condition("Programmed", false, programmed_reason, programmed_message, gen), now);
       gateway_progress = {held->state, programmed_reason, programmed_message};
     } else {
       std::string why;
@@ -328,11 +329,11 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
       }
       programmed_reason = "Invalid";
       programmed_message = "the gateway breaks its rules; the last good config keeps running: " + why;
-      set_condition(status.conditions, condition("Accepted", false, "Invalid", why, gen), snap.now);
-      set_condition(status.conditions, condition("Programmed", false, "Invalid", programmed_message, gen), snap.now);
+      set_condition(status.conditions, condition("Accepted", false, "Invalid", why, gen), now);
+      set_condition(status.conditions, condition("Programmed", false, "Invalid", programmed_message, gen), now);
       gateway_progress = {Progress::State::Blocked, "Invalid", programmed_message};
     }
-    set_summary(status.conditions, gateway_progress, gen, snap.now);
+    set_summary(status.conditions, gateway_progress, gen, now);
     auto status_doc = status_json(status);
     if (status_doc != status_json(gw.status)) plan.gatewayStatus = std::move(status_doc);
     plan.desiredGatewayStatus = std::move(status);
@@ -351,10 +352,10 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     auto accepted = condition("Accepted", verdict.accepted(), rules::to_string(verdict.reason),
                               verdict.accepted() ? "accepted by gateway " + gw_key : rules::describe(verdict), gen);
     note_transition(plan, *mp, before ? &*before : nullptr, accepted, true);
-    set_condition(status.conditions, accepted, snap.now);
+    set_condition(status.conditions, accepted, now);
     const auto resolved = condition("ResolvedRefs", res.resolved, res.reason, res.message, gen);
     note_transition(plan, *mp, find_condition(mp->status.conditions, "ResolvedRefs"), resolved, false);
-    set_condition(status.conditions, resolved, snap.now);
+    set_condition(status.conditions, resolved, now);
     const bool in_config = programmed && std::find(renderable.begin(), renderable.end(), mp) != renderable.end();
     const bool over_limit = std::find(left_out.begin(), left_out.end(), mp) != left_out.end();
     std::string reason = in_config ? "Programmed" : !verdict.accepted() ? "NotAccepted" : !res.resolved ? "RefsNotResolved"
@@ -372,11 +373,11 @@ GatewayPlan plan_gateway(const GatewaySnapshot& snap) {
     if (reason != "NotAccepted" && reason != "RefsNotResolved") {
       note_transition(plan, *mp, find_condition(mp->status.conditions, "Programmed"), programmed_now, false);
     }
-    set_condition(status.conditions, programmed_now, snap.now);
+    set_condition(status.conditions, programmed_now, now);
     set_summary(status.conditions, provider_progress(*mp, verdict, res, in_config, over_limit, gateway_progress, gw_key, message),
-                gen, snap.now);
+                gen, now);
     // Compared typed (status_json writes every field): a json tree a provider was 2/3 of a plan.
-    if (status != mp->status) plan.providerStatuses.push_back({mp->metadata.namespace_, mp->metadata.name, status_json(status)});
+    if (status != mp->status) plan.providerStatuses.push_back({mp->metadata.namespace_, mp->metadata.name, std::move(status)});
   }
   return plan;
 }

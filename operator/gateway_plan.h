@@ -40,7 +40,7 @@ struct EventNote {
 
 struct ProviderStatusChange {
   std::string namespace_, name;
-  nlohmann::json status;
+  api::ModelProviderStatus status;  // typed: its texts are shared with the cached provider's
 };
 
 struct GatewayPlan {

@@ -8,7 +8,8 @@ WrittenStatuses::WrittenStatuses(Clock::duration lifetime, std::function<Clock::
     : lifetime_(lifetime), now_(std::move(now)) {}
 
 WrittenStatuses::StatusText WrittenStatuses::text_of(const nlohmann::json& status) {
-  return std::make_shared<const std::string>(status.dump());
+  auto text = status.dump();
+  return std::make_shared<const std::string>(text.data(), text.size());  // as long as the text, not as dump() grew it
 }
 
 std::uint64_t WrittenStatuses::writing(const std::string& key, StatusText status) {

@@ -42,11 +42,7 @@ api::ModelProvider what_the_read_by_rules(api::ModelProvider mp) {
   mp.metadata.labels.clear();
   mp.metadata.annotations.clear();
   std::erase_if(mp.status.conditions, [](const api::Condition& c) { return !rules::read_by_rules(c); });
-  for (auto& c : mp.status.conditions) {
-    release(c.lastTransitionTime);
-    release(c.reason);
-    release(c.message);
-  }
+  for (auto& c : mp.status.conditions) c.lastTransitionTime = c.reason = c.message = {};
   mp.status.conditions.shrink_to_fit();
   return mp;
 }

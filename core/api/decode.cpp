@@ -235,15 +235,20 @@ void decode_metadata(ObjectReader& top, ObjectMeta& meta, std::vector<FieldError
 
 std::vector<Condition> decode_conditions(ObjectReader& status) {
   std::vector<Condition> out;
+  if (const json* list = status.get("conditions"); list && list->is_array()) out.reserve(list->size());
   status.list("conditions", [&](const json& item, const std::string&) {
     if (!item.is_object()) return;
+    auto text = [&](const char* key) {
+      auto it = item.find(key);
+      return it != item.end() && it->is_string() ? SharedText::interned(it->get_ref<const std::string&>()) : SharedText();
+    };
     Condition c;
     c.type = item.value("type", "");
     c.status = item.value("status", "");
     c.observedGeneration = item.value("observedGeneration", std::int64_t{0});
-    c.lastTransitionTime = item.value("lastTransitionTime", "");
-    c.reason = item.value("reason", "");
-    c.message = item.value("message", "");
+    c.lastTransitionTime = text("lastTransitionTime");
+    c.reason = text("reason");
+    c.message = text("message");
     out.push_back(std::move(c));
   });
   return out;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/api/shared_text.h"
+
 namespace plano::api {
 
 inline constexpr const char* kGroup = "plano-operator.io";
@@ -37,13 +39,14 @@ struct LabelSelector {
   std::vector<LabelSelectorRequirement> matchExpressions;
 };
 
+// type and status fit in a std::string's own bytes; the rest is shared (see SharedText).
 struct Condition {
   std::string type;
   std::string status;  // True, False, Unknown
   std::int64_t observedGeneration = 0;
-  std::string lastTransitionTime;
-  std::string reason;
-  std::string message;
+  SharedText lastTransitionTime;
+  SharedText reason;
+  SharedText message;
   bool operator==(const Condition&) const = default;
 };
 

@@ -70,7 +70,7 @@ struct Cluster {
     for (const auto& change : plan.providerStatuses) {
       for (auto& p : providers) {
         if (p.metadata.namespace_ == change.namespace_ && p.metadata.name == change.name) {
-          p.status = decode_provider_status(change.status);
+          p.status = decode_provider_status(status_json(change.status));
         }
       }
     }
@@ -198,7 +198,7 @@ TEST(GatewayPlan, ConflictNamesTheWinnerAndOlderWins) {
   const auto& lost = c.condition("claude", "Accepted");
   EXPECT_EQ(lost.status, "False");
   EXPECT_EQ(lost.reason, "Conflict");
-  EXPECT_NE(lost.message.find("ModelProvider/team-a/gpt4"), std::string::npos) << lost.message;
+  EXPECT_NE(lost.message.str().find("ModelProvider/team-a/gpt4"), std::string::npos) << lost.message;
   EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True");
   bool warned = std::any_of(plan.events.begin(), plan.events.end(),
                             [](const EventNote& e) { return e.reason == "Conflict" && e.type == "Warning"; });
@@ -229,8 +229,8 @@ TEST(GatewayPlan, InvalidGatewayKeepsLastGoodConfig) {
   const auto* programmed = find_condition(c.gw.status.conditions, "Programmed");
   ASSERT_TRUE(programmed);
   EXPECT_EQ(programmed->status, "False");
-  EXPECT_NE(programmed->message.find("last good config"), std::string::npos);
-  EXPECT_NE(programmed->message.find("spec.listeners[0].port"), std::string::npos);
+  EXPECT_NE(programmed->message.str().find("last good config"), std::string::npos);
+  EXPECT_NE(programmed->message.str().find("spec.listeners[0].port"), std::string::npos);
 }
 
 // The Postgres connection string travels like a key: in the keys Secret, as a variable in the
@@ -244,7 +244,7 @@ TEST(GatewayPlan, ThePostgresConnectionStringTravelsOnlyInTheKeysSecret) {
   c.accept(waiting);
   auto programmed = *find_condition(c.gw.status.conditions, "Programmed");
   EXPECT_EQ(programmed.reason, "SecretNotFound");
-  EXPECT_NE(programmed.message.find("spec.stateStorage.connectionStringSecretRef: Secret platform/state-db does not exist"),
+  EXPECT_NE(programmed.message.str().find("spec.stateStorage.connectionStringSecretRef: Secret platform/state-db does not exist"),
             std::string::npos) << programmed.message;
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Reconciling")->status, "True") << "a Secret applied later is waited for";
 
@@ -254,7 +254,7 @@ TEST(GatewayPlan, ThePostgresConnectionStringTravelsOnlyInTheKeysSecret) {
   c.accept(refused);
   programmed = *find_condition(c.gw.status.conditions, "Programmed");
   EXPECT_EQ(programmed.reason, "InvalidKeyValue");
-  EXPECT_EQ(programmed.message.find("p w@"), std::string::npos) << "the value is never quoted: " << programmed.message;
+  EXPECT_EQ(programmed.message.str().find("p w@"), std::string::npos) << "the value is never quoted: " << programmed.message;
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Stalled")->status, "True");
 
   const std::string url = "postgresql://plano:s3cr%40t@plano-db.platform.svc:5432/plano?connect_timeout=5";
@@ -287,9 +287,9 @@ TEST(GatewayPlan, TheConfigWaitsForTheRoutingModelToBeServed) {
   auto programmed = *find_condition(c.gw.status.conditions, "Programmed");
   EXPECT_EQ(programmed.status, "False");
   EXPECT_EQ(programmed.reason, "RoutingModelNotServed");
-  EXPECT_NE(programmed.message.find("spec.routing.modelProviderRef: no ModelProvider platform/router attaches to this gateway"),
+  EXPECT_NE(programmed.message.str().find("spec.routing.modelProviderRef: no ModelProvider platform/router attaches to this gateway"),
             std::string::npos) << programmed.message;
-  EXPECT_NE(programmed.message.find("the last good config keeps running"), std::string::npos) << programmed.message;
+  EXPECT_NE(programmed.message.str().find("the last good config keeps running"), std::string::npos) << programmed.message;
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Accepted")->status, "True");
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Reconciling")->status, "True") << "a provider applied later is waited for";
 
@@ -306,7 +306,7 @@ TEST(GatewayPlan, TheConfigWaitsForTheRoutingModelToBeServed) {
   EXPECT_FALSE(unresolved.apply);
   c.accept(unresolved);
   programmed = *find_condition(c.gw.status.conditions, "Programmed");
-  EXPECT_NE(programmed.message.find("is accepted but not in the config"), std::string::npos) << programmed.message;
+  EXPECT_NE(programmed.message.str().find("is accepted but not in the config"), std::string::npos) << programmed.message;
 
   c.secrets["platform/router"] = {{"token", "router-token-value"}};
   auto plan = plan_gateway(c.snapshot());
@@ -328,7 +328,7 @@ TEST(GatewayPlan, TheConfigWaitsForTheRoutingModelToBeServed) {
   c.accept(refused);
   programmed = *find_condition(c.gw.status.conditions, "Programmed");
   EXPECT_EQ(programmed.reason, "RoutingModelNotServed");
-  EXPECT_NE(programmed.message.find("ModelProvider platform/router is refused"), std::string::npos) << programmed.message;
+  EXPECT_NE(programmed.message.str().find("ModelProvider platform/router is refused"), std::string::npos) << programmed.message;
 }
 
 TEST(GatewayPlan, ARateLimitThatLimitsNothingIsSaidNotHeld) {
@@ -340,8 +340,8 @@ TEST(GatewayPlan, ARateLimitThatLimitsNothingIsSaidNotHeld) {
   c.accept(plan);
   const auto& programmed = *find_condition(c.gw.status.conditions, "Programmed");
   EXPECT_EQ(programmed.status, "True");
-  EXPECT_EQ(programmed.message.find("spec.rateLimits[0]"), std::string::npos) << programmed.message;
-  EXPECT_NE(programmed.message.find("spec.rateLimits[1].model: no provider in the gateway's config serves openai/gpt-4.1"),
+  EXPECT_EQ(programmed.message.str().find("spec.rateLimits[0]"), std::string::npos) << programmed.message;
+  EXPECT_NE(programmed.message.str().find("spec.rateLimits[1].model: no provider in the gateway's config serves openai/gpt-4.1"),
             std::string::npos) << programmed.message;
 
   // Many are counted, not each quoted.
@@ -349,7 +349,7 @@ TEST(GatewayPlan, ARateLimitThatLimitsNothingIsSaidNotHeld) {
     c.gw.spec.rateLimits.push_back({"openai/gpt-4.1", "x-user", "user-" + std::to_string(i), 1000, api::RateLimitUnit::Minute});
   }
   c.accept(plan_gateway(c.snapshot()));
-  const auto& many = find_condition(c.gw.status.conditions, "Programmed")->message;
+  const auto& many = find_condition(c.gw.status.conditions, "Programmed")->message.str();
   EXPECT_NE(many.find("spec.rateLimits[4].model"), std::string::npos) << many;
   EXPECT_EQ(many.find("spec.rateLimits[5].model"), std::string::npos) << many;
   EXPECT_NE(many.find("and 57 more spec.rateLimits limit nothing"), std::string::npos) << many;
@@ -379,7 +379,7 @@ TEST(GatewayPlan, AProviderWhosePreferenceLostItsMetricsIsLeftOutAlone) {
   const auto& refused = c.condition("claude", "Accepted");
   EXPECT_EQ(refused.status, "False");
   EXPECT_EQ(refused.reason, "NotAllowedByGateway");
-  EXPECT_NE(refused.message.find("spec.modelMetrics.cost"), std::string::npos) << refused.message;
+  EXPECT_NE(refused.message.str().find("spec.modelMetrics.cost"), std::string::npos) << refused.message;
   EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True");
 }
 
@@ -415,11 +415,11 @@ TEST(GatewayPlan, OversizedConfigIsSharedSoTheFloodingNamespaceGivesWay) {
   const auto* programmed = find_condition(c.gw.status.conditions, "Programmed");
   ASSERT_TRUE(programmed);
   EXPECT_EQ(programmed->status, "True");
-  EXPECT_NE(programmed->message.find("provider(s) left out"), std::string::npos) << programmed->message;
+  EXPECT_NE(programmed->message.str().find("provider(s) left out"), std::string::npos) << programmed->message;
   EXPECT_EQ(c.condition("p0", "Programmed").status, "True");
   EXPECT_EQ(c.condition("p5999", "Programmed").status, "False");
   EXPECT_EQ(c.condition("p5999", "Programmed").reason, "ConfigTooLarge");
-  EXPECT_NE(c.condition("p5999", "Programmed").message.find("the namespaces with the most providers on the gateway give way"),
+  EXPECT_NE(c.condition("p5999", "Programmed").message.str().find("the namespaces with the most providers on the gateway give way"),
             std::string::npos);
   EXPECT_EQ(c.condition("late", "Programmed").status, "True");
   // acceptedProviders counts exactly the providers that are served.
@@ -442,7 +442,7 @@ TEST(GatewayPlan, ARefusedApplyIsReportedOnceAndKeepsTheRunningHash) {
   ASSERT_TRUE(programmed);
   EXPECT_EQ(programmed->status, "False");
   EXPECT_EQ(programmed->reason, "ApplyFailed");
-  EXPECT_NE(programmed->message.find("refused Deployment platform/shared-plano: bad"), std::string::npos);
+  EXPECT_NE(programmed->message.str().find("refused Deployment platform/shared-plano: bad"), std::string::npos);
   EXPECT_EQ(c.gw.status.configHash, running);
   ASSERT_TRUE(failure.event);
   EXPECT_EQ(failure.event->type, "Warning");
@@ -463,7 +463,7 @@ TEST(GatewayPlan, AKeyValueStartUpWouldBreakLeavesOnlyItsProviderOut) {
   EXPECT_NE(config.find("anthropic/claude-sonnet-4-5"), std::string::npos);
   EXPECT_TRUE(plan.keysSecret["data"].empty());
   EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").reason, "InvalidKeyValue");
-  EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").message.find("abc: def"), std::string::npos);
+  EXPECT_EQ(c.condition("gpt4", "ResolvedRefs").message.str().find("abc: def"), std::string::npos);
   EXPECT_EQ(c.condition("claude", "Programmed").status, "True");
 }
 
@@ -488,7 +488,7 @@ TEST(GatewayPlan, ChangesWithinTheRolloutIntervalWaitForItsEnd) {
   ASSERT_TRUE(held.gatewayStatus);
   EXPECT_EQ((*held.gatewayStatus)["configHash"], first) << "the status tells what the pods run";
   c.applied(held);
-  EXPECT_NE(find_condition(c.gw.status.conditions, "Programmed")->message.find("keep config"), std::string::npos);
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Programmed")->message.str().find("keep config"), std::string::npos);
   // At 12:00:30 the gathered change rolls, once.
   snap = c.snapshot();
   snap.now = "2026-11-27T12:00:30Z";
@@ -554,7 +554,7 @@ TEST(GatewayPlan, AProviderThatCannotServeHoldsNothingAndAWorkingOneKeepsWhatItH
   c.accept(plan_gateway(c.snapshot()));
   EXPECT_EQ(c.condition("gpt4", "Programmed").status, "True");
   EXPECT_EQ(c.condition("squat", "Accepted").reason, "Conflict");
-  EXPECT_NE(c.condition("squat", "Accepted").message.find("held by ModelProvider/team-a/gpt4"), std::string::npos)
+  EXPECT_NE(c.condition("squat", "Accepted").message.str().find("held by ModelProvider/team-a/gpt4"), std::string::npos)
       << c.condition("squat", "Accepted").message;
 }
 
@@ -613,7 +613,7 @@ TEST(GatewayPlan, AProviderWaitingOnThePodsIsNotRewrittenWhenAnotherChangeRollsA
   const auto next = plan_gateway(c.snapshot());
   ASSERT_TRUE(next.gatewayStatus);
   for (const auto& change : next.providerStatuses) {
-    EXPECT_NE(change.name, "claude") << "one tenant's change rewrote another's status: " << change.status.dump();
+    EXPECT_NE(change.name, "claude") << "one tenant's change rewrote another's status: " << status_json(change.status).dump();
   }
 }
 
@@ -640,7 +640,7 @@ TEST(GatewayPlan, SummaryConditionsSayWhatAPipelineWaitsForAndWhatNeedsAChange) 
   c.secrets["team-a/openai"] = {{"api-key", "sk-x"}};
   c.accept(plan_gateway(c.snapshot()));
   EXPECT_EQ(summary(c.providers[0]), "Stalled/Conflict");
-  EXPECT_NE(c.condition("gpt4", "Stalled").message.find("ModelProvider/team-b/claude"), std::string::npos)
+  EXPECT_NE(c.condition("gpt4", "Stalled").message.str().find("ModelProvider/team-b/claude"), std::string::npos)
       << c.condition("gpt4", "Stalled").message;
   // A gateway still to come is waited for.
   c.accept(plan_gateway(c.snapshot(false)));
@@ -652,7 +652,7 @@ TEST(GatewayPlan, ARefusedGatewayIsStalledAndSoAreItsProviders) {
   c.gw.spec.listeners[0].port = 10000;
   c.accept(plan_gateway(c.snapshot()));
   EXPECT_EQ(summary(c.gw), "Stalled/Invalid");
-  EXPECT_NE(find_condition(c.gw.status.conditions, "Stalled")->message.find("spec.listeners[0].port"), std::string::npos);
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Stalled")->message.str().find("spec.listeners[0].port"), std::string::npos);
   EXPECT_EQ(find_condition(c.gw.status.conditions, "Reconciling")->reason, "Stalled");
   EXPECT_EQ(summary(c.providers[1]), "Stalled/GatewayNotProgrammed");
 }
@@ -668,7 +668,7 @@ TEST(GatewayPlan, ARolloutThatCannotFinishOrIsRefusedIsStalled) {
         {"message", "ReplicaSet \"shared-plano-abc\" has timed out progressing."}}});
   c.accept(plan_gateway(c.snapshot()));
   EXPECT_EQ(summary(c.gw), "Stalled/ProgressDeadlineExceeded");
-  EXPECT_NE(find_condition(c.gw.status.conditions, "Stalled")->message.find("timed out progressing"), std::string::npos);
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Stalled")->message.str().find("timed out progressing"), std::string::npos);
   EXPECT_EQ(summary(c.providers[1]), "Stalled/GatewayNotReady") << "new in the config, and the pods never come";
   const auto failure = apply_failure(c.gw, plan, "the API server refused Deployment platform/shared-plano: bad", c.snapshot().now);
   c.gw.status = Cluster::decode_gateway_status(failure.status);
@@ -693,7 +693,7 @@ TEST(GatewayPlan, AHeldRolloutIsInProgressAndServedProvidersStayReady) {
   ASSERT_EQ(held.providerStatuses.size(), 1u) << "only the new provider's status is written";
   c.accept(held);
   EXPECT_EQ(summary(c.gw), "Reconciling/RolloutHeld");
-  EXPECT_NE(find_condition(c.gw.status.conditions, "Reconciling")->message.find("until 2026-11-27T12:00:30Z"), std::string::npos);
+  EXPECT_NE(find_condition(c.gw.status.conditions, "Reconciling")->message.str().find("until 2026-11-27T12:00:30Z"), std::string::npos);
   EXPECT_EQ(summary(c.providers[2]), "Reconciling/GatewayNotReady");
   EXPECT_EQ(summary(c.providers[0]), "Ready/Programmed");
 }
