@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -98,12 +99,21 @@ ObjectPtr Store::upsert(const nlohmann::json& object) {
   auto it = objects_.find(key);
   if (it != objects_.end()) {
     previous = unpack(it->second);
-    unindex_locked(key, it->second);
-    it->second = std::move(entry);
+    StoredObject& kept = it->second;
+    // Most updates (status writes) change neither the index values nor the packed size: reusing
+    // what is kept spares the heap a new set of long-lived blocks scattered among a storm's temporaries.
+    if (kept.packed.size() == entry.packed.size()) std::copy(entry.packed.begin(), entry.packed.end(), kept.packed.begin());
+    else kept.packed = std::move(entry.packed);
+    kept.resource_version = entry.resource_version;
+    if (kept.indexed != entry.indexed) {
+      unindex_locked(key, kept);
+      kept.indexed = std::move(entry.indexed);
+      index_locked(key, kept);
+    }
   } else {
     it = objects_.emplace(key, std::move(entry)).first;
+    index_locked(key, it->second);
   }
-  index_locked(key, it->second);
   return previous;
 }
 

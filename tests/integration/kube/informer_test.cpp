@@ -394,6 +394,12 @@ TEST(Store, IndexesFollowUpsertsErasesAndReplace) {
   EXPECT_EQ((*previous)["metadata"]["resourceVersion"], "1");
   EXPECT_EQ(store.by_index("gateway", "gw-a").size(), 1u);
   EXPECT_EQ(store.by_index("gateway", "gw-b").size(), 1u);
+  // Updates that keep the index values (status writes), packed to the same size and to another.
+  for (const char* version : {"3", "10"}) {
+    store.upsert(provider_object("p2", "gw-a", version));
+    EXPECT_EQ(*store.get("ns/p2"), provider_object("p2", "gw-a", version)) << "what is read is the update";
+    EXPECT_EQ(store.by_index("gateway", "gw-a").size(), 1u);
+  }
 
   Store::Contents next = store.next_contents();
   next.add(provider_object("p1", "gw-b", "2"));
