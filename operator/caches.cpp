@@ -25,6 +25,20 @@ kube::InformerOptions with_data_digest(kube::InformerOptions options) {
   return options;
 }
 
+// A referenced Secret is read for its data alone: its labels, annotations, type and owners are
+// dropped as it arrives, and a change to them alone reconciles nothing.
+kube::InformerOptions data_only(kube::InformerOptions options) {
+  options.transform = [](json& object) {
+    json kept = {{"metadata", json::object()}};
+    for (const char* field : {"name", "namespace", "uid", "resourceVersion"}) {
+      if (const json* value = kube::field_at(object, {"metadata", field})) kept["metadata"][field] = *value;
+    }
+    if (auto data = object.find("data"); data != object.end()) kept["data"] = std::move(*data);
+    object = std::move(kept);
+  };
+  return options;
+}
+
 // The providers are kept decoded in ProviderCache instead.
 kube::InformerOptions identities_only(kube::InformerOptions options) {
   options.keep_objects = false;
@@ -47,7 +61,7 @@ Caches::Caches(kube::ApiClient& client, const CacheOptions& o)
     : gateways(client, kube::resources::kPlanoGateways, options_for(o)),
       providers(client, kube::resources::kModelProviders, identities_only(options_for(o))),
       namespaces(client, kube::resources::kNamespaces, options_for(o, {}, false)),
-      referencedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kReferencedSecretLabel) + "=true")),
+      referencedSecrets(client, kube::resources::kSecrets, data_only(options_for(o, std::string(kReferencedSecretLabel) + "=true"))),
       configMaps(client, kube::resources::kConfigMaps, with_data_digest(options_for(o, std::string(kManagedByLabel) + "=plano-operator"))),
       ownedSecrets(client, kube::resources::kSecrets, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
       deployments(client, kube::resources::kDeployments, options_for(o, std::string(kManagedByLabel) + "=plano-operator")),
@@ -135,7 +149,9 @@ void Caches::on_change(std::function<void(const std::string&)> enqueue) {
     for (const auto& g : gateways.by_index(kBySecret, key)) enqueue(ns_of(*g) + "/" + string_at(*g, {"metadata", "name"}));
   };
   referencedSecrets.on_add(secret);
-  referencedSecrets.on_update([secret](const json&, const json& n) { secret(n); });
+  referencedSecrets.on_update([secret](const json& o, const json& n) {
+    if (o.value("data", json()) != n.value("data", json())) secret(n);
+  });
   referencedSecrets.on_delete(secret);
 
   for (auto* informer : owned()) {

@@ -156,6 +156,22 @@ TEST_F(OperatorE2E, ProviderChangesKeyRotationAndRemovalFollow) {
       << "the Deployment rolled before the keys Secret held the new key:\n" << op->log();
   std::cout << "[ measured ] key rotation reached the pod template and status in " << rotate_ms << " ms\n";
 
+  // A change to the Secret's metadata alone (its owner relabelling it, again and again) reconciles nothing.
+  const auto reconciles = [&] { return op->metric("plano_operator_reconcile_total{result=\"success\"}"); };
+  double settled = reconciles();
+  ASSERT_TRUE(eventually([&] {
+    std::this_thread::sleep_for(1s);
+    const auto now = reconciles();
+    const bool unchanged = now == settled;
+    settled = now;
+    return unchanged;
+  }, 15s, 0ms)) << "the rotation's reconciles never settled";
+  for (int i = 0; i < 5; ++i) {
+    admin_client().patch(res::kSecrets, ns, "openai", kube::PatchType::Merge, {{"metadata", {{"labels", {{"touched", std::to_string(i)}}}}}});
+  }
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(reconciles(), settled) << op->log();
+
   admin_client().remove(res::kModelProviders, ns, "local");
   auto [removed, remove_ms] = timed([&] { return config_of(ns, "gw").find("ollama") == std::string::npos; });
   EXPECT_TRUE(removed);
