@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "core/api/decode.h"
 #include "core/render/renderer.h"
@@ -138,18 +139,15 @@ void check_config_room(const api::ModelProvider& candidate, const ClusterView& v
   const auto adds = render::render(gw, {&candidate}).config.size() - view.bareConfigBytes;
   if (view.configBytes + adds <= render::kMaxConfigBytes) return;
   const auto& own_namespace = candidate.metadata.namespace_;
-  const auto self = api::key_of(candidate.metadata);
-  std::map<std::string, std::size_t> providers_of;  // accepted, per namespace, the candidate counted once
-  providers_of[own_namespace] = 1;
-  for (const auto* p : view.evaluation.gateways.at(view.gatewayKey).accepted) {
-    if (api::key_of(p->metadata) != self) ++providers_of[p->metadata.namespace_];
-  }
-  const auto largest = std::max_element(providers_of.begin(), providers_of.end(),
-                                        [](const auto& a, const auto& b) { return a.second < b.second; });
-  const auto own = providers_of.at(own_namespace);
-  if (largest->second > own) {
+  // The candidate counted once: its earlier version, if accepted, is among the namespace's count.
+  const auto earlier = view.evaluation.providers.find(api::key_of(candidate.metadata));
+  const bool counted = earlier != view.evaluation.providers.end() && earlier->second.accepted();
+  const auto in_own = view.acceptedPerNamespace.find(own_namespace);
+  const auto own = (in_own != view.acceptedPerNamespace.end() ? in_own->second : 0) + (counted ? 0 : 1);
+  const auto& largest = view.mostAccepted.first != own_namespace ? view.mostAccepted : view.secondMostAccepted;
+  if (largest.second > own) {
     out.warnings.push_back("spec: gateway " + view.gatewayKey + "'s config is full: with this provider, providers of namespace " +
-                           largest->first + " (" + std::to_string(largest->second) + " on the gateway, the most) are left out "
+                           largest.first + " (" + std::to_string(largest.second) + " on the gateway, the most) are left out "
                            "of it in its place");
     return;
   }
@@ -240,6 +238,14 @@ std::shared_ptr<const ClusterView> make_view(const std::string& gateway_key,
   if (view->gateway) {
     view->configBytes = render::render(*view->gateway, view->evaluation.gateways.at(gateway_key).accepted).config.size();
     view->bareConfigBytes = render::render(*view->gateway, {}).config.size();
+    for (const auto* p : view->evaluation.gateways.at(gateway_key).accepted) ++view->acceptedPerNamespace[p->metadata.namespace_];
+    for (const auto& entry : view->acceptedPerNamespace) {  // by name: the first of equals stays ahead
+      if (entry.second > view->mostAccepted.second) {
+        view->secondMostAccepted = std::exchange(view->mostAccepted, entry);
+      } else if (entry.second > view->secondMostAccepted.second) {
+        view->secondMostAccepted = entry;
+      }
+    }
   }
   return view;
 }

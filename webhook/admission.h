@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct ClusterView {
   rules::Evaluation evaluation;  // points into gateway and providers
   std::size_t configBytes = 0;    // the config the gateway's accepted providers render to
   std::size_t bareConfigBytes = 0;  // the config the gateway renders to without providers
+  // Accepted providers per namespace, and the two namespaces with the most (of equals, the first by
+  // name): a full gateway's room check reads these per request, not its thousands of providers.
+  std::map<std::string, std::size_t> acceptedPerNamespace;
+  std::pair<std::string, std::size_t> mostAccepted, secondMostAccepted;
 };
 
 // The view of gateway `gateway_key` from what is known of the cluster: the gateway of that key

@@ -496,6 +496,16 @@ TEST(AdmissionConfigRoom, WhenTheConfigIsFullTheNamespaceWithTheMostProvidersGiv
   const auto message = out.body["response"]["status"]["message"].get<std::string>();
   EXPECT_NE(message.find("namespace flood would have 1001 provider(s) on the gateway, as many as any other"), std::string::npos)
       << message;
+
+  // A change to one the flood already has is counted once, not as one more.
+  auto f0 = more;
+  f0["model"] = "vllm/flood-renamed";
+  f0["baseURL"] = "http://vllm-0.flood.svc.cluster.local:8000/v1";
+  f0["routingPreferences"] = json::array({{{"name", "f0"}, {"description", std::string(1000, 'x')}}});
+  out = review(request("ModelProvider", "UPDATE", provider_object("flood", "f0", f0), "flood"), c.view());
+  EXPECT_FALSE(out.body["response"]["allowed"].get<bool>());
+  const auto changed = out.body["response"]["status"]["message"].get<std::string>();
+  EXPECT_NE(changed.find("namespace flood would have 1000 provider(s) on the gateway"), std::string::npos) << changed;
 }
 
 // ---- the webhook orders claims as the operator does ----
