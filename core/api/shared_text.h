@@ -15,14 +15,15 @@ namespace plano::api {
 class SharedText {
  public:
   SharedText() = default;
-  SharedText(std::string text);  // NOLINT(google-explicit-constructor): a string where a string was
-  SharedText(const char* text) : SharedText(std::string(text)) {}  // NOLINT(google-explicit-constructor)
+  // Implicit both ways, so code that built and read these fields as strings reads as before.
+  SharedText(std::string text);
+  SharedText(const char* text) : SharedText(std::string(text)) {}
 
   // A value equal to `text`, sharing the buffer of any equal value interned before and still held.
   static SharedText interned(std::string_view text);
 
   const std::string& str() const;
-  operator const std::string&() const { return str(); }  // NOLINT(google-explicit-constructor)
+  operator const std::string&() const { return str(); }
   bool empty() const { return str().empty(); }
 
   friend bool operator==(const SharedText& a, const SharedText& b) { return a.text_ == b.text_ || a.str() == b.str(); }
