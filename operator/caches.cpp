@@ -29,10 +29,7 @@ kube::InformerOptions with_data_digest(kube::InformerOptions options) {
 // dropped as it arrives, and a change to them alone reconciles nothing.
 kube::InformerOptions data_only(kube::InformerOptions options) {
   options.transform = [](json& object) {
-    json kept = {{"metadata", json::object()}};
-    for (const char* field : {"name", "namespace", "uid", "resourceVersion"}) {
-      if (const json* value = kube::field_at(object, {"metadata", field})) kept["metadata"][field] = *value;
-    }
+    json kept = kube::identity_of(object);
     if (auto data = object.find("data"); data != object.end()) kept["data"] = std::move(*data);
     object = std::move(kept);
   };

@@ -18,14 +18,6 @@ namespace {
 
 std::string metadata_field(const nlohmann::json& object, const char* key) { return string_at(object, {"metadata", key}); }
 
-nlohmann::json identity_of(const nlohmann::json& object) {
-  nlohmann::json metadata = nlohmann::json::object();
-  for (const char* field : {"name", "namespace", "uid", "resourceVersion"}) {
-    if (auto value = metadata_field(object, field); !value.empty()) metadata[field] = std::move(value);
-  }
-  return {{"metadata", std::move(metadata)}};
-}
-
 ObjectPtr unpack(const StoredObject& entry) {
   return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(entry.packed));
 }
@@ -40,6 +32,14 @@ std::vector<std::string> index_values(const IndexFunc& fn, const std::string& in
 }
 
 }  // namespace
+
+nlohmann::json identity_of(const nlohmann::json& object) {
+  nlohmann::json metadata = nlohmann::json::object();
+  for (const char* field : {"name", "namespace", "uid", "resourceVersion"}) {
+    if (auto value = metadata_field(object, field); !value.empty()) metadata[field] = std::move(value);
+  }
+  return {{"metadata", std::move(metadata)}};
+}
 
 std::string object_key(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
 

@@ -32,6 +32,8 @@ using IndexFunc = std::function<std::vector<std::string>(const nlohmann::json&)>
 // "namespace/name", or "name" for cluster-scoped objects.
 std::string object_key(const nlohmann::json& object);
 std::string object_key(const std::string& ns, const std::string& name);
+// {"metadata": {name, namespace, uid, resourceVersion}}: what a store keeps of an object without it.
+nlohmann::json identity_of(const nlohmann::json& object);
 
 // One stored object: packed, with what it is indexed under (so unindexing needs no unpacking).
 struct StoredObject {
